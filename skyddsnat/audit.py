@@ -1,0 +1,91 @@
+"""Hash-chained, append-only audit log of re-identifications and deliveries.
+
+Each line is canonical JSON carrying the hash of the previous line; `verify` recomputes the
+chain and compares the head with a separately stored anchor, so an edited, removed,
+inserted or reordered line is reported by its line number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+GENESIS = "0" * 64
+LOG_NAME = "revisionslogg.jsonl"
+HEAD_NAME = "revisionslogg.head"
+
+
+def _digest(entry: dict) -> str:
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False,
+                                     separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass
+class AuditLog:
+    directory: Path
+
+    @property
+    def path(self) -> Path:
+        return Path(self.directory) / LOG_NAME
+
+    def entries(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+
+    def has(self, event: str, key: str) -> bool:
+        """Whether an entry with this event and idempotency key exists (re-runs add none)."""
+        return any(e["event"] == event and e.get("key") == key for e in self.entries())
+
+    def append(self, event: str, details: dict, key: str | None = None) -> dict:
+        entries = self.entries()
+        prev = entries[-1]["hash"] if entries else GENESIS
+        entry = {"seq": len(entries) + 1, "ts": datetime.now(UTC).isoformat(timespec="seconds"),
+                 "event": event, "key": key, "details": details, "prev": prev}
+        entry["hash"] = _digest(entry)
+        Path(self.directory).mkdir(parents=True, exist_ok=True)
+        line = json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        head = Path(self.directory) / HEAD_NAME
+        tmp = head.with_suffix(".tmp")
+        tmp.write_text(f"{entry['seq']} {entry['hash']}\n")
+        os.replace(tmp, head)
+        return entry
+
+    def verify(self) -> list[str]:
+        """Return the problems found; an empty list means the chain is intact."""
+        problems: list[str] = []
+        prev = GENESIS
+        entries: list[dict] = []
+        if self.path.exists():
+            for n, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    problems.append(f"rad {n}: inte giltig JSON")
+                    continue
+                if entry.get("seq") != n:
+                    problems.append(f"rad {n}: fel löpnummer (borttagen eller omflyttad rad)")
+                if entry.get("prev") != prev:
+                    problems.append(f"rad {n}: kedjan bruten (föregående hash stämmer inte)")
+                if _digest(entry) != entry.get("hash"):
+                    problems.append(f"rad {n}: innehållet är ändrat")
+                prev = entry.get("hash", "")
+                entries.append(entry)
+        head = Path(self.directory) / HEAD_NAME
+        if head.exists():
+            seq, h = head.read_text().split()
+            if int(seq) != len(entries) or h != prev:
+                problems.append("loggens slut stämmer inte med ankaret (rader borttagna i slutet)")
+        elif entries:
+            problems.append("ankaret saknas")
+        return problems

@@ -1,0 +1,290 @@
+"""The policies/ YAML, loaded into typed models and checked as a whole.
+
+Privacy officers review the YAML; this module is what makes it binding. Every error names
+the file and key, so `skyddsnat policy check` can list them all at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from skyddsnat.contract import ADDRESS_FIELDS, IDENTITY_FIELDS, SOURCES
+
+DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnClass(Strict):
+    klass: Literal["direkt_identifierare", "kvasi_identifierare", "kanslig", "operativ"]
+    behandling: Literal["pseudonymiseras", "valv", "behalls", "tas_bort"]
+
+
+class SourceFile(Strict):
+    fil: str
+    typ: Literal["ogonblicksbild", "daglig", "manatlig", "arlig", "termin"]
+    nyckel: list[str]
+    valfri: bool = False
+
+
+class Sources(Strict):
+    kallor: dict[str, SourceFile]
+    alias: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
+class Role(Strict):
+    beskrivning: str
+    identitet: list[str]
+    andamal: str
+    rattslig_grund: str
+    forseglad: bool = False
+
+
+class ListRoute(Strict):
+    mottagare: str
+    identitet: list[str]
+    per_skolenhet: bool = False
+    per_ar: bool = False
+
+
+class Recipients(Strict):
+    roller: dict[str, Role]
+    listor: dict[str, ListRoute]
+    forseglad_mottagare: str
+
+
+class Hpke(Strict):
+    kem: Literal["X25519"]
+    kdf: Literal["HKDF_SHA256"]
+    aead: Literal["AES_256_GCM", "CHACHA20_POLY1305"]
+
+
+class Protection(Strict):
+    markeringar: list[Literal["sekretessmarkering", "skyddad_folkbokforing"]]
+    spridning: dict[Literal["vardnadshavare", "hushall_avgifter"], bool]
+    hpke: Hpke
+
+
+class Suppression(Strict):
+    k: int
+    sekundar: bool = True
+    minsta_bas_andel: int = 10
+    symbol: str = ".."
+
+    @field_validator("k")
+    @classmethod
+    def _k_at_least_3(cls, v: int) -> int:
+        if v < 3:
+            raise ValueError("tröskeln k får inte vara lägre än 3")
+        return v
+
+
+class Retention(Strict):
+    arkiv_dagar: int = Field(ge=1)
+    utkorg_dagar: int = Field(ge=1)
+    revisionslogg_ar: int = Field(ge=1)
+    hanteringsanvisning: str
+
+
+class SchoolDuty(Strict):
+    kommunkod: str = Field(pattern=r"^\d{4}$")
+    grace_days: int = Field(ge=0)
+    skolformer_som_uppfyller: list[str]
+    beslut_som_uppfyller: list[str]
+    forskoleklass_avskaffas_lasar: int
+
+
+class Absence(Strict):
+    nivaer: dict[Literal["uppmarksamma", "oroande", "hog"], float]
+    hog_sammanhangande_dagar: int = Field(ge=1)
+    ogiltig_flagga_procent: float
+    senaste_dagar: int = Field(ge=1)
+    terminer: dict[str, date] = Field(default_factory=dict)
+    trappa_anmalan_steg: int = 5
+
+
+class FeePeriod(Strict):
+    fran: str = Field(pattern=r"^\d{4}-\d{2}$")
+    till: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
+    inkomsttak: int = Field(gt=0)
+    avdrag: int = Field(ge=0)
+    bekraftad: bool
+    procent: dict[Literal["forskola", "pedagogisk_omsorg", "fritidshem"], list[float]]
+    tak: dict[Literal["forskola", "pedagogisk_omsorg", "fritidshem"], list[int]]
+
+
+class Fees(Strict):
+    tolerans_kr_per_ar: int = Field(ge=0)
+    avrundning: Literal["halv_upp"]
+    perioder: list[FeePeriod]
+
+
+class Policy(Strict):
+    klassning: dict[str, dict[str, ColumnClass]]
+    kallor: Sources
+    mottagare: Recipients
+    skydd: Protection
+    undertryckning: Suppression
+    gallring: Retention
+    skolplikt: SchoolDuty
+    franvaro: Absence
+    maxtaxa: Fees
+    version: str
+
+    def with_kommunkod(self, kommunkod: str | None) -> Policy:
+        if not kommunkod:
+            return self
+        duty = self.skolplikt.model_copy(update={"kommunkod": kommunkod})
+        return self.model_copy(update={"skolplikt": duty})
+
+
+FILES = {
+    "klassning": "klassning.yaml",
+    "kallor": "kallor.yaml",
+    "mottagare": "mottagare.yaml",
+    "skydd": "skydd.yaml",
+    "undertryckning": "undertryckning.yaml",
+    "gallring": "gallring.yaml",
+    "skolplikt": "skolplikt.yaml",
+    "franvaro": "franvaro.yaml",
+    "maxtaxa": "maxtaxa.yaml",
+}
+
+
+class PolicyError(Exception):
+    """All problems found in policies/, each as (file, key, message)."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]):
+        self.problems = problems
+        super().__init__("\n".join(f"{f}: {k}: {m}" for f, k, m in problems))
+
+
+def policy_hash(policy_dir: Path = DEFAULT_POLICY_DIR) -> str:
+    """SHA-256 over every YAML file name and content, recorded in every run and output."""
+    h = hashlib.sha256()
+    for path in sorted(Path(policy_dir).glob("*.yaml")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def load_policy(policy_dir: Path | str = DEFAULT_POLICY_DIR) -> Policy:
+    """Load and check policies/; raise PolicyError listing every problem with file and key."""
+    policy_dir = Path(policy_dir)
+    problems: list[tuple[str, str, str]] = []
+    raw: dict[str, object] = {}
+    for key, fname in FILES.items():
+        path = policy_dir / fname
+        if not path.exists():
+            problems.append((fname, "-", "filen saknas"))
+            continue
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"rad {mark.line + 1}" if mark else "-"
+            problems.append((fname, where, "ogiltig YAML"))
+            continue
+        raw[key] = doc.get("kallor", doc) if key == "klassning" else doc
+    if problems:
+        raise PolicyError(problems)
+    try:
+        policy = Policy.model_validate({**raw, "version": policy_hash(policy_dir)})
+    except ValidationError as exc:
+        for err in exc.errors(include_input=False, include_url=False):
+            loc = [str(p) for p in err["loc"]]
+            fname = FILES.get(loc[0], "?")
+            problems.append((fname, ".".join(loc[1:]) or "-", err["msg"]))
+        raise PolicyError(problems) from None
+    problems.extend(_cross_checks(policy))
+    if problems:
+        raise PolicyError(problems)
+    return policy
+
+
+def _cross_checks(p: Policy) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    kl, mo, ka = FILES["klassning"], FILES["mottagare"], FILES["kallor"]
+    for name, source in SOURCES.items():
+        classified = p.klassning.get(name)
+        if classified is None:
+            out.append((kl, name, "källan saknar klassning"))
+            continue
+        for col in source.column_names:
+            if col not in classified:
+                out.append((kl, f"{name}.{col}", "kolumnen är oklassad"))
+        for col in classified:
+            if col not in source.column_names:
+                out.append((kl, f"{name}.{col}", "okänd kolumn (finns inte i källkontraktet)"))
+        if classified.get("personnummer") and classified["personnummer"].behandling not in (
+            "pseudonymiseras",
+        ):
+            out.append((kl, f"{name}.personnummer", "personnummer måste pseudonymiseras"))
+        for col, cls in classified.items():
+            if cls.klass == "direkt_identifierare" and cls.behandling == "behalls":
+                out.append((kl, f"{name}.{col}", "direkt identifierare får inte behållas i klartext"))
+    for name in p.klassning:
+        if name not in SOURCES:
+            out.append((kl, name, "okänd källa"))
+    for name in p.kallor.kallor:
+        if name not in SOURCES:
+            out.append((ka, f"kallor.{name}", "okänd källa"))
+    for name, mapping in p.kallor.alias.items():
+        for alias, target in mapping.items():
+            if name not in SOURCES or target not in SOURCES[name].column_names:
+                out.append((ka, f"alias.{name}.{alias}", "alias pekar på okänd kolumn"))
+    for role_name, role in p.mottagare.roller.items():
+        for field in role.identitet:
+            if field not in IDENTITY_FIELDS:
+                out.append((mo, f"roller.{role_name}.identitet", f"okänt identitetsfält {field}"))
+            elif field in ADDRESS_FIELDS and not role.forseglad:
+                out.append((mo, f"roller.{role_name}.identitet",
+                            f"{field} får bara lämnas till förseglad mottagare"))
+    for list_name, route in p.mottagare.listor.items():
+        role = p.mottagare.roller.get(route.mottagare)
+        if role is None:
+            out.append((mo, f"listor.{list_name}.mottagare", f"okänd roll {route.mottagare}"))
+            continue
+        for field in route.identitet:
+            if field not in role.identitet:
+                out.append((mo, f"listor.{list_name}.identitet",
+                            f"{field} är en direkt identifierare som rollen {route.mottagare} "
+                            "inte får ta emot"))
+    officer = p.mottagare.roller.get(p.mottagare.forseglad_mottagare)
+    if officer is None:
+        out.append((mo, "forseglad_mottagare", "okänd roll"))
+    elif not officer.forseglad:
+        out.append((mo, "forseglad_mottagare", "rollen måste vara förseglad"))
+    out.extend(_fee_period_checks(p.maxtaxa))
+    return out
+
+
+def month_index(yyyy_mm: str) -> int:
+    return int(yyyy_mm[:4]) * 12 + int(yyyy_mm[5:7]) - 1
+
+
+def _fee_period_checks(fees: Fees) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    f = FILES["maxtaxa"]
+    spans = []
+    for i, per in enumerate(fees.perioder):
+        start = month_index(per.fran)
+        end = month_index(per.till) if per.till else 10**9
+        if end < start:
+            out.append((f, f"perioder.{i}", "till ligger före fran"))
+        for verksamhet in ("forskola", "pedagogisk_omsorg", "fritidshem"):
+            if len(per.procent.get(verksamhet, [])) != 3 or len(per.tak.get(verksamhet, [])) != 3:
+                out.append((f, f"perioder.{i}.{verksamhet}", "procent och tak behöver tre värden"))
+        spans.append((start, end, i))
+    spans.sort()
+    for (s1, e1, i1), (s2, _e2, i2) in zip(spans, spans[1:], strict=False):
+        if s2 <= e1:
+            out.append((f, f"perioder.{i2}", f"överlappar period {i1}"))
+    return out
