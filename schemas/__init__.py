@@ -1,0 +1,1 @@
+"""Pandera models and Great Expectations suites for the pseudonymous source tables."""

@@ -1,0 +1,143 @@
+"""Pandera models of the pseudonymous tables that leave each source asset.
+
+They run lazily on the typed, pseudonymised rows (never on plaintext identifiers, so their
+failure cases can hold nothing but pseudonyms and codes). A failing row is quarantined with
+the reason its check names: `isin` -> okand_kod, ranges -> orimligt_varde, nullability ->
+saknat_varde; dataframe-wide checks carry their reason code as their name.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from skyddsnat.contract import BESLUTSTYPER, BETYG, HUVUDMAN, SKOLFORMER, VERKSAMHETER
+
+PSEUDONYM = r"^[0-9a-f]{32}$"
+
+
+class _Base(pa.DataFrameModel):
+    class Config:
+        coerce = False
+        strict = True
+
+
+class Personer(_Base):
+    """Folkbokföring: one resident or guardian per row (names and addresses are in the vault)."""
+
+    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    fodelsedatum: Series[pd.Timestamp] = pa.Field(nullable=False)
+    kommunkod: Series[pd.StringDtype] = pa.Field(str_matches=r"^\d{4}$")
+    folkbokford_datum: Series[pd.Timestamp] = pa.Field(nullable=True)
+    sekretessmarkering: Series[bool]
+    skyddad_folkbokforing: Series[bool]
+    vardnadshavare_1: Series[pd.StringDtype] = pa.Field(nullable=True, str_matches=PSEUDONYM)
+    vardnadshavare_2: Series[pd.StringDtype] = pa.Field(nullable=True, str_matches=PSEUDONYM)
+
+
+class Placeringar(_Base):
+    """Elevregister: one placement per row."""
+
+    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    skolenhetskod: Series[pd.StringDtype] = pa.Field(str_matches=r"^\d{8}$")
+    skolenhet_namn: Series[pd.StringDtype] = pa.Field(nullable=True)
+    huvudman: Series[pd.StringDtype] = pa.Field(isin=list(HUVUDMAN))
+    skolform: Series[pd.StringDtype] = pa.Field(isin=list(SKOLFORMER))
+    arskurs: Series[pd.Int64Dtype] = pa.Field(nullable=True, in_range={"min_value": 0,
+                                                                        "max_value": 10})
+    startdatum: Series[pd.Timestamp]
+    slutdatum: Series[pd.Timestamp] = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="orimligt_varde")
+    def slut_efter_start(cls, df: pd.DataFrame) -> pd.Series:
+        return df["slutdatum"].isna() | (df["slutdatum"] >= df["startdatum"])
+
+
+class Skolpliktsbeslut(_Base):
+    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    beslutstyp: Series[pd.StringDtype] = pa.Field(isin=list(BESLUTSTYPER))
+    giltig_fran: Series[pd.Timestamp]
+    giltig_till: Series[pd.Timestamp] = pa.Field(nullable=True)
+    diarienummer: Series[pd.StringDtype] = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="orimligt_varde")
+    def till_efter_fran(cls, df: pd.DataFrame) -> pd.Series:
+        return df["giltig_till"].isna() | (df["giltig_till"] >= df["giltig_fran"])
+
+
+class Narvaro(_Base):
+    """One pupil-day at one school unit."""
+
+    datum: Series[pd.Timestamp]
+    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    skolenhetskod: Series[pd.StringDtype] = pa.Field(str_matches=r"^\d{8}$")
+    schemalagd_min: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 0, "max_value": 1440})
+    giltig_franvaro_min: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 0,
+                                                                    "max_value": 1440})
+    ogiltig_franvaro_min: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 0,
+                                                                     "max_value": 1440})
+
+    @pa.dataframe_check(name="orimligt_varde")
+    def franvaro_inom_schema(cls, df: pd.DataFrame) -> pd.Series:
+        return (df["giltig_franvaro_min"] + df["ogiltig_franvaro_min"]) <= df["schemalagd_min"]
+
+
+class Avgifter(_Base):
+    """One child in one invoice month."""
+
+    faktura_manad: Series[pd.StringDtype] = pa.Field(str_matches=r"^\d{4}-\d{2}$")
+    hushall_id: Series[pd.StringDtype]
+    betalare: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    medbetalare: Series[pd.StringDtype] = pa.Field(nullable=True, str_matches=PSEUDONYM)
+    barn: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    verksamhet: Series[pd.StringDtype] = pa.Field(isin=list(VERKSAMHETER))
+    barn_ordning: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 1, "max_value": 20})
+    anmald_inkomst: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    debiterad_avgift: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 0,
+                                                                  "max_value": 100_000})
+
+
+class Inkomster(_Base):
+    inkomstar: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 1990, "max_value": 2100})
+    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    faststalld_inkomst: Series[pd.Int64Dtype] = pa.Field(ge=0)
+
+
+class Atgardsprogram(_Base):
+    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    skolenhetskod: Series[pd.StringDtype] = pa.Field(str_matches=r"^\d{8}$")
+    beslutsdatum: Series[pd.Timestamp]
+    avslutad_datum: Series[pd.Timestamp] = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="orimligt_varde")
+    def avslut_efter_beslut(cls, df: pd.DataFrame) -> pd.Series:
+        return df["avslutad_datum"].isna() | (df["avslutad_datum"] >= df["beslutsdatum"])
+
+
+class Betyg(_Base):
+    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    skolenhetskod: Series[pd.StringDtype] = pa.Field(str_matches=r"^\d{8}$")
+    termin: Series[pd.StringDtype] = pa.Field(str_matches=r"^(HT|VT)\d{4}$")
+    arskurs: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 0, "max_value": 10})
+    amne: Series[pd.StringDtype]
+    betyg: Series[pd.StringDtype] = pa.Field(isin=list(BETYG))
+
+
+class Franvaroarenden(_Base):
+    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    steg: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 1, "max_value": 5})
+    datum: Series[pd.Timestamp]
+
+
+MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "folkbokforing": Personer,
+    "elevregister": Placeringar,
+    "skolpliktsbeslut": Skolpliktsbeslut,
+    "narvaro": Narvaro,
+    "avgifter": Avgifter,
+    "inkomster": Inkomster,
+    "atgardsprogram": Atgardsprogram,
+    "betyg": Betyg,
+    "franvaroarenden": Franvaroarenden,
+}

@@ -1,0 +1,1 @@
+"""Reading inbox files: decode, structure-check, parse, pseudonymise, quarantine."""

@@ -1,0 +1,16 @@
+"""Errors about source files. They name the file, line and column — never a value."""
+
+from __future__ import annotations
+
+
+class SourceFileError(Exception):
+    """A whole file is unusable (encoding, delimiter, columns, truncation, emptiness)."""
+
+    def __init__(self, file: str, reason: str, line: int | None = None, column: str | None = None):
+        self.file, self.reason, self.line, self.column = file, reason, line, column
+        where = file
+        if line is not None:
+            where += f", rad {line}"
+        if column is not None:
+            where += f", kolumn {column}"
+        super().__init__(f"{where}: {reason}")

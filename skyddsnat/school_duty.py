@@ -1,0 +1,184 @@
+"""Skolpliktsbevakning (skollagen 7 kap.): which resident children of school age are not
+known to be in school, and why.
+
+The home municipality must make sure that every resident child with skolplikt goes to
+school (7:21). Läsår Y runs 1 July Y – 30 June Y+1; skolplikt starts in the autumn term of
+the year the child turns 6 and lasts 10 years, so in läsår Y the skolpliktiga are the
+children born in Y−15 … Y−6 and the expected årskurs is Y − birth year − 6.
+
+Decisions made here, beyond DESIGN.md:
+- A child without a birth date is not counted (ingest fills it from the personnummer, so
+  a blank here means the row is unusable, not that the child is of school age).
+- `nyinflyttad` means as_of − folkbokford_datum < grace_days days: registered exactly
+  grace_days ago is no longer new. A registration date after as_of also counts as new.
+- `dubbel_placering` means two or more active placement rows in skolplikt-fulfilling
+  forms, at the same or different school units: either way the register is inconsistent.
+- `placering_avslutad` needs a fulfilling placement that ended before as_of; a placement
+  that has not started yet neither covers nor counts as ended.
+
+Every function takes the `policy.skolplikt` model and works on whole columns.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from skyddsnat.policy import SchoolDuty
+
+ORSAKER = ("dubbel_placering", "nyinflyttad", "placering_avslutad", "okand")
+FYND = ("narvaro_utan_placering", "placering_okand_person")
+LASAR_START_MONTH = 7
+SKOLPLIKT_FIRST_AGE = 6
+SKOLPLIKT_YEARS = 10
+
+
+def lasar_start(as_of: date) -> int:
+    """The calendar year Y of the läsår (1 July Y – 30 June Y+1) that as_of falls in.
+
+    >>> lasar_start(date(2025, 6, 30)), lasar_start(date(2025, 7, 1))
+    (2024, 2025)
+    """
+    return as_of.year if as_of.month >= LASAR_START_MONTH else as_of.year - 1
+
+
+def grade_label(grade: int, lasar: int, reform_lasar: int) -> str:
+    """The årskurs label for grade index 0…9 (0 = first skolplikt year).
+
+    Förskoleklass ("FK") is the first year until it is abolished from `reform_lasar`;
+    from then on the same birth years are labelled åk 1 … 10.
+
+    >>> grade_label(0, 2027, 2028), grade_label(3, 2027, 2028), grade_label(0, 2028, 2028)
+    ('FK', '3', '1')
+    """
+    if lasar >= reform_lasar:
+        return str(grade + 1)
+    return "FK" if grade == 0 else str(grade)
+
+
+def _grade_labels(grades: pd.Series, lasar: int, reform_lasar: int) -> pd.Series:
+    """Vectorised grade_label over a column of grade indexes."""
+    if lasar >= reform_lasar:
+        labels = (grades + 1).astype("string")
+    else:
+        labels = grades.astype("string").where(grades != 0, "FK")
+    return labels.astype("string")
+
+
+def _ts(as_of: date) -> pd.Timestamp:
+    return pd.Timestamp(as_of)
+
+
+def _active(start: pd.Series, end: pd.Series, as_of: date) -> pd.Series:
+    """start ≤ as_of ≤ end, a blank end being open; a blank start is never active."""
+    ts = _ts(as_of)
+    return (start <= ts) & (end.isna() | (end >= ts))
+
+
+def skolpliktiga(personer: pd.DataFrame, as_of: date, policy: SchoolDuty) -> pd.DataFrame:
+    """Resident children with skolplikt in the läsår of as_of, with their expected årskurs.
+
+    Returns person_id, fodelsedatum, forvantad_arskurs (label), folkbokford_datum.
+    """
+    y = lasar_start(as_of)
+    birth_year = personer["fodelsedatum"].dt.year
+    first_year = y - SKOLPLIKT_FIRST_AGE - (SKOLPLIKT_YEARS - 1)
+    in_range = birth_year.between(first_year, y - SKOLPLIKT_FIRST_AGE)
+    resident = personer["kommunkod"] == policy.kommunkod
+    kids = personer.loc[(resident & in_range).fillna(False).astype(bool)]
+    kids = kids.drop_duplicates("person_id")
+    grade = (y - kids["fodelsedatum"].dt.year - SKOLPLIKT_FIRST_AGE).astype("Int64")
+    out = pd.DataFrame({
+        "person_id": kids["person_id"].astype("string"),
+        "fodelsedatum": kids["fodelsedatum"],
+        "forvantad_arskurs": _grade_labels(grade, y, policy.forskoleklass_avskaffas_lasar),
+        "folkbokford_datum": kids["folkbokford_datum"],
+    })
+    return out.reset_index(drop=True)
+
+
+def _count_per_person(ids: pd.Series, name: str) -> pd.Series:
+    return ids.value_counts().rename(name).rename_axis("person_id")
+
+
+def find_exceptions(
+    personer: pd.DataFrame,
+    placeringar: pd.DataFrame,
+    beslut: pd.DataFrame,
+    as_of: date,
+    policy: SchoolDuty,
+) -> pd.DataFrame:
+    """The skolplikt exception list: one row and one reason per child not known in school.
+
+    Reason precedence (DESIGN.md): dubbel_placering; covered (not reported); nyinflyttad;
+    placering_avslutad; okand. Returns person_id, forvantad_arskurs, folkbokford_datum, orsak.
+    """
+    kids = skolpliktiga(personer, as_of, policy)
+    ts = _ts(as_of)
+
+    fulfilling = placeringar.loc[placeringar["skolform"].isin(policy.skolformer_som_uppfyller)]
+    is_active = _active(fulfilling["startdatum"], fulfilling["slutdatum"], as_of)
+    active_n = _count_per_person(fulfilling.loc[is_active, "person_id"], "aktiva")
+    ended = fulfilling.loc[fulfilling["slutdatum"] < ts, "person_id"]
+    ended_n = _count_per_person(ended, "avslutade")
+
+    valid = beslut.loc[beslut["beslutstyp"].isin(policy.beslut_som_uppfyller)]
+    valid = valid.loc[_active(valid["giltig_fran"], valid["giltig_till"], as_of)]
+    decision_n = _count_per_person(valid["person_id"], "beslut")
+
+    facts = kids[["person_id"]].join(
+        pd.concat([active_n, ended_n, decision_n], axis=1), on="person_id"
+    ).fillna(0)
+    aktiva = facts["aktiva"].to_numpy()
+    days_registered = (ts - kids["folkbokford_datum"]).dt.days
+    newly = (days_registered < policy.grace_days).fillna(False).to_numpy(dtype=bool)
+
+    conditions = [
+        aktiva >= 2,
+        (aktiva >= 1) | (facts["beslut"].to_numpy() >= 1),
+        newly,
+        facts["avslutade"].to_numpy() >= 1,
+    ]
+    choices = ["dubbel_placering", "", "nyinflyttad", "placering_avslutad"]
+    orsak = np.select(conditions, choices, default="okand")
+
+    out = kids.drop(columns="fodelsedatum").assign(orsak=pd.array(orsak, dtype="string"))
+    out = out.loc[out["orsak"] != ""]
+    rank = out["orsak"].map({o: i for i, o in enumerate(ORSAKER)})
+    out = out.assign(_rank=rank).sort_values(["_rank", "person_id"], kind="stable")
+    return out.drop(columns="_rank").reset_index(drop=True)
+
+
+def data_quality_findings(
+    personer: pd.DataFrame,
+    placeringar: pd.DataFrame,
+    narvaro_pupils: pd.DataFrame,
+    as_of: date,
+    policy: SchoolDuty,
+) -> pd.DataFrame:
+    """Register inconsistencies for the data engineers, never skolplikt exceptions.
+
+    - narvaro_utan_placering: attendance at a school unit for a person with no active
+      placement at all (any school form, any school unit).
+    - placering_okand_person: an active placement (any school form) for a person who is not
+      in the population register: children with right to education but no skolplikt
+      (asylum seekers, undocumented) land here, and only here.
+
+    `policy` is accepted for symmetry with the other functions; no parameter is used yet.
+    Returns person_id, skolenhetskod, fynd; one row per person, school unit and finding.
+    """
+    del policy
+    active = placeringar.loc[
+        _active(placeringar["startdatum"], placeringar["slutdatum"], as_of),
+        ["person_id", "skolenhetskod"],
+    ]
+    attending = narvaro_pupils[["person_id", "skolenhetskod"]]
+    no_placement = attending.loc[~attending["person_id"].isin(active["person_id"])]
+    unknown = active.loc[~active["person_id"].isin(personer["person_id"])]
+    out = pd.concat(
+        [no_placement.assign(fynd=FYND[0]), unknown.assign(fynd=FYND[1])], ignore_index=True
+    ).drop_duplicates()
+    out = out.astype({"person_id": "string", "skolenhetskod": "string", "fynd": "string"})
+    return out.sort_values(["fynd", "skolenhetskod", "person_id"]).reset_index(drop=True)
