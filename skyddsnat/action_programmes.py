@@ -40,7 +40,7 @@ def term_bounds(termin: str) -> tuple[date, date]:
     >>> term_bounds("VT2026")
     (datetime.date(2026, 1, 1), datetime.date(2026, 6, 30))
     """
-    match = _TERM.match(termin)
+    match = _TERM.fullmatch(termin)
     if match is None:
         raise InvalidTerm("termin ska skrivas HTÅÅÅÅ eller VTÅÅÅÅ")
     year = int(match.group(2))

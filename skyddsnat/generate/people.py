@@ -186,18 +186,23 @@ def build(rng: np.random.Generator, profile: Profile, as_of: date, lasar: int) -
         "postort": np.array([o for _, o in profile.postorter], dtype=object)[post_i],
     })
 
-    # Residence and move-in dates.
-    resident = rng.random(n_fam) >= profile.other_kommun_share
-    families["resident"] = resident
-    today = np.datetime64(as_of, "D")
-    moved = today - rng.integers(61, 15 * 365, n_fam) * DAY
-    native = rng.random(n_fam) < 0.7
-    moved = np.where(native, oldest - rng.integers(200, 12 * 365, n_fam) * DAY, moved)
+    # Residence and move-in dates; protected anchors first so newcomers never take them.
     by = persons.fodelsedatum.dt.year.to_numpy()
     school_age = is_child & (by >= lasar - 15) & (by <= lasar - 6)
     fam_has_school_child = np.zeros(n_fam, dtype=bool)
     fam_has_school_child[fam[school_age]] = True
-    cand = np.flatnonzero(resident & fam_has_school_child)
+    resident = rng.random(n_fam) >= profile.other_kommun_share
+    if resident[fam_has_school_child].all():  # at least one moved-out school-age child
+        resident[rng.choice(np.flatnonzero(fam_has_school_child))] = False
+    families["resident"] = resident
+    anchors: dict[str, int] = {}
+    _mark_protected(rng, persons, families, anchors, school_age, lasar, as_of)
+    anchor_fam = fam[list(anchors.values())]
+    today = np.datetime64(as_of, "D")
+    moved = today - rng.integers(61, 15 * 365, n_fam) * DAY
+    native = rng.random(n_fam) < 0.7
+    moved = np.where(native, oldest - rng.integers(200, 12 * 365, n_fam) * DAY, moved)
+    cand = np.flatnonzero(resident & fam_has_school_child & ~np.isin(np.arange(n_fam), anchor_fam))
     k30 = profile.scaled(0.002, 2)
     k60 = profile.scaled(0.002, 2)
     recent = rng.choice(cand, k30 + k60, replace=False)
@@ -218,9 +223,6 @@ def build(rng: np.random.Generator, profile: Profile, as_of: date, lasar: int) -
     vh2 = np.where(is_child & (g2_of >= 0), persons.pnr.to_numpy()[np.maximum(g2_of, 0)], "")
     persons["vardnadshavare_1"] = vh1
     persons["vardnadshavare_2"] = vh2
-
-    anchors: dict[str, int] = {}
-    _mark_protected(rng, persons, families, anchors, school_age, lasar, as_of)
 
     out_first = np.where(out_male == 1, names.pick(rng, names.MEN, n_out),
                          names.pick(rng, names.WOMEN, n_out))

@@ -1,0 +1,1 @@
+"""Protected identity and the identity vault."""

@@ -1,0 +1,47 @@
+"""Who is protected, and the vault that keeps every identity encrypted or sealed."""
+
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, MaterializeResult, asset
+
+from assets.constants import GROUP_PROTECTION
+from assets.sources.tables import DESCRIPTIONS
+from pipelines.privacy import privacy_safe
+from pipelines.resources import Skyddsnat
+from skyddsnat.identity_store import merge_vault
+from skyddsnat.protection import protected_persons
+
+
+@asset(
+    group_name=GROUP_PROTECTION,
+    description="Personer med skyddade personuppgifter och alla i deras hushåll (pseudonymer).",
+    io_manager_key="warehouse",
+    ins={"folkbokforing": AssetIn(), "avgifter": AssetIn()},
+    kinds={"pandas", "parquet"},
+)
+@privacy_safe
+def skyddade(context: AssetExecutionContext, skyddsnat: Skyddsnat, folkbokforing: pd.DataFrame,
+             avgifter: pd.DataFrame) -> pd.DataFrame:
+    rules = skyddsnat.policy().skydd
+    ids = protected_persons(folkbokforing, avgifter, list(rules.markeringar), dict(rules.spridning))
+    # The count of protected persons is itself sensitive: it is not put in metadata.
+    return pd.DataFrame({"person_id": ids})
+
+
+@asset(
+    group_name=GROUP_PROTECTION,
+    description="Identitetsvalvet: namn, adress och personnummer per pseudonym (AES-256-GCM); "
+                "skyddade personer förseglas med HPKE till den särskilt behöriga handläggaren.",
+    deps=list(DESCRIPTIONS),
+    ins={"skyddade": AssetIn()},
+    kinds={"python"},
+)
+@privacy_safe
+def identitetsvalv(context: AssetExecutionContext, skyddsnat: Skyddsnat,
+                   skyddade: pd.DataFrame) -> MaterializeResult:
+    merge_vault(skyddsnat.key_material(), skyddsnat.data().vault, skyddade["person_id"])
+    # No counts: vault size against register size would approximate the protected count.
+    return MaterializeResult(metadata={
+        "nyckel_id": skyddsnat.key_material().vault_active,
+        "policyversion": skyddsnat.policy().version,
+    })

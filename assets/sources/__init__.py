@@ -1,0 +1,1 @@
+"""One asset per inbox source: validated, quarantined and pseudonymised at the door."""

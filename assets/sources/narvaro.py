@@ -1,0 +1,76 @@
+"""Daily attendance: one partition per day (Europe/Stockholm), backfilled in a single run."""
+
+
+import os
+from datetime import date
+
+import pandas as pd
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    BackfillPolicy,
+    MaterializeResult,
+    asset,
+)
+
+from assets.constants import (
+    ATTENDANCE_PARTITIONS,
+    CHECK_GX,
+    CHECK_PANDERA,
+    CHECK_ROWS,
+    GROUP_SOURCES,
+)
+from assets.sources.ingest import Ingested, checks, ingest_files
+from pipelines.privacy import SafeError, privacy_safe
+from pipelines.resources import Skyddsnat
+from skyddsnat.guard import assert_pseudonymous
+from skyddsnat.inbox import daily_file
+
+NAME = "narvaro"
+
+
+@asset(
+    name=NAME,
+    group_name=GROUP_SOURCES,
+    description="Närvaro per elev och skoldag, en partition per dag; pseudonymiserad.",
+    partitions_def=ATTENDANCE_PARTITIONS,
+    backfill_policy=BackfillPolicy.single_run(),
+    kinds={"pandas", "parquet"},
+    check_specs=[AssetCheckSpec(n, asset=NAME, blocking=True)
+                 for n in (CHECK_ROWS, CHECK_PANDERA, CHECK_GX)],
+    tags={"skyddsnat/lager": "kalla"},
+)
+@privacy_safe
+def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
+    data = skyddsnat.data()
+    days = [date.fromisoformat(k) for k in context.partition_keys]
+    present = [(d, p) for d in days if (p := daily_file(data.inbox, NAME, d)) is not None]
+    # Pupils' identities come from the elevregister; attendance stages none.
+    ingested = ingest_files(skyddsnat, NAME, [p for _, p in present], skyddsnat.reference_date(),
+                            stage=False)
+    for (day, _), result in zip(present, ingested.results, strict=True):
+        table = result.table[result.table["datum"] == pd.Timestamp(day)]
+        if len(table) != len(result.table):
+            # Rows dated another day than the file: quarantining here would hide them from
+            # the accounting, so the whole file is refused instead.
+            raise SafeError(f"{result.file}: rader med annat datum än filens")
+        assert_pseudonymous(table, NAME)
+        path = data.partition(NAME, day.isoformat())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    table = ingested.table
+    meta = ingested.metadata(skyddsnat.policy().version)
+    meta.update({"dagar": len(days), "dagar_med_fil": len(present)})
+    yield MaterializeResult(metadata=meta)
+    yield from checks(NAME, ingested, table)
+
+
+def read_days(data, days: list[date]) -> pd.DataFrame:
+    """Concatenate the stored partitions of the given days (missing days are skipped)."""
+    frames = [pd.read_parquet(p) for d in days
+              if (p := data.partition(NAME, d.isoformat())).exists()]
+    if not frames:
+        return Ingested(NAME).table
+    return pd.concat(frames, ignore_index=True)

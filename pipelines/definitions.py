@@ -1,0 +1,38 @@
+"""The one place that assembles the code location: assets, checks, job, schedule, sensor.
+
+The data dir and key dir come from the environment (SKYDDSNAT_DATA_DIR, SKYDDSNAT_KEY_DIR);
+without them the demo's folders are used, so `make ui` shows the demo municipality.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster import Definitions, load_assets_from_modules
+
+import assets.protection.assets as protection_assets
+import assets.sources.narvaro as narvaro_assets
+import assets.sources.tables as source_tables
+from pipelines.io import WarehouseIOManager
+from pipelines.jobs import nightly_job
+from pipelines.resources import Skyddsnat
+from pipelines.schedules import build_schedule
+from pipelines.sensors import build_sensor
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = os.environ.get("SKYDDSNAT_DATA_DIR", str(ROOT / "demo" / "data"))
+KEY_DIR = os.environ.get("SKYDDSNAT_KEY_DIR", str(ROOT / "demo" / "keys"))
+
+ASSET_MODULES = [source_tables, narvaro_assets, protection_assets]
+
+defs = Definitions(
+    assets=load_assets_from_modules(ASSET_MODULES),
+    jobs=[nightly_job],
+    schedules=[build_schedule(DATA_DIR, KEY_DIR)],
+    sensors=[build_sensor(DATA_DIR, KEY_DIR)],
+    resources={
+        "skyddsnat": Skyddsnat(data_dir=DATA_DIR, key_dir=KEY_DIR),
+        "warehouse": WarehouseIOManager(data_dir=DATA_DIR),
+    },
+)

@@ -1,0 +1,38 @@
+"""IO manager for pseudonymous tables: Parquet under warehouse/, written atomically.
+
+Every table is checked by `assert_pseudonymous` before it touches the disk.
+"""
+
+
+import os
+from pathlib import Path
+
+import pandas as pd
+from dagster import ConfigurableIOManager, InputContext, OutputContext
+
+from skyddsnat.guard import assert_pseudonymous
+from skyddsnat.layout import DataDir
+
+
+class WarehouseIOManager(ConfigurableIOManager):
+    """Pseudonymous Parquet tables at <data dir>/warehouse/<asset>.parquet."""
+
+    data_dir: str
+
+    def _path(self, asset_key) -> Path:
+        return DataDir(self.data_dir).table("__".join(asset_key.path))
+
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
+        if obj is None:
+            return
+        name = "__".join(context.asset_key.path)
+        assert_pseudonymous(obj, name)
+        path = self._path(context.asset_key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        obj.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+        context.add_output_metadata({"rader": len(obj), "kolumner": len(obj.columns)})
+
+    def load_input(self, context: InputContext) -> pd.DataFrame:
+        return pd.read_parquet(self._path(context.asset_key))

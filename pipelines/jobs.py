@@ -1,0 +1,52 @@
+"""The nightly job over every asset, and how a run request for a reference date is built."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from dagster import AssetSelection, RunRequest, define_asset_job
+
+from assets.constants import ATTENDANCE_PARTITIONS
+from skyddsnat.inbox import files_for
+from skyddsnat.layout import DataDir
+
+JOB_NAME = "nattlig_korning"
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+nightly_job = define_asset_job(
+    JOB_NAME,
+    selection=AssetSelection.all(),
+    partitions_def=ATTENDANCE_PARTITIONS,
+    description="Hela nattkörningen: inläsning, skydd, listor och leverans för en referensdag.",
+)
+
+
+def attendance_range(data: DataDir, as_of: date) -> tuple[date, date]:
+    """From the oldest attendance file not yet loaded, to as_of.
+
+    Partitions live as files under warehouse/narvaro/, so a run catches up after downtime
+    without re-reading days it already has, and the reference day itself is always re-read.
+    """
+    missing = [d for d, _ in files_for(data.inbox, "narvaro", as_of)
+               if not data.partition("narvaro", d.isoformat()).exists()]
+    return (min(missing) if missing else as_of), as_of
+
+
+def run_config(data_dir: str, key_dir: str, as_of: date, kommunkod: str = "") -> dict:
+    return {"resources": {
+        "skyddsnat": {"config": {"data_dir": data_dir, "key_dir": key_dir,
+                                 "as_of": as_of.isoformat(), "kommunkod": kommunkod}},
+        "warehouse": {"config": {"data_dir": data_dir}},
+    }}
+
+
+def run_tags(data_dir: str, as_of: date) -> dict[str, str]:
+    start, end = attendance_range(DataDir(data_dir), as_of)
+    return {RANGE_START: start.isoformat(), RANGE_END: end.isoformat(),
+            "skyddsnat/referensdag": as_of.isoformat()}
+
+
+def run_request_for(data_dir: str, key_dir: str, as_of: date, run_key: str | None) -> RunRequest:
+    return RunRequest(run_key=run_key, run_config=run_config(data_dir, key_dir, as_of),
+                      tags=run_tags(data_dir, as_of))

@@ -1,0 +1,20 @@
+"""The nightly schedule: 02:00 Europe/Stockholm, reference date = that day."""
+
+
+from zoneinfo import ZoneInfo
+
+from dagster import DefaultScheduleStatus, ScheduleEvaluationContext, schedule
+
+from assets.constants import TIMEZONE
+from pipelines.jobs import nightly_job, run_request_for
+
+
+def build_schedule(data_dir: str, key_dir: str):
+    @schedule(job=nightly_job, cron_schedule="0 2 * * *", execution_timezone=TIMEZONE,
+              default_status=DefaultScheduleStatus.STOPPED,
+              description="Varje natt 02:00 (Europe/Stockholm); referensdag = dagens datum.")
+    def nattlig_schema(context: ScheduleEvaluationContext):
+        as_of = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date()
+        return run_request_for(data_dir, key_dir, as_of, run_key=f"schema-{as_of.isoformat()}")
+
+    return nattlig_schema

@@ -1,0 +1,56 @@
+"""The inbox sensor: a run when a complete new source file has landed.
+
+A file counts once it ends with a newline and has been unchanged for the settle time, so a
+file still being copied is left for a later tick. The cursor remembers each file's size and
+modification time, so the same file never starts two runs.
+"""
+
+
+import hashlib
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
+
+from assets.constants import TIMEZONE
+from pipelines.jobs import nightly_job, run_request_for
+from skyddsnat.inbox import PATTERNS, fingerprint, is_complete
+from skyddsnat.layout import DataDir
+
+_SOURCE_FILE = re.compile("|".join(f"(?:{p})" for p in PATTERNS.values()), re.IGNORECASE)
+
+
+def _parse_cursor(cursor: str | None) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in (cursor or "").splitlines() if "=" in line)
+
+
+def build_sensor(data_dir: str, key_dir: str, settle_seconds: float = 30.0):
+    @sensor(job=nightly_job, minimum_interval_seconds=60,
+            default_status=DefaultSensorStatus.STOPPED,
+            description="Startar nattkörningen när en ny, färdigskriven fil finns i inkorgen.")
+    def inkorg_sensor(context: SensorEvaluationContext):
+        inbox = DataDir(data_dir).inbox
+        if not inbox.is_dir():
+            return SkipReason("inkorgen finns inte")
+        seen = _parse_cursor(context.cursor)
+        new, pending = [], 0
+        for p in sorted(inbox.iterdir()):
+            if not _SOURCE_FILE.fullmatch(p.name):
+                continue
+            fp = fingerprint(p)
+            if seen.get(p.name) == fp:
+                continue
+            if is_complete(p, settle_seconds):
+                new.append((p.name, fp))
+                seen[p.name] = fp
+            else:
+                pending += 1
+        context.update_cursor("\n".join(f"{k}={v}" for k, v in sorted(seen.items())))
+        if not new:
+            return SkipReason(f"inga nya färdiga filer ({pending} skrivs fortfarande)")
+        as_of = datetime.now(ZoneInfo(TIMEZONE)).date()
+        run_key = "inkorg-" + hashlib.sha256(repr(new).encode()).hexdigest()[:16]
+        return run_request_for(data_dir, key_dir, as_of, run_key=run_key)
+
+    return inkorg_sensor

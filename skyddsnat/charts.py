@@ -1,0 +1,154 @@
+"""The board's page: a self-contained HTML file with charts of the published kommunbild.
+
+Everything shown is read from the suppressed kommunbild table: a share is drawn only when its
+numerator and base are both published and the base is at least `min_base` pupils; otherwise
+the page shows the symbol. Nothing is derived from totals, so suppression holds in the charts.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from datetime import date
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from skyddsnat.suppression import TOTAL  # noqa: E402
+
+LEVEL_COLUMNS = {"antal_10": "≥ 10 %", "antal_15": "≥ 15 %", "antal_20": "≥ 20 %"}
+
+READING_NOTE = (
+    "Siffrorna gäller elever i kommunens skolenheter med schemalagd tid under månaden. "
+    "Andelen är elever med minst 10, 15 respektive 20 % total frånvaro (giltig och ogiltig) "
+    "den månaden, av alla elever. Elever med skyddade personuppgifter ingår inte. "
+    "Antal 1–{kmin} visas aldrig: de och de celler som annars skulle kunna räknas fram visas "
+    "som ”{symbol}”. Andelar av färre än {min_base} elever visas också som ”{symbol}”. "
+    "En saknad punkt i diagrammet betyder ”{symbol}”, inte noll."
+)
+
+
+def published(shown: pd.Series) -> pd.Series:
+    """The published numbers of a kommunbild column; suppressed cells become NaN."""
+    return pd.to_numeric(shown.astype("string"), errors="coerce").astype("float64")
+
+
+def shares(frame: pd.DataFrame, min_base: int) -> pd.DataFrame:
+    """Share (%) per level, NaN where the count or base is suppressed or the base is small."""
+    base = published(frame["antal_elever"])
+    out = pd.DataFrame(index=frame.index)
+    for col in LEVEL_COLUMNS:
+        share = 100.0 * published(frame[col]) / base
+        out[col] = share.where(base >= min_base)
+    return out
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _percent(value: float, symbol: str) -> str:
+    return symbol if pd.isna(value) else f"{value:.1f} %".replace(".", ",")
+
+
+def _trend_chart(total: pd.DataFrame, share: pd.DataFrame, symbol: str) -> str:
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    months = total["manad"].tolist()
+    x = np.arange(len(months))
+    for col, label in LEVEL_COLUMNS.items():
+        y = share[col].to_numpy()
+        ax.plot(x, y, marker="o", label=f"Andel elever {label}")
+        for xi, yi in zip(x, y, strict=True):
+            if np.isnan(yi):
+                ax.annotate(symbol, (xi, 0), ha="center", va="bottom")
+    ax.set_xticks(x, months, rotation=45, ha="right")
+    ax.set_ylabel("Andel av eleverna (%)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Hela kommunen per månad")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def _school_chart(schools: pd.DataFrame, share: pd.Series, month: str, symbol: str) -> str:
+    labels = schools["skolenhet_namn"].fillna(schools["skolenhet"]).tolist()
+    values = share.to_numpy()
+    order = np.argsort(np.nan_to_num(values, nan=-1.0))
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.28 * len(labels) + 1)))
+    y = np.arange(len(order))
+    shown = np.nan_to_num(values[order], nan=0.0)
+    ax.barh(y, shown, color="#3b6ea5")
+    for yi, v in zip(y, values[order], strict=True):
+        if np.isnan(v):
+            ax.annotate(symbol, (0, yi), va="center", ha="left")
+    ax.set_yticks(y, [labels[i] for i in order], fontsize="small")
+    ax.set_xlabel("Andel elever med minst 10 % frånvaro (%)")
+    ax.set_title(f"Skolenheter, {month}")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def board_page(kommunbild_df: pd.DataFrame, out_html: Path, title: str, policy_version: str,
+               as_of: date, *, min_base: int = 10, symbol: str = "..", k: int = 5) -> Path:
+    """Write the board's HTML page (charts as embedded PNGs, one table of published counts)."""
+    df = kommunbild_df.copy()
+    total = df[(df["skolenhet"] == TOTAL) & (df["arskurs"] == TOTAL)].sort_values("manad")
+    total = total.reset_index(drop=True)
+    months = sorted(df["manad"].dropna().unique().tolist())
+    latest = months[-1] if months else ""
+    schools = df[(df["skolenhet"] != TOTAL) & (df["arskurs"] == TOTAL) & (df["manad"] == latest)]
+    schools = schools.reset_index(drop=True)
+    school_share = shares(schools, min_base)
+
+    parts = [
+        "<!DOCTYPE html><html lang='sv'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:.2em .5em}"
+        "td.n{text-align:right}.note{background:#f3f3f3;padding:.8em}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>Avser: {html.escape(str(as_of))}. Policyversion: {html.escape(policy_version)}.</p>",
+        "<div class='note'><h2>Så läser du sidan</h2><p>"
+        + html.escape(READING_NOTE.format(kmin=k - 1, symbol=symbol, min_base=min_base))
+        + "</p></div>",
+    ]
+    if len(total):
+        img = _trend_chart(total, shares(total, min_base), symbol)
+        parts.append("<h2>Frånvaro över tid</h2>"
+                     f"<img alt='Andel elever med hög frånvaro per månad' "
+                     f"src='data:image/png;base64,{img}'>")
+    if len(schools):
+        img = _school_chart(schools, school_share["antal_10"], latest, symbol)
+        parts.append(f"<h2>Skolenheter {html.escape(latest)}</h2>"
+                     f"<img alt='Andel elever med minst 10 % frånvaro per skolenhet' "
+                     f"src='data:image/png;base64,{img}'>")
+        parts.append(_school_table(schools, school_share, symbol))
+    parts.append("</body></html>")
+    out_html = Path(out_html)
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    out_html.write_text("\n".join(parts), encoding="utf-8")
+    return out_html
+
+
+def _school_table(schools: pd.DataFrame, share: pd.DataFrame, symbol: str) -> str:
+    head = ["Skolenhet", "Antal elever", "Antal ≥ 10 %", "Antal ≥ 15 %", "Antal ≥ 20 %",
+            "Andel ≥ 10 %"]
+    rows = ["<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
+    for i, school in schools.iterrows():  # one row per school unit: a few hundred at most
+        name = school["skolenhet_namn"] if pd.notna(school["skolenhet_namn"]) else ""
+        cells = [html.escape(str(name or school["skolenhet"]))]
+        cells += [html.escape(str(school[c])) for c in ("antal_elever", *LEVEL_COLUMNS)]
+        cells.append(html.escape(_percent(share.loc[i, "antal_10"], symbol)))
+        rows.append("<tr><td>" + cells[0] + "</td>"
+                    + "".join(f"<td class='n'>{c}</td>" for c in cells[1:]) + "</tr>")
+    rows.append("</tbody></table>")
+    return "".join(rows)

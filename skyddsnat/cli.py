@@ -1,0 +1,202 @@
+"""The `skyddsnat` command line: the contract for scripts and the nightly job outside the UI.
+
+Every command prints messages without personal data and exits non-zero on failure.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Skyddsnät – skyddsnät för barn och elever, med integriteten först.",
+                  no_args_is_help=True, add_completion=False)
+keys_app = typer.Typer(help="Nycklar: init, rotate, rewrap.", no_args_is_help=True)
+policy_app = typer.Typer(help="Policyer: check, explain.", no_args_is_help=True)
+audit_app = typer.Typer(help="Revisionslogg: verify.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"FEL: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail("datum ska skrivas ÅÅÅÅ-MM-DD", 2)
+        raise
+
+
+@keys_app.command("init")
+def keys_init(key_dir: Path = typer.Option(..., "--key-dir", help="Katalog för pipeline-nycklarna."),
+              officer_key_out: Path = typer.Option(..., "--officer-key-out",
+                                                   help="Fil för den skyddsbehörigas privata nyckel."),
+              force: bool = typer.Option(False, "--force", help="Skriv över befintliga nycklar.")):
+    """Skapa pseudonymnyckel, valvets nyckelring och handläggarens nyckelpar."""
+    from skyddsnat.keys import KeyProblem, init_keys
+
+    try:
+        init_keys(key_dir, officer_key_out, force=force)
+    except KeyProblem as exc:
+        _fail(str(exc))
+    typer.echo(f"Nycklar skapade i {key_dir}. Privat nyckel: {officer_key_out} "
+               "(lämna den till den särskilt behöriga handläggaren, inte till driften).")
+
+
+@keys_app.command("rotate")
+def keys_rotate(key_dir: Path = typer.Option(..., "--key-dir")):
+    """Lägg till en ny valvnyckel och gör den aktiv (kör sedan `keys rewrap`)."""
+    from skyddsnat.keys import KeyProblem, rotate_vault_key
+
+    try:
+        new_id = rotate_vault_key(key_dir)
+    except KeyProblem as exc:
+        _fail(str(exc))
+    typer.echo(f"Ny aktiv valvnyckel: {new_id}. Kör `skyddsnat keys rewrap` för att flytta "
+               "befintliga poster till den.")
+
+
+@keys_app.command("rewrap")
+def keys_rewrap(key_dir: Path = typer.Option(..., "--key-dir"),
+                data_dir: Path = typer.Option(..., "--data-dir"),
+                retire: bool = typer.Option(False, "--retire",
+                                            help="Ta bort nycklar som inte längre används.")):
+    """Kryptera om valvet och arkivet med den aktiva nyckeln (klartext lämnar aldrig processen)."""
+    from skyddsnat.archive import key_ids_in_archive, rewrap_archive
+    from skyddsnat.identity_store import key_ids_in_use, rewrap_vault
+    from skyddsnat.keys import KeyProblem, load_keys, retire_vault_keys, verify_against_data
+    from skyddsnat.layout import DataDir
+
+    data = DataDir(data_dir)
+    try:
+        keys = load_keys(key_dir)
+        verify_against_data(keys, data.state)
+        counts = rewrap_vault(keys, data.vault)
+        archived = rewrap_archive(keys, data.archive)
+        if retire:
+            used = key_ids_in_use(data.vault) | key_ids_in_archive(data.archive)
+            dropped = retire_vault_keys(key_dir, used)
+            typer.echo(f"Borttagna nycklar: {', '.join(dropped) or 'inga'}")
+    except KeyProblem as exc:
+        _fail(str(exc))
+    typer.echo(f"Omkrypterat: {counts['poster']} valvposter, {archived} arkivfiler "
+               f"till {keys.vault_active}.")
+
+
+@app.command("generate")
+def generate_cmd(profile: str = typer.Option("ange", "--profile", help="ange | stockholm"),
+                 out: Path = typer.Option(..., "--out", help="Datakatalog (inbox/ skapas)."),
+                 as_of: str = typer.Option(..., "--as-of", help="Referensdag ÅÅÅÅ-MM-DD."),
+                 seed: int = typer.Option(1, "--seed")):
+    """Skapa en syntetisk kommun i <out>/inbox/ enligt källkontraktet."""
+    from skyddsnat.generate import generate
+
+    if profile not in ("ange", "stockholm"):
+        _fail("profilen ska vara ange eller stockholm", 2)
+    report = generate(profile, out, _date(as_of), seed=seed, progress=sys.stderr.isatty())
+    n_files = len(report.files)
+    typer.echo(f"Syntetisk kommun ({profile}) skriven: {n_files} filer i {Path(out) / 'inbox'}.")
+
+
+@app.command("run")
+def run_cmd(data_dir: Path = typer.Option(..., "--data-dir"),
+            key_dir: Path = typer.Option(None, "--key-dir",
+                                         help="Nyckelkatalog; utan den läses nycklar från miljön."),
+            as_of: str = typer.Option(..., "--as-of", help="Referensdag ÅÅÅÅ-MM-DD."),
+            kommunkod: str = typer.Option("", "--kommunkod", help="Ersätter policyns kommunkod.")):
+    """Kör nattjobbet en gång, i processen, precis som schemat kör det."""
+    from skyddsnat.keys import KeyProblem
+    from skyddsnat.policy import PolicyError
+
+    if kommunkod and not (len(kommunkod) == 4 and kommunkod.isdigit()):
+        _fail("kommunkoden ska vara fyra siffror", 2)
+    try:
+        from pipelines.runner import run_nightly
+
+        outcome = run_nightly(data_dir, key_dir, _date(as_of), kommunkod)
+    except KeyProblem as exc:
+        _fail(f"nyckelfel – inget data har lästs: {exc}", 3)
+    except PolicyError as exc:
+        _fail(f"policyfel – inget data har lästs:\n{exc}", 4)
+    if not outcome.success:
+        for line in outcome.failures:
+            typer.echo(f"  {line}", err=True)
+        _fail(f"körningen {outcome.run_id} misslyckades")
+    delivery = Path(data_dir) / "outbox" / as_of
+    typer.echo(f"Körningen {outcome.run_id} lyckades. Leverans: {delivery}")
+
+
+@app.command("unseal")
+def unseal_cmd(file: Path = typer.Argument(..., help="En restricted/*.sealed-fil."),
+               key: Path = typer.Option(..., "--key", help="Handläggarens privata nyckel."),
+               out: Path = typer.Option(..., "--out", help="Katalog för de öppnade listorna.")):
+    """Öppna en förseglad lista (endast den särskilt behöriga handläggaren)."""
+    from skyddsnat.keys import KeyProblem, load_officer_private
+    from skyddsnat.restricted import unseal_file
+    from skyddsnat.seal import SealBroken
+
+    try:
+        written = unseal_file(file, load_officer_private(key), out)
+    except (KeyProblem, SealBroken) as exc:
+        _fail(str(exc))
+    for p in written:
+        typer.echo(f"Öppnad: {p}")
+
+
+@policy_app.command("check")
+def policy_check(policy_dir: Path = typer.Option(None, "--policy-dir")):
+    """Kontrollera policyerna; varje fel med fil och nyckel."""
+    from skyddsnat.policy import DEFAULT_POLICY_DIR, PolicyError, load_policy
+
+    try:
+        p = load_policy(policy_dir or DEFAULT_POLICY_DIR)
+    except PolicyError as exc:
+        for f, k, m in exc.problems:
+            typer.echo(f"{f}: {k}: {m}", err=True)
+        _fail(f"{len(exc.problems)} fel i policyerna")
+    typer.echo(f"Policyerna är giltiga. Version {p.version}.")
+
+
+@policy_app.command("explain")
+def policy_explain(policy_dir: Path = typer.Option(None, "--policy-dir"),
+                   out: Path = typer.Option(None, "--out", help="Skriv till fil (.md eller .html).")):
+    """Registerförteckning (art. 30 GDPR) på svenska: vem får vilka uppgifter, varför, hur länge."""
+    from skyddsnat.policy import DEFAULT_POLICY_DIR, PolicyError, load_policy
+    from skyddsnat.policy_explain import explain_html, explain_markdown
+
+    try:
+        p = load_policy(policy_dir or DEFAULT_POLICY_DIR)
+    except PolicyError as exc:
+        _fail(str(exc))
+    if out and out.suffix == ".html":
+        out.write_text(explain_html(p), encoding="utf-8")
+    elif out:
+        out.write_text(explain_markdown(p), encoding="utf-8")
+    else:
+        typer.echo(explain_markdown(p))
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: Path = typer.Option(..., "--data-dir")):
+    """Kontrollera revisionsloggens hashkedja."""
+    from skyddsnat.audit import AuditLog
+    from skyddsnat.layout import DataDir
+
+    log = AuditLog(DataDir(data_dir).audit)
+    problems = log.verify()
+    if problems:
+        for p in problems:
+            typer.echo(p, err=True)
+        _fail("revisionsloggen är manipulerad eller skadad")
+    typer.echo(f"Revisionsloggen är hel: {len(log.entries())} poster.")
+
+
+if __name__ == "__main__":
+    app()

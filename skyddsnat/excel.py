@@ -1,0 +1,407 @@
+"""Exception lists as Excel files in Swedish: what each list holds, and how it is written.
+
+A `ListSpec` is the one description of a list that case tracking, re-identification,
+sealing and writing all read, so a column can only reach a recipient if the spec names it
+and the policy allows it. Workbooks are written with xlsxwriter with every cell typed
+explicitly (strings are never turned into formulas or numbers, so a name starting with "="
+stays text), and with the workbook's created date set to the reference date so the bytes
+depend only on the content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+
+from skyddsnat.contract import IDENTITY_FIELDS
+from skyddsnat.policy import Policy
+
+SUMMARY_SHEET = "Sammanfattning"
+LIST_SHEET = "Lista"
+DATE_FORMAT = "yyyy-mm-dd"
+PERSON_ID_COLUMNS = ("person_id", "betalare", "medbetalare", "barn",
+                     "vardnadshavare_1", "vardnadshavare_2")
+SUPPRESSED = ".."
+
+HEADERS: dict[str, str] = {
+    "arende_id": "Ärende-id",
+    "personnummer": "Personnummer",
+    "fornamn": "Förnamn",
+    "efternamn": "Efternamn",
+    "namn": "Namn",
+    "utdelningsadress": "Utdelningsadress",
+    "postnummer": "Postnummer",
+    "postort": "Postort",
+    "forvantad_arskurs": "Förväntad årskurs",
+    "folkbokford_datum": "Folkbokförd datum",
+    "orsak": "Orsak",
+    "status": "Status",
+    "skolenhetskod": "Skolenhetskod",
+    "skolenhet": "Skolenhet",
+    "arskurs": "Årskurs",
+    "franvaro_procent": "Frånvaro %",
+    "ogiltig_procent": "Ogiltig frånvaro %",
+    "langsta_sammanhangande_dagar": "Längsta sammanhängande frånvaro (dagar)",
+    "niva": "Nivå",
+    "antal_f": "Antal F",
+    "hushall_id": "Hushålls-id",
+    "betalare_personnummer": "Betalarens personnummer",
+    "betalare_namn": "Betalarens namn",
+    "betalare_utdelningsadress": "Betalarens utdelningsadress",
+    "betalare_postnummer": "Betalarens postnummer",
+    "betalare_postort": "Betalarens postort",
+    "inkomstar": "Inkomstår",
+    "debiterat": "Debiterat (kr)",
+    "korrekt_avgift": "Korrekt avgift (kr)",
+    "differens": "Differens (kr)",
+    "atgard": "Åtgärd",
+    "manad": "Månad",
+    "antal_elever": "Antal elever",
+    "antal_10": "Antal ≥ 10 %",
+    "antal_15": "Antal ≥ 15 %",
+    "antal_20": "Antal ≥ 20 %",
+    "dagar_oppet": "Dagar öppet",
+    "forst_sedd": "Först med",
+    "avslutad": "Avslutat",
+}
+
+
+class ListSpecError(ValueError):
+    """A list's rows or extra sheets do not match its spec (names the rule, never a value)."""
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """One exception list: what it is called, who gets it, and exactly which columns.
+
+    The case key (`case_key_columns`) is what makes a case: the subject plus, for
+    skolplikt, the reason, so a child whose reason changes (nyinflyttad -> okand) closes
+    one case and opens another; for per-school lists the school unit, so a pupil on two
+    schools' lists has one case at each; for the income check the household and year.
+    """
+
+    kind: str
+    name: str
+    role: str
+    title: str
+    subject: str
+    columns: tuple[str, ...]
+    identity_prefix: str = ""
+    headers: Mapping[str, str] = field(default_factory=lambda: dict(HEADERS))
+    date_columns: tuple[str, ...] = ()
+    extra_sheets: tuple[str, ...] = ()
+    case_key_columns: tuple[str, ...] = ()
+    count_by: tuple[str, ...] = ()
+    per_skolenhet: bool = False
+
+    def header(self, column: str) -> str:
+        return self.headers.get(column, HEADERS.get(column, column))
+
+    def identity_columns(self) -> dict[str, tuple[str, ...]]:
+        """The list's identity columns and the vault fields each is made of."""
+        p = self.identity_prefix
+        wanted = {f"{p}{f}": (f,) for f in IDENTITY_FIELDS}
+        wanted[f"{p}namn"] = ("fornamn", "efternamn")
+        return {c: wanted[c] for c in self.columns if c in wanted}
+
+    def case_key(self) -> tuple[str, ...]:
+        return self.case_key_columns or (self.subject,)
+
+
+_ROLE = {"skolplikt": "skolpliktshandlaggare", "franvaro": "rektor",
+         "atgardsprogram": "rektor", "inkomstkontroll": "avgiftshandlaggare"}
+LIST_KINDS = tuple(_ROLE)
+
+
+def list_spec(kind: str, qualifier: str | int | None = None) -> ListSpec:
+    """The standard spec of a list kind; `qualifier` is the school unit code or income year."""
+    person = ("arende_id", "personnummer", "fornamn", "efternamn")
+    if kind == "skolplikt":
+        return ListSpec(
+            kind, "skolplikt", _ROLE[kind], "Skolpliktsbevakning: barn som inte går i skolan",
+            "person_id", (*person, "forvantad_arskurs", "folkbokford_datum", "orsak", "status"),
+            date_columns=("folkbokford_datum",), case_key_columns=("person_id", "orsak"),
+            count_by=("orsak",))
+    if qualifier is None:
+        raise ListSpecError(f"listan {kind} behöver skolenhetskod eller år")
+    if kind == "franvaro":
+        return ListSpec(
+            kind, f"franvaro_{qualifier}", _ROLE[kind],
+            f"Problematisk frånvaro, skolenhet {qualifier}", "person_id",
+            (*person, "arskurs", "franvaro_procent", "ogiltig_procent",
+             "langsta_sammanhangande_dagar", "niva", "status"),
+            case_key_columns=("person_id", "skolenhetskod"), count_by=("niva",),
+            per_skolenhet=True)
+    if kind == "atgardsprogram":
+        return ListSpec(
+            kind, f"atgardsprogram_{qualifier}", _ROLE[kind],
+            f"Elever med F utan åtgärdsprogram, skolenhet {qualifier}", "person_id",
+            (*person, "arskurs", "antal_f", "status"),
+            case_key_columns=("person_id", "skolenhetskod"), per_skolenhet=True)
+    if kind == "inkomstkontroll":
+        return ListSpec(
+            kind, f"inkomstkontroll_{qualifier}", _ROLE[kind],
+            f"Inkomstkontroll av barnomsorgsavgift, inkomstår {qualifier}", "betalare",
+            ("arende_id", "hushall_id", "betalare_personnummer", "betalare_namn", "inkomstar",
+             "debiterat", "korrekt_avgift", "differens", "atgard", "status"),
+            identity_prefix="betalare_", extra_sheets=("Månadsdetaljer",),
+            case_key_columns=("betalare", "hushall_id", "inkomstar"), count_by=("atgard",))
+    raise ListSpecError(f"okänd listtyp {kind}")
+
+
+def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.DataFrame,
+                  avslutade: pd.DataFrame | None = None,
+                  created: datetime | None = None) -> dict[str, object]:
+    """The summary sheet's content: what, for whom, when, counts, retention, handling note.
+
+    `rows` and `avslutade` must already be without protected persons (general lists only).
+    """
+    as_of_d = pd.Timestamp(as_of).date()
+    role = policy.mottagare.roller.get(spec.role)
+    statuses = rows["status"].value_counts() if "status" in rows else pd.Series(dtype=int)
+    out: dict[str, object] = {
+        "Lista": spec.title,
+        "Fil": spec.name,
+        "Mottagare": role.beskrivning if role else spec.role,
+        "Referensdatum": as_of_d,
+        "Skapad": (created or datetime.now()).replace(microsecond=0),
+        "Policyversion": policy.version,
+        "Antal ärenden": len(rows),
+        "varav nya": int(statuses.get("ny", 0)),
+        "varav kvarstående": int(statuses.get("kvarstar", 0)),
+        "Avslutade sedan förra leveransen": 0 if avslutade is None else len(avslutade),
+    }
+    for col in spec.count_by:
+        if col in rows:
+            for value, n in rows[col].value_counts().sort_index().items():
+                out[f"{spec.header(col)}: {value}"] = int(n)
+    out["Gallras senast"] = as_of_d + pd.Timedelta(days=policy.gallring.utkorg_dagar)
+    out["Hanteringsanvisning"] = policy.gallring.hanteringsanvisning
+    if role is not None:
+        out["Ändamål"] = role.andamal
+    if avslutade is not None and len(avslutade):
+        out["Avslutade ärenden"] = avslutade
+    return out
+
+
+def general_rows_check(spec: ListSpec, rows: pd.DataFrame) -> None:
+    missing = [c for c in spec.columns if c not in rows.columns]
+    if missing:
+        raise ListSpecError(f"listan {spec.name} saknar kolumnerna {missing}")
+
+
+def write_list_xlsx(path: Path | str, spec: ListSpec, rows: pd.DataFrame,
+                    summary: Mapping[str, object],
+                    extra_sheets: Mapping[str, pd.DataFrame] | None = None) -> str:
+    """Write one list; return a fingerprint of its content (stable across re-runs).
+
+    Only `spec.columns` are written. Extra sheets must be named in the spec and may not
+    carry person ids. The fingerprint leaves out the "Skapad" timestamp, so a re-run with
+    the same content has the same fingerprint (used for idempotent audit entries).
+    """
+    extra_sheets = dict(extra_sheets or {})
+    general_rows_check(spec, rows)
+    for name, sheet in extra_sheets.items():
+        if name not in spec.extra_sheets:
+            raise ListSpecError(f"bladet {name} är inte tillåtet i listan {spec.name}")
+        leaking = [c for c in sheet.columns if c in PERSON_ID_COLUMNS]
+        if leaking:
+            raise ListSpecError(f"bladet {name} innehåller person-id-kolumner {leaking}")
+    table = rows.loc[:, list(spec.columns)]
+    headers = [spec.header(c) for c in spec.columns]
+    as_of = summary.get("Referensdatum")
+    with _workbook(path, as_of, spec.title) as wb:
+        _write_summary(wb, spec.title, summary, spec)
+        _write_table(wb, LIST_SHEET, table, headers, spec.date_columns)
+        for name, sheet in extra_sheets.items():
+            _write_table(wb, name, sheet, [spec.header(c) for c in sheet.columns],
+                         tuple(c for c in sheet.columns if _is_datetime(sheet[c])))
+    return _fingerprint(spec.name, table, summary, extra_sheets)
+
+
+def write_table_xlsx(path: Path | str, title: str, table: pd.DataFrame,
+                     summary: Mapping[str, object],
+                     charts: Mapping[str, Path | str] | None = None) -> str:
+    """A board table (kommunbild): numbers as numbers, suppressed cells ("..") as text.
+
+    `charts` maps a caption to a PNG file placed on a sheet "Diagram".
+    """
+    headers = [HEADERS.get(c, c) for c in table.columns]
+    with _workbook(path, summary.get("Referensdatum"), title) as wb:
+        _write_summary(wb, title, summary, None)
+        _write_table(wb, LIST_SHEET, table, headers,
+                     tuple(c for c in table.columns if _is_datetime(table[c])))
+        if charts:
+            ws = wb.add_worksheet("Diagram")
+            bold = wb.add_format({"bold": True})
+            row = 0
+            for caption, png in charts.items():
+                ws.write_string(row, 0, caption, bold)
+                ws.insert_image(row + 1, 0, str(png))
+                row += 32
+    return _fingerprint(title, table, summary, {})
+
+
+class _workbook:
+    """xlsxwriter Workbook with safe cell typing and a created date fixed to the reference."""
+
+    def __init__(self, path: Path | str, as_of: object, title: str) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.wb = xlsxwriter.Workbook(str(path), {
+            "strings_to_numbers": False, "strings_to_formulas": False,
+            "strings_to_urls": False, "nan_inf_to_errors": True,
+            "default_date_format": DATE_FORMAT})
+        created = pd.Timestamp(as_of).to_pydatetime() if as_of is not None else datetime(2000, 1, 1)
+        self.wb.set_properties({"title": title, "author": "Skyddsnät",
+                                "created": created})
+        self.wb.set_calc_mode("auto")
+
+    def __enter__(self) -> xlsxwriter.Workbook:
+        return self.wb
+
+    def __exit__(self, *exc: object) -> None:
+        self.wb.close()
+
+
+def _is_datetime(s: pd.Series) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(s) or (
+        s.dtype == object and s.map(lambda v: isinstance(v, date)).any())
+
+
+def _write_summary(wb: xlsxwriter.Workbook, title: str, summary: Mapping[str, object],
+                   spec: ListSpec | None) -> None:
+    ws = wb.add_worksheet(SUMMARY_SHEET)
+    fmt = _formats(wb)
+    ws.write_string(0, 0, title, fmt["title"])
+    row = 2
+    tables = []
+    for label, value in summary.items():
+        if isinstance(value, pd.DataFrame):
+            tables.append((label, value))
+            continue
+        ws.write_string(row, 0, str(label), fmt["bold"])
+        _write_cell(ws, row, 1, value, fmt)
+        row += 1
+    for label, frame in tables:
+        row += 1
+        ws.write_string(row, 0, str(label), fmt["bold"])
+        row += 1
+        header = (spec.header if spec else lambda c: HEADERS.get(c, c))
+        for j, col in enumerate(frame.columns):
+            ws.write_string(row, j, header(col), fmt["header"])
+        for values in frame.itertuples(index=False, name=None):
+            row += 1
+            for j, value in enumerate(values):
+                _write_cell(ws, row, j, value, fmt)
+        row += 1
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 1, 60, fmt["wrap"])
+    ws.set_column(2, 4, 14)
+
+
+def _write_table(wb: xlsxwriter.Workbook, name: str, table: pd.DataFrame, headers: list[str],
+                 date_columns: tuple[str, ...]) -> None:
+    ws = wb.add_worksheet(name)
+    fmt = _formats(wb)
+    for j, h in enumerate(headers):
+        ws.write_string(0, j, h, fmt["header"])
+    for j, col in enumerate(table.columns):
+        s = table[col]
+        if col in date_columns:
+            s = pd.to_datetime(s, errors="coerce")
+        _write_column(ws, j, s, fmt)
+        ws.set_column(j, j, _width(headers[j], s))
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(len(table), 1), max(len(headers) - 1, 0))
+
+
+def _write_column(ws, j: int, s: pd.Series, fmt: dict) -> None:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        for i, v in enumerate(s.to_numpy(dtype=object), start=1):
+            if pd.isna(v):
+                ws.write_blank(i, j, None)
+            else:
+                ws.write_datetime(i, j, v.to_pydatetime(), fmt["date"])
+        return
+    if pd.api.types.is_bool_dtype(s):
+        s = s.map({True: "ja", False: "nej"})
+    if pd.api.types.is_numeric_dtype(s):
+        values = s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        number = fmt["decimal"] if pd.api.types.is_float_dtype(s) else fmt["integer"]
+        for i, v in enumerate(values, start=1):
+            if np.isnan(v):
+                ws.write_blank(i, j, None)
+            else:
+                ws.write_number(i, j, v, number)
+        return
+    for i, v in enumerate(s.to_numpy(dtype=object), start=1):
+        _write_cell(ws, i, j, v, fmt)
+
+
+def _write_cell(ws, i: int, j: int, v: object, fmt: dict) -> None:
+    if v is None or (not isinstance(v, str | bytes) and pd.api.types.is_scalar(v) and pd.isna(v)):
+        ws.write_blank(i, j, None)
+    elif isinstance(v, bool | np.bool_):
+        ws.write_string(i, j, "ja" if v else "nej")
+    elif isinstance(v, int | np.integer):
+        ws.write_number(i, j, int(v), fmt["integer"])
+    elif isinstance(v, float | np.floating):
+        ws.write_number(i, j, float(v), fmt["decimal"])
+    elif isinstance(v, pd.Timestamp | datetime):
+        v = pd.Timestamp(v)
+        if v == v.normalize():
+            ws.write_datetime(i, j, v.to_pydatetime(), fmt["date"])
+        else:
+            ws.write_datetime(i, j, v.to_pydatetime(), fmt["datetime"])
+    elif isinstance(v, date):
+        ws.write_datetime(i, j, datetime(v.year, v.month, v.day), fmt["date"])
+    else:
+        ws.write_string(i, j, str(v))
+
+
+def _formats(wb: xlsxwriter.Workbook) -> dict:
+    cached = getattr(wb, "_skyddsnat_formats", None)
+    if cached is None:
+        cached = {
+            "title": wb.add_format({"bold": True, "font_size": 14}),
+            "bold": wb.add_format({"bold": True, "valign": "top"}),
+            "header": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
+                                     "text_wrap": True, "valign": "top"}),
+            "date": wb.add_format({"num_format": DATE_FORMAT, "align": "left"}),
+            "datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm", "align": "left"}),
+            "integer": wb.add_format({"num_format": "0"}),
+            "decimal": wb.add_format({"num_format": "0.0"}),
+            "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
+        }
+        wb._skyddsnat_formats = cached
+    return cached
+
+
+def _width(header: str, s: pd.Series) -> float:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        longest = 10
+    elif len(s):
+        longest = int(s.astype("string").str.len().max(skipna=True) or 0)
+    else:
+        longest = 0
+    return float(min(max(len(header) * 0.9, longest, 6) + 2, 50))
+
+
+def _fingerprint(name: str, table: pd.DataFrame, summary: Mapping[str, object],
+                 extra: Mapping[str, pd.DataFrame]) -> str:
+    h = hashlib.sha256(name.encode())
+    h.update(table.to_csv(index=False).encode())
+    stable = {k: (v.to_csv(index=False) if isinstance(v, pd.DataFrame) else str(v))
+              for k, v in summary.items() if k != "Skapad"}
+    h.update(json.dumps(stable, sort_keys=True, ensure_ascii=False).encode())
+    for sheet_name in sorted(extra):
+        h.update(sheet_name.encode() + extra[sheet_name].to_csv(index=False).encode())
+    return h.hexdigest()

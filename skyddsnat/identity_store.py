@@ -1,0 +1,102 @@
+"""The vault on disk: staged identities from each source, merged into one record per person.
+
+Source assets stage their plaintext identities encrypted (AES-GCM) under vault/staging/.
+The vault step merges them (folkbokföring first: it has names and addresses), seals every
+protected person's record with HPKE to the officer and removes it from the AES vault, so
+after the step the pipeline host can no longer read any protected identity.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from skyddsnat.keys import Keys
+from skyddsnat.seal import seal_identities
+from skyddsnat.vault import VAULT_COLUMNS, decrypt_identities, encrypt_identities, rewrap
+
+VAULT_FILE = "identiteter.parquet"
+SEALED_FILE = "skyddade_identiteter.parquet"
+STAGING = "staging"
+PRECEDENCE = ("folkbokforing", "elevregister", "avgifter", "inkomster", "skolpliktsbeslut",
+              "atgardsprogram", "betyg", "franvaroarenden", "narvaro")
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _read(path: Path, columns: list[str]) -> pd.DataFrame:
+    if path.exists():
+        return pd.read_parquet(path)
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+
+def stage_identities(keys: Keys, vault_dir: Path, source: str, identities: pd.DataFrame) -> int:
+    _write_parquet(encrypt_identities(keys, identities), Path(vault_dir) / STAGING / f"{source}.parquet")
+    return len(identities)
+
+
+def merge_vault(keys: Keys, vault_dir: Path, protected: pd.Series) -> dict[str, int]:
+    """Fold staged identities into the vault; seal protected persons; drop the staging."""
+    vault_dir = Path(vault_dir)
+    staged_paths = sorted((vault_dir / STAGING).glob("*.parquet"),
+                          key=lambda p: PRECEDENCE.index(p.stem) if p.stem in PRECEDENCE else 99)
+    frames = [decrypt_identities(keys, pd.read_parquet(p)) for p in staged_paths]
+    existing = _read(vault_dir / VAULT_FILE, VAULT_COLUMNS)
+    if not existing.empty:
+        frames.append(decrypt_identities(keys, existing))
+    sealed_old = _read(vault_dir / SEALED_FILE, ["person_id", "sealed"])
+    merged = (pd.concat(frames, ignore_index=True).groupby("person_id", sort=True).first()
+              .reset_index()) if frames else pd.DataFrame(columns=["person_id"])
+    is_protected = merged["person_id"].isin(set(protected))
+    newly_sealed = seal_identities(keys.officer_public, merged[is_protected])
+    sealed = pd.concat([sealed_old[~sealed_old["person_id"].isin(newly_sealed["person_id"])],
+                        newly_sealed], ignore_index=True).sort_values("person_id")
+    general = merged[~is_protected & ~merged["person_id"].isin(sealed["person_id"])]
+    _write_parquet(sealed.reset_index(drop=True), vault_dir / SEALED_FILE)
+    _write_parquet(encrypt_identities(keys, general), vault_dir / VAULT_FILE)
+    for p in staged_paths:
+        p.unlink()
+    return {"identiteter_i_valvet": len(general), "forseglade_identiteter": len(sealed),
+            "nya_poster": sum(len(f) for f in frames[: len(staged_paths)])}
+
+
+def read_identities(keys: Keys, vault_dir: Path, person_ids=None) -> pd.DataFrame:
+    """Decrypt the general (non-protected) identities, optionally only some persons."""
+    vault = _read(Path(vault_dir) / VAULT_FILE, VAULT_COLUMNS)
+    if person_ids is not None:
+        vault = vault[vault["person_id"].isin(set(person_ids))]
+    return decrypt_identities(keys, vault)
+
+
+def read_sealed(vault_dir: Path, person_ids=None) -> pd.DataFrame:
+    sealed = _read(Path(vault_dir) / SEALED_FILE, ["person_id", "sealed"])
+    if person_ids is not None:
+        sealed = sealed[sealed["person_id"].isin(set(person_ids))]
+    return sealed.reset_index(drop=True)
+
+
+def rewrap_vault(keys: Keys, vault_dir: Path) -> dict[str, int]:
+    """Re-encrypt every AES record under the active key (after `keys rotate`)."""
+    path = Path(vault_dir) / VAULT_FILE
+    vault = _read(path, VAULT_COLUMNS)
+    before = vault["key_id"].value_counts().to_dict() if not vault.empty else {}
+    fresh = rewrap(keys, vault)
+    _write_parquet(fresh, path)
+    for staged in (Path(vault_dir) / STAGING).glob("*.parquet"):
+        _write_parquet(rewrap(keys, pd.read_parquet(staged)), staged)
+    return {"poster": len(fresh), **{f"tidigare_{k}": int(v) for k, v in before.items()}}
+
+
+def key_ids_in_use(vault_dir: Path) -> set[str]:
+    vault = _read(Path(vault_dir) / VAULT_FILE, VAULT_COLUMNS)
+    used = set(vault["key_id"].unique()) if not vault.empty else set()
+    for staged in (Path(vault_dir) / STAGING).glob("*.parquet"):
+        used |= set(pd.read_parquet(staged, columns=["key_id"])["key_id"].unique())
+    return used

@@ -1,0 +1,122 @@
+"""Kommunbild: aggregated absence per school unit × årskurs × month for the board.
+
+Counts per month: antal_elever (pupils with scheduled time that month at that school and
+grade) and antal_10/15/20 (of them, total absence that month ≥ 10/15/20 %, policy levels).
+Protected persons are removed before anything is counted. Each count is its own school ×
+grade table per month, suppressed with its row totals (school, arskurs "Totalt"), column
+totals (municipality per grade, skolenhet "Totalt") and grand total; suppressed cells and
+totals show the policy symbol. Values are strings ("123" or "..") so the published table is
+exactly what is stored and delivered.
+
+Month sums are additive: `month_sums` of each night's rows can be concatenated and
+re-aggregated with `combine_month_sums`, so the nightly run never re-reads the year.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from skyddsnat.suppression import TOTAL, suppress
+
+COUNT_COLUMNS = ["antal_elever", "antal_10", "antal_15", "antal_20"]
+THRESHOLDS = {"antal_10": "uppmarksamma", "antal_15": "oroande", "antal_20": "hog"}
+OKAND_ARSKURS = "okänd"
+SUM_KEY = ["person_id", "skolenhetskod", "manad"]
+OUTPUT_COLUMNS = ["skolenhet", "skolenhet_namn", "arskurs", "manad", *COUNT_COLUMNS]
+
+
+def month_sums(days: pd.DataFrame) -> pd.DataFrame:
+    """Scheduled and absent minutes per pupil, school unit and month ("YYYY-MM"), over school
+    days only (scheduled > 0)."""
+    sched = days["schemalagd_min"].fillna(0).astype(np.int64)
+    keep = sched > 0
+    absent = (days["giltig_franvaro_min"].fillna(0).astype(np.int64)
+              + days["ogiltig_franvaro_min"].fillna(0).astype(np.int64))
+    frame = pd.DataFrame({
+        "person_id": days["person_id"].astype("string")[keep],
+        "skolenhetskod": days["skolenhetskod"].astype("string")[keep],
+        "manad": pd.to_datetime(days["datum"])[keep].dt.strftime("%Y-%m").astype("string"),
+        "schemalagd_min": sched[keep],
+        "franvaro_min": absent[keep],
+    })
+    return combine_month_sums(frame)
+
+
+def combine_month_sums(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Re-aggregate concatenated month sums (e.g. the stored state plus tonight's days)."""
+    both = pd.concat(frames, ignore_index=True)
+    out = both.groupby(SUM_KEY, observed=True, sort=True)[["schemalagd_min", "franvaro_min"]]
+    out = out.sum().reset_index()
+    out["schemalagd_min"] = out["schemalagd_min"].astype("Int64")
+    out["franvaro_min"] = out["franvaro_min"].astype("Int64")
+    return out
+
+
+def _arskurs_per_month(sums: pd.DataFrame, placeringar: pd.DataFrame) -> pd.Series:
+    """The grade of the placement at that school overlapping the month (latest start wins);
+    else the latest placement at that school; else "okänd"."""
+    keys = sums[SUM_KEY].drop_duplicates()
+    month_start = pd.to_datetime(keys["manad"] + "-01")
+    keys = keys.assign(_fran=month_start, _till=month_start + pd.offsets.MonthEnd(0))
+    pl = placeringar[["person_id", "skolenhetskod", "arskurs", "startdatum", "slutdatum"]]
+    m = keys.merge(pl, on=["person_id", "skolenhetskod"])
+    start, end = pd.to_datetime(m["startdatum"]), pd.to_datetime(m["slutdatum"])
+    m = m.assign(_overlap=(start <= m["_till"]) & (end.isna() | (end >= m["_fran"])),
+                 _start=start)
+    m = m.sort_values(["_overlap", "_start"], na_position="first")
+    m = m.drop_duplicates(SUM_KEY, keep="last")
+    found = sums[SUM_KEY].merge(m[SUM_KEY + ["arskurs"]], on=SUM_KEY, how="left")
+    grade = found["arskurs"].astype("Int64").astype("string").fillna(OKAND_ARSKURS)
+    return grade.set_axis(sums.index)
+
+
+def pupil_month_counts(narvaro_month_sums: pd.DataFrame, placeringar: pd.DataFrame,
+                       skyddade, nivaer: dict) -> pd.DataFrame:
+    """Unsuppressed counts per skolenhetskod × arskurs × manad, protected persons excluded.
+    Internal: never published as is."""
+    protected = pd.Series(list(skyddade) if isinstance(skyddade, set) else skyddade,
+                          dtype="string")
+    sums = narvaro_month_sums[~narvaro_month_sums["person_id"].isin(protected)]
+    sums = sums[sums["schemalagd_min"].fillna(0) > 0]
+    sums = sums.assign(arskurs=_arskurs_per_month(sums, placeringar))
+    absent = sums["franvaro_min"].astype("float64").to_numpy()
+    sched = sums["schemalagd_min"].astype("float64").to_numpy()
+    flags = {col: (100.0 * absent >= nivaer[level] * sched).astype(np.int64)
+             for col, level in THRESHOLDS.items()}
+    counted = sums[["skolenhetskod", "arskurs", "manad"]].assign(antal_elever=1, **flags)
+    out = counted.groupby(["skolenhetskod", "arskurs", "manad"], observed=True, sort=True)
+    return out[COUNT_COLUMNS].sum().reset_index()
+
+
+def kommunbild(narvaro_month_sums: pd.DataFrame, placeringar: pd.DataFrame, skyddade,
+               policy) -> pd.DataFrame:
+    """The board's table: one row per skolenhet × arskurs × manad plus the totals, every count
+    suppressed per month (policy.undertryckning) and shown as a string or the symbol."""
+    k, symbol = policy.undertryckning.k, policy.undertryckning.symbol
+    counts = pupil_month_counts(narvaro_month_sums, placeringar, skyddade,
+                                policy.franvaro.nivaer)
+    parts = []
+    for manad, month in counts.groupby("manad", sort=True):
+        shown = None
+        for col in COUNT_COLUMNS:
+            frame = suppress(month, "skolenhetskod", "arskurs", col, k).frame(symbol)
+            frame = frame.rename(columns={"row": "skolenhet", "col": "arskurs", "shown": col})
+            frame = frame[["skolenhet", "arskurs", col]]
+            shown = frame if shown is None else shown.merge(frame, on=["skolenhet", "arskurs"])
+        parts.append(shown.assign(manad=manad))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in OUTPUT_COLUMNS})
+    out = pd.concat(parts, ignore_index=True)
+    names = (placeringar[["skolenhetskod", "skolenhet_namn"]].dropna()
+             .drop_duplicates("skolenhetskod", keep="last")
+             .set_index("skolenhetskod")["skolenhet_namn"])
+    out["skolenhet_namn"] = out["skolenhet"].map(names).where(out["skolenhet"] != TOTAL,
+                                                               "Hela kommunen")
+    for col in OUTPUT_COLUMNS:
+        out[col] = out[col].astype("string")
+    out["_total_skola"] = out["skolenhet"] == TOTAL
+    out["_total_ak"] = out["arskurs"] == TOTAL
+    out["_ak"] = pd.to_numeric(out["arskurs"], errors="coerce")
+    out = out.sort_values(["manad", "_total_skola", "skolenhet", "_total_ak", "_ak", "arskurs"])
+    return out[OUTPUT_COLUMNS].reset_index(drop=True)

@@ -1,0 +1,241 @@
+"""Atomic deliveries to the outbox, their manifest, retention and audit entries.
+
+Every file of a delivery is written into `outbox/.staging/<as_of>-<token>/`; on success
+the directory moves to `outbox/.deliveries/<as_of>-<token>` and `outbox/<as_of>` (a
+symlink) is swapped to it with `os.replace` of a fresh symlink. A run killed at any point
+leaves either the previous delivery or the new one, never a half-written one.
+
+The manifest names files, their SHA-256 and, for GENERAL lists only, row counts and a
+content fingerprint. Sealed files get neither: how many protected persons a list holds is
+itself sensitive, and a fingerprint of an empty sealed list would be recognisable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from skyddsnat.audit import AuditLog
+
+STAGING = ".staging"
+DELIVERIES = ".deliveries"
+MANIFEST = "manifest.json"
+SEALED_SUFFIX = ".sealed"
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:-[0-9a-z]+)*$")
+
+
+class OutboxProblem(RuntimeError):
+    """A delivery could not be staged or published as asked."""
+
+
+@dataclass
+class Delivery:
+    """A delivery being staged; write files under `path(rel)` and `record` each list."""
+
+    root: Path
+    as_of: str
+    policy_version: str
+    created: str
+    entries: dict[str, dict] = field(default_factory=dict)
+    manifest: dict | None = None
+
+    def path(self, relpath: str) -> Path:
+        rel = PurePosixPath(relpath)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts or str(rel) == MANIFEST:
+            raise OutboxProblem("ogiltig sökväg i leveransen")
+        target = self.root.joinpath(*rel.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def record(self, relpath: str, rows: int | None = None,
+               fingerprint: str | None = None) -> None:
+        """Record a general list's row count and content fingerprint (not for sealed files)."""
+        if relpath.endswith(SEALED_SUFFIX) and (rows is not None or fingerprint is not None):
+            raise OutboxProblem("förseglade filer får inte ha radantal eller fingeravtryck")
+        entry: dict = {}
+        if rows is not None:
+            entry["rows"] = int(rows)
+        if fingerprint is not None:
+            entry["fingerprint"] = fingerprint
+        self.entries[str(PurePosixPath(relpath))] = entry
+
+    def build_manifest(self) -> dict:
+        files = []
+        for p in sorted(q for q in self.root.rglob("*") if q.is_file()):
+            rel = p.relative_to(self.root).as_posix()
+            if rel == MANIFEST:
+                continue
+            item = {"path": rel, "sha256": _sha256(p), "sealed": rel.endswith(SEALED_SUFFIX)}
+            if not item["sealed"]:
+                item.update(self.entries.get(rel, {}))
+            files.append(item)
+        unwritten = set(self.entries) - {f["path"] for f in files}
+        if unwritten:
+            raise OutboxProblem(f"registrerade filer saknas i leveransen: {sorted(unwritten)}")
+        return {"as_of": self.as_of, "policy_version": self.policy_version,
+                "created": self.created, "files": files}
+
+
+@contextmanager
+def staged_delivery(outbox: Path | str, as_of: date | str, policy_version: str,
+                    created: datetime | None = None) -> Iterator[Delivery]:
+    """Stage a delivery and publish it atomically when the block ends without error.
+
+    On an exception the staging directory is removed and the previous delivery of the date
+    (if any) stays exactly as it was.
+    """
+    outbox = Path(outbox)
+    as_of_s = pd.Timestamp(as_of).date().isoformat()
+    token = secrets.token_hex(6)
+    staging = outbox / STAGING / f"{as_of_s}-{token}"
+    staging.mkdir(parents=True)
+    stamp = (created or datetime.now(UTC)).isoformat(timespec="seconds")
+    delivery = Delivery(staging, as_of_s, policy_version, stamp)
+    try:
+        yield delivery
+        manifest = delivery.build_manifest()
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False),
+                                        encoding="utf-8")
+        _fsync_tree(staging)
+        _publish(outbox, as_of_s, staging, token)
+        delivery.manifest = manifest
+        delivery.root = outbox / DELIVERIES / f"{as_of_s}-{token}"
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _publish(outbox: Path, as_of: str, staging: Path, token: str) -> None:
+    deliveries = outbox / DELIVERIES
+    deliveries.mkdir(parents=True, exist_ok=True)
+    final = deliveries / f"{as_of}-{token}"
+    os.rename(staging, final)
+    link = outbox / as_of
+    if link.exists() and not link.is_symlink():
+        # A plain directory from an older layout: move it aside so the swap can happen.
+        os.rename(link, deliveries / f"{as_of}-aldre-{token}")
+    tmp_link = outbox / f".{as_of}-{token}.link"
+    os.symlink(Path(DELIVERIES) / final.name, tmp_link)
+    os.replace(tmp_link, link)
+    _fsync_dir(outbox)
+    for old in deliveries.glob(f"{as_of}-*"):
+        if old.name != final.name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(outbox: Path | str, as_of: date | str) -> dict:
+    as_of_s = pd.Timestamp(as_of).date().isoformat()
+    return json.loads((Path(outbox) / as_of_s / MANIFEST).read_text(encoding="utf-8"))
+
+
+def purge(outbox: Path | str, as_of: date | str, retention_days: int) -> list[str]:
+    """Remove deliveries (and leftovers of killed runs) older than the retention period.
+
+    A delivery dated exactly `retention_days` before `as_of` is kept. Returns the dates
+    whose published delivery was removed.
+    """
+    outbox = Path(outbox)
+    if not outbox.exists():
+        return []
+    cutoff = pd.Timestamp(as_of).date() - pd.Timedelta(days=retention_days)
+    removed = []
+    for entry in sorted(outbox.iterdir()):
+        day = _entry_date(entry.name)
+        if day is not None and day < cutoff:
+            if entry.is_symlink():
+                target = entry.resolve()
+                entry.unlink()
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    for hidden in (STAGING, DELIVERIES):
+        for entry in sorted((outbox / hidden).glob("*")):
+            day = _entry_date(entry.name)
+            if day is not None and day < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+    return removed
+
+
+def record_delivery(audit: AuditLog, as_of: date | str, manifest: dict,
+                    reidentifications: list[dict]) -> list[dict]:
+    """Append one "aterfidentifiering" entry per list and one "leverans" entry.
+
+    Each `reidentifications` item: list, role, count, policy_version, and optionally file
+    (the list's path in the delivery, whose content fingerprint then joins the key). Keys
+    are hashes of the content, so a re-run of the same date with the same content adds
+    nothing, and a re-run with other content adds new entries. Returns the entries added.
+    """
+    as_of_s = pd.Timestamp(as_of).date().isoformat()
+    by_path = {f["path"]: f for f in manifest["files"]}
+    added = []
+    for item in reidentifications:
+        details = {"as_of": as_of_s, "list": item["list"], "role": item["role"],
+                   "count": int(item["count"]), "policy_version": item["policy_version"]}
+        file = by_path.get(item.get("file", ""), {})
+        key = _key("aterfidentifiering", {**details, "fingerprint": file.get("fingerprint")})
+        if not audit.has("aterfidentifiering", key):
+            added.append(audit.append("aterfidentifiering", details, key=key))
+    general = [f for f in manifest["files"] if not f["sealed"]]
+    content = {"as_of": as_of_s, "policy_version": manifest["policy_version"],
+               "files": [(f["path"], f.get("rows"), f.get("fingerprint", f["sha256"]))
+                         for f in general],
+               "sealed": sorted(f["path"] for f in manifest["files"] if f["sealed"])}
+    key = _key("leverans", content)
+    if not audit.has("leverans", key):
+        details = {"as_of": as_of_s, "policy_version": manifest["policy_version"],
+                   "files": len(manifest["files"]),
+                   "general_rows": sum(int(f.get("rows") or 0) for f in general),
+                   "sealed_files": len(content["sealed"])}
+        added.append(audit.append("leverans", details, key=key))
+    return added
+
+
+def _key(event: str, content: dict) -> str:
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return f"{event}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+
+
+def _entry_date(name: str) -> date | None:
+    m = _DATE.match(name)
+    if not m:
+        return None
+    try:
+        return date.fromisoformat(m.group(1))
+    except ValueError:
+        return None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in root.rglob("*"):
+        if p.is_file():
+            with open(p, "rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(root)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

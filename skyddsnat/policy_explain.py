@@ -1,0 +1,109 @@
+"""The policies rendered for a privacy officer: a register of processing (GDPR art. 30).
+
+One document model (sections of paragraphs and tables) rendered as Markdown or HTML, so both
+always say the same thing.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+from skyddsnat.policy import Policy
+
+KLASS = {"direkt_identifierare": "Direkt identifierare", "kvasi_identifierare":
+         "Indirekt identifierare", "kanslig": "Känslig/integritetskänslig", "operativ": "Operativ"}
+BEHANDLING = {"pseudonymiseras": "Ersätts med nyckelad pseudonym vid inläsning",
+              "valv": "Endast krypterad i identitetsvalvet", "behalls": "Behålls i pseudonyma "
+              "tabeller", "tas_bort": "Läses inte vidare"}
+FALT = {"personnummer": "personnummer", "fornamn": "förnamn", "efternamn": "efternamn",
+        "utdelningsadress": "adress", "postnummer": "postnummer", "postort": "postort"}
+
+
+@dataclass
+class Section:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[tuple[list[str], list[list[str]]]] = field(default_factory=list)
+
+
+def document(p: Policy) -> list[Section]:
+    s = []
+    s.append(Section("Registerförteckning – Skyddsnät", [
+        f"Policyversion {p.version}. Personuppgiftsansvarig: barn- och utbildningsnämnden. "
+        "Behandlingen avser barn och elever 0–18 år, deras vårdnadshavare och "
+        "avgiftsskyldiga (betalare och medbetalare) i kommunen.",
+    ]))
+    rows = []
+    for name, route in p.mottagare.listor.items():
+        role = p.mottagare.roller[route.mottagare]
+        fields = ", ".join(FALT.get(f, f) for f in route.identitet) or "inga (endast aggregat)"
+        rows.append([name, role.beskrivning, role.andamal, role.rattslig_grund, fields])
+    s.append(Section("Mottagare, ändamål och rättslig grund", [
+        "Varje lista går till en roll. Rollen får högst de identitetsuppgifter som anges; "
+        "adressuppgifter lämnas endast till den förseglade mottagaren."],
+        [(["Lista", "Mottagare", "Ändamål", "Rättslig grund", "Identitetsuppgifter"], rows)]))
+    officer = p.mottagare.roller[p.mottagare.forseglad_mottagare]
+    s.append(Section("Skyddade personuppgifter", [
+        "Personer med " + " eller ".join(p.skydd.markeringar).replace("_", " ") +
+        ", och alla i samma hushåll (barn, vårdnadshavare, medbetalare), förekommer aldrig i "
+        "allmänna listor – inte heller som antal, skola eller årskurs.",
+        f"Deras uppgifter förseglas med HPKE (RFC 9180: {p.skydd.hpke.kem}, {p.skydd.hpke.kdf}, "
+        f"{p.skydd.hpke.aead}) till {officer.beskrivning.lower()}s publika nyckel. Driftmiljön "
+        "har bara den publika nyckeln och kan aldrig läsa dem igen.",
+    ]))
+    for source, cols in p.klassning.items():
+        rows = [[c, KLASS[v.klass], BEHANDLING[v.behandling]] for c, v in cols.items()]
+        s.append(Section(f"Källa: {source}", [], [(["Kolumn", "Klass", "Behandling"], rows)]))
+    g = p.gallring
+    s.append(Section("Lagringstid (gallring)", [
+        f"Behandlade inkorgsfiler och karantänrader: krypterat arkiv, gallras efter "
+        f"{g.arkiv_dagar} dagar.",
+        f"Levererade listor: gallras ur utkorgen efter {g.utkorg_dagar} dagar.",
+        f"Revisionsloggen (återidentifieringar och leveranser) sparas minst {g.revisionslogg_ar} år.",
+        f"Hanteringsanvisning på varje lista: {g.hanteringsanvisning}",
+    ]))
+    u = p.undertryckning
+    s.append(Section("Säkerhetsåtgärder", [
+        "Personnummer ersätts vid inläsning med HMAC-SHA256-pseudonymer; all analys sker på "
+        "pseudonymer.",
+        "Namn, adresser och personnummer finns endast i identitetsvalvet, krypterade med "
+        "AES-256-GCM per post med nyckel-id (rotation och omkryptering).",
+        f"Publicerade antal 1–{u.k - 1} undertrycks ({u.symbol}), med sekundär undertryckning "
+        f"så att inget värde kan räknas fram ur summor; andelar över färre än "
+        f"{u.minsta_bas_andel} elever visas som {u.symbol}.",
+        "Varje återidentifiering och leverans förs in i en hashkedjad revisionslogg.",
+    ]))
+    return s
+
+
+def explain_markdown(p: Policy) -> str:
+    out = []
+    for i, sec in enumerate(document(p)):
+        out.append(("# " if i == 0 else "## ") + sec.title + "\n")
+        out.extend(par + "\n" for par in sec.paragraphs)
+        for header, rows in sec.tables:
+            out.append("| " + " | ".join(header) + " |")
+            out.append("|" + "---|" * len(header))
+            out.extend("| " + " | ".join(r) + " |" for r in rows)
+            out.append("")
+    return "\n".join(out)
+
+
+def explain_html(p: Policy) -> str:
+    e = html.escape
+    out = ['<!doctype html><html lang="sv"><head><meta charset="utf-8">',
+           "<title>Registerförteckning – Skyddsnät</title>",
+           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+           "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
+           "text-align:left;vertical-align:top}</style></head><body>"]
+    for i, sec in enumerate(document(p)):
+        tag = "h1" if i == 0 else "h2"
+        out.append(f"<{tag}>{e(sec.title)}</{tag}>")
+        out.extend(f"<p>{e(par)}</p>" for par in sec.paragraphs)
+        for header, rows in sec.tables:
+            out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+            out.extend("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+            out.append("</table>")
+    out.append("</body></html>")
+    return "\n".join(out)

@@ -1,0 +1,242 @@
+"""Problematic absence: levels, runs, windows, the incremental fold and the rektor list."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skyddsnat.absence import (
+    case_register_findings,
+    classify,
+    fold_days,
+    metrics_from_state,
+    pupil_metrics,
+    rektor_list,
+    term_start,
+    with_findings,
+)
+from skyddsnat.policy import Absence
+
+POLICY = Absence(nivaer={"uppmarksamma": 10, "oroande": 15, "hog": 20},
+                 hog_sammanhangande_dagar=5, ogiltig_flagga_procent=5, senaste_dagar=28)
+P1, P2, P3 = "a" * 32, "b" * 32, "c" * 32
+S1, S2 = "01234567", "07654321"
+
+
+def rows(records) -> pd.DataFrame:
+    """records: (datum, person, school, scheduled, valid, invalid)."""
+    df = pd.DataFrame(records, columns=["datum", "person_id", "skolenhetskod", "schemalagd_min",
+                                        "giltig_franvaro_min", "ogiltig_franvaro_min"])
+    df["datum"] = pd.to_datetime(df["datum"])
+    for c in ("person_id", "skolenhetskod"):
+        df[c] = df[c].astype("string")
+    for c in ("schemalagd_min", "giltig_franvaro_min", "ogiltig_franvaro_min"):
+        df[c] = df[c].astype("Int64")
+    return df
+
+
+def one_pupil(total: int, invalid: int = 0, sched: int = 10_000) -> pd.DataFrame:
+    return rows([(date(2025, 9, 1), P1, S1, sched, total - invalid, invalid)])
+
+
+def metrics_of(df, start=date(2025, 8, 1), end=date(2025, 12, 31)):
+    return classify(pupil_metrics(df, start, end), POLICY)
+
+
+@pytest.mark.parametrize("minutes,niva", [
+    (999, ""), (1000, "uppmarksamma"), (1499, "uppmarksamma"), (1500, "oroande"),
+    (1999, "oroande"), (2000, "hog"),
+])
+def test_level_boundaries(minutes, niva):
+    m = metrics_of(one_pupil(minutes))
+    assert m["niva"].iloc[0] == niva
+
+
+def test_percent_is_unrounded_but_shown_rounded_down():
+    m = metrics_of(one_pupil(999))
+    assert m["franvaro_procent"].iloc[0] == pytest.approx(9.99)
+    listed = rektor_list(m, m.iloc[0:0], pd.DataFrame(columns=PLACERING_COLS), date(2025, 9, 2))
+    assert listed.empty  # 9.99 % is no level and shows nowhere as 10.0
+    m = metrics_of(one_pupil(1999))
+    listed = rektor_list(m, m.iloc[0:0], placeringar(), date(2025, 9, 2))
+    assert listed["franvaro_procent"].iloc[0] == pytest.approx(19.9)
+    assert listed["niva"].iloc[0] == "oroande"
+
+
+@pytest.mark.parametrize("invalid,flag", [(499, False), (500, True)])
+def test_invalid_flag_at_exactly_five_percent(invalid, flag):
+    m = metrics_of(one_pupil(invalid, invalid))
+    assert bool(m["ogiltig_flagga"].iloc[0]) is flag
+    assert m["niva"].iloc[0] == ""
+    assert not m["utredningsplikt"].iloc[0]
+
+
+def test_utredningsplikt():
+    assert not metrics_of(one_pupil(1999))["utredningsplikt"].iloc[0]
+    assert metrics_of(one_pupil(2000))["utredningsplikt"].iloc[0]
+    assert metrics_of(one_pupil(1000, 500))["utredningsplikt"].iloc[0]
+    assert not metrics_of(one_pupil(999, 500))["utredningsplikt"].iloc[0]
+
+
+def week(days, full=True, sched=300, person=P1, school=S1):
+    return [(d, person, school, sched, sched if full else 0, 0) for d in days]
+
+
+THU, FRI, SAT, SUN, MON, TUE, WED, THU2 = (date(2025, 9, 4) + timedelta(days=i) for i in range(8))
+
+
+def test_run_across_weekend_is_five():
+    df = rows(week([THU, FRI, MON, TUE, WED]) + week([THU2], full=False))
+    m = metrics_of(df)
+    assert m["langsta_sammanhangande_dagar"].iloc[0] == 5
+    assert m["niva"].iloc[0] == "hog"
+
+
+def test_four_day_run_is_not_hog_by_run():
+    df = rows(week([FRI, MON, TUE, WED]) + week([THU, THU2], full=False)
+              + week([date(2025, 9, 15) + timedelta(days=i) for i in range(40)], full=False))
+    m = metrics_of(df)
+    assert m["langsta_sammanhangande_dagar"].iloc[0] == 4
+    assert m["niva"].iloc[0] == ""  # 4 of 46 days: 8.7 %, and a run of 4 is not hog
+
+
+def test_zero_scheduled_day_neither_breaks_nor_extends():
+    zero = [(MON, P1, S1, 0, 0, 0)]
+    df = rows(week([THU, FRI, TUE, WED]) + zero)
+    assert metrics_of(df)["langsta_sammanhangande_dagar"].iloc[0] == 4
+    assert metrics_of(df)["skoldagar"].iloc[0] == 4
+    partial = rows(week([THU, FRI, TUE, WED]) + [(MON, P1, S1, 300, 299, 0)])
+    assert metrics_of(partial)["langsta_sammanhangande_dagar"].iloc[0] == 2
+
+
+def test_pupil_who_changed_school_is_on_both_lists():
+    df = rows(week([THU, FRI]) + week([MON, TUE, WED], school=S2))
+    m = metrics_of(df)
+    assert list(m["skolenhetskod"]) == [S1, S2]
+    assert list(m["skoldagar"]) == [2, 3]
+    assert list(m["langsta_sammanhangande_dagar"]) == [2, 3]
+
+
+def test_term_start_ht_vt_and_policy():
+    data = [date(2025, 6, 10), date(2025, 8, 18), date(2025, 8, 19), date(2026, 1, 8)]
+    assert term_start(date(2025, 10, 1), data, {}) == date(2025, 8, 18)
+    assert term_start(date(2026, 3, 1), data, {}) == date(2026, 1, 8)
+    assert term_start(date(2025, 6, 12), data, {}) == date(2025, 6, 10)
+    assert term_start(date(2025, 10, 1), data, {"HT2025": date(2025, 8, 19)}) == date(2025, 8, 19)
+    assert term_start(date(2025, 7, 15), iter(data), {}) == date(2025, 7, 1)  # none yet
+
+
+PLACERING_COLS = ["person_id", "skolenhetskod", "skolenhet_namn", "arskurs", "startdatum",
+                  "slutdatum"]
+
+
+def placeringar():
+    df = pd.DataFrame([
+        (P1, S1, "Skola", 4, "2024-08-01", "2025-06-30"),
+        (P1, S1, "Skola", 5, "2025-08-01", None),
+        (P2, S1, "Skola", 7, "2023-08-01", "2025-06-30"),
+    ], columns=PLACERING_COLS)
+    df["startdatum"] = pd.to_datetime(df["startdatum"])
+    df["slutdatum"] = pd.to_datetime(df["slutdatum"])
+    df["arskurs"] = df["arskurs"].astype("Int64")
+    return df
+
+
+def test_recent_window_boundary_and_rektor_list():
+    as_of = date(2025, 10, 30)
+    inside, outside = as_of - timedelta(days=28), as_of - timedelta(days=29)
+    days = [(outside, P1, S1, 300, 300, 0), (inside, P2, S1, 300, 300, 0),
+            (as_of, P2, S1, 300, 0, 0)]
+    df = rows(days)
+    recent = classify(pupil_metrics(df, inside, as_of), POLICY)
+    assert list(recent["person_id"]) == [P2]
+    term = classify(pupil_metrics(df, date(2025, 8, 18), as_of), POLICY)
+    listed = rektor_list(term, recent, placeringar(), as_of)
+    assert list(listed["person_id"]) == [P1, P2]
+    p1, p2 = listed.iloc[0], listed.iloc[1]
+    assert p1["arskurs"] == 5 and p2["arskurs"] == 7  # active one, else the latest
+    assert pd.isna(p1["niva_4v"]) or p1["niva_4v"] == ""
+    assert p2["niva_4v"] == "hog" and p2["franvaro_procent_4v"] == 50.0
+    assert listed["arskurs"].dtype == "Int64"
+
+
+def test_case_register_findings():
+    term = metrics_of(rows([(THU, P1, S1, 100, 30, 0), (THU, P2, S1, 100, 30, 0),
+                            (THU, P3, S1, 100, 12, 0)]))
+    listed = rektor_list(term, term.iloc[0:0], placeringar(), THU)
+    arenden = pd.DataFrame({"person_id": pd.array([P2, P3, P3], dtype="string"),
+                            "steg": pd.array([2, 4, 5], dtype="Int64"),
+                            "datum": pd.to_datetime(["2025-09-01"] * 3)})
+    found = case_register_findings(listed, arenden, POLICY)
+    assert found.values.tolist() == [[P1, S1, "hog_utan_arende"],
+                                     [P3, S1, "anmalan_till_huvudman"]]
+    assert case_register_findings(listed, None, POLICY)["fynd"].tolist() == [
+        "hog_utan_arende", "hog_utan_arende"]
+    assert with_findings(listed, found)["fynd"].tolist() == [
+        "hog_utan_arende", "", "anmalan_till_huvudman"]
+
+
+# --- the incremental fold against a naive oracle ---------------------------------------------
+
+def naive(df: pd.DataFrame) -> dict:
+    out = {}
+    school = df[df["schemalagd_min"] > 0].sort_values("datum")
+    for (p, s), g in school.groupby(["person_id", "skolenhetskod"]):
+        run = best = 0
+        for _, r in g.iterrows():
+            full = r["giltig_franvaro_min"] + r["ogiltig_franvaro_min"] >= r["schemalagd_min"]
+            run = run + 1 if full else 0
+            best = max(best, run)
+        out[(p, s)] = (len(g), int(g["schemalagd_min"].sum()),
+                       int((g["giltig_franvaro_min"] + g["ogiltig_franvaro_min"]).sum()),
+                       int(g["ogiltig_franvaro_min"].sum()), best)
+    return out
+
+
+def as_dict(m: pd.DataFrame) -> dict:
+    return {(r.person_id, r.skolenhetskod): (r.skoldagar, r.schemalagd_min, r.franvaro_min,
+                                             r.ogiltig_min, r.langsta_sammanhangande_dagar)
+            for r in m.itertuples()}
+
+
+day_row = st.tuples(st.integers(0, 19), st.sampled_from([P1, P2, P3]), st.sampled_from([S1, S2]),
+                    st.sampled_from([0, 60, 300]), st.integers(0, 300), st.integers(0, 300))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(day_row, max_size=40), st.lists(st.integers(1, 19), max_size=5),
+       st.booleans())
+def test_fold_in_chunks_equals_pupil_metrics(raw, cuts, one_by_one):
+    start = date(2025, 8, 18)
+    recs, seen = [], set()
+    for d, p, s, sched, g, o in raw:
+        if (d, p, s) in seen:
+            continue
+        seen.add((d, p, s))
+        g = min(g, sched)
+        recs.append((start + timedelta(days=d), p, s, sched, g, min(o, sched - g)))
+    df = rows(recs) if recs else rows([])
+    whole = pupil_metrics(df, start, start + timedelta(days=30))
+    assert as_dict(whole) == naive(df)
+
+    bounds = list(range(1, 20)) if one_by_one else sorted(set(cuts))
+    edges = [start] + [start + timedelta(days=c) for c in bounds] + [start + timedelta(days=30)]
+    state = None
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        chunk = df[(df["datum"] >= pd.Timestamp(lo)) & (df["datum"] < pd.Timestamp(hi))]
+        state = fold_days(state, chunk, start)
+        state = fold_days(state, chunk, start)  # re-running a night changes nothing
+    folded = metrics_from_state(state) if state is not None else whole
+    assert as_dict(folded) == as_dict(whole)
+    pd.testing.assert_frame_equal(folded.reset_index(drop=True), whole.reset_index(drop=True))
+
+
+def test_state_of_another_term_is_rebuilt():
+    df = rows(week([THU, FRI]))
+    old = fold_days(None, df, date(2025, 1, 8))
+    new = fold_days(old, rows(week([MON])), date(2025, 8, 18))
+    assert metrics_from_state(new)["skoldagar"].tolist() == [1]

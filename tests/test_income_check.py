@@ -1,0 +1,239 @@
+"""Inkomstkontroll at the rule boundaries, on hand-built frames in the warehouse dtypes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from skyddsnat.income_check import income_check, years_to_check
+from skyddsnat.maxtaxa import UncoveredMonth
+from skyddsnat.policy import load_policy
+
+FEES = load_policy().maxtaxa
+PAYER, COPAYER, CHILD, OTHER_PAYER, OTHER_CHILD = (f"{n:032x}" for n in range(1, 6))
+
+
+def avgifter(rows: list[dict]) -> pd.DataFrame:
+    defaults = {"hushall_id": "H1", "betalare": PAYER, "medbetalare": None, "barn": CHILD,
+                "verksamhet": "forskola", "barn_ordning": 1, "anmald_inkomst": 30_000}
+    rows = [{**defaults, **r} for r in rows]
+    return pd.DataFrame({
+        "faktura_manad": pd.array([r["faktura_manad"] for r in rows], dtype="string"),
+        **{c: pd.array([r[c] for r in rows], dtype="string")
+           for c in ("hushall_id", "betalare", "medbetalare", "barn", "verksamhet")},
+        **{c: pd.array([r[c] for r in rows], dtype="Int64")
+           for c in ("barn_ordning", "anmald_inkomst", "debiterad_avgift")},
+    })
+
+
+def inkomster(rows: dict[str, int | None], year: int = 2024) -> pd.DataFrame:
+    return pd.DataFrame({
+        "inkomstar": pd.array([year] * len(rows), dtype="Int64"),
+        "person_id": pd.array(list(rows), dtype="string"),
+        "faststalld_inkomst": pd.array(list(rows.values()), dtype="Int64"),
+    })
+
+
+def year_of(billed: int, anmald: int | None = 30_000, **kw) -> list[dict]:
+    return [{"faktura_manad": f"2024-{m:02d}", "debiterad_avgift": billed,
+             "anmald_inkomst": anmald, **kw} for m in range(1, 13)]
+
+
+def one_household(result) -> dict:
+    assert len(result.households) == 1
+    return result.households.iloc[0].to_dict()
+
+
+def test_correct_billing_is_within_tolerance_and_not_listed():
+    result = income_check(avgifter(year_of(900)), inkomster({PAYER: 360_000}), 2024, FEES)
+    row = one_household(result)
+    assert (row["debiterat"], row["korrekt_avgift"], row["differens"]) == (10_800, 10_800, 0)
+    assert row["atgard"] == "inom_tolerans"
+    assert result.list_rows.empty
+    assert result.summary["antal_inom_tolerans"] == 1
+
+
+@pytest.mark.parametrize(("billed", "atgard", "differens"), [
+    (300, "inom_tolerans", 600),
+    (299, "efterdebitering", 601),
+    (1500, "inom_tolerans", -600),
+    (1501, "aterbetalning", -601),
+])
+def test_tolerance_is_inclusive_at_600(billed, atgard, differens):
+    rows = [{"faktura_manad": "2024-03", "debiterad_avgift": billed}]
+    result = income_check(avgifter(rows), inkomster({PAYER: 360_000}), 2024, FEES)
+    row = one_household(result)
+    assert (row["differens"], row["atgard"]) == (differens, atgard)
+    assert (len(result.list_rows) == 1) == (atgard != "inom_tolerans")
+
+
+def test_totals_to_reinvoice_and_refund():
+    rows = (
+        [{"faktura_manad": "2024-01", "debiterad_avgift": 100, "hushall_id": "H1"}]
+        + [{"faktura_manad": "2024-01", "debiterad_avgift": 1688, "hushall_id": "H2",
+            "betalare": OTHER_PAYER, "barn": OTHER_CHILD}]
+    )
+    ink = inkomster({PAYER: 360_000, OTHER_PAYER: 0})
+    summary = income_check(avgifter(rows), ink, 2024, FEES).summary
+    assert summary["summa_efterdebitering"] == 800
+    assert summary["summa_aterbetalning"] == 1688
+    assert (summary["antal_efterdebitering"], summary["antal_aterbetalning"]) == (1, 1)
+
+
+def test_month_without_reported_income_is_recomputed_at_max_fee_and_never_refunded():
+    # Tax data say 0 kr; the household did not report, so the maximum fee stands.
+    result = income_check(avgifter(year_of(1688, anmald=None)), inkomster({PAYER: 0}), 2024, FEES)
+    row = one_household(result)
+    assert (row["korrekt_avgift"], row["differens"]) == (12 * 1688, 0)
+    assert row["atgard"] == "inom_tolerans"
+    # Billed below the maximum without a reported income: the difference is re-invoiced.
+    result = income_check(
+        avgifter([{"faktura_manad": "2024-05", "debiterad_avgift": 1000, "anmald_inkomst": None}]),
+        inkomster({PAYER: 0}), 2024, FEES,
+    )
+    assert (one_household(result)["differens"], one_household(result)["atgard"]) == (
+        688, "efterdebitering")
+
+
+def test_copayer_without_tax_data_means_saknar_inkomstuppgift():
+    rows = year_of(900, medbetalare=COPAYER)
+    result = income_check(avgifter(rows), inkomster({PAYER: 360_000}), 2024, FEES)
+    row = one_household(result)
+    assert row["atgard"] == "saknar_inkomstuppgift"
+    assert row["debiterat"] == 10_800
+    assert pd.isna(row["korrekt_avgift"]) and pd.isna(row["differens"])
+    assert result.list_rows["hushall_id"].tolist() == ["H1"]
+    assert result.months["korrekt_avgift"].isna().all()
+    assert result.summary["antal_saknar_inkomstuppgift"] == 1
+
+
+def test_blank_faststalld_income_counts_as_missing():
+    result = income_check(avgifter(year_of(900)), inkomster({PAYER: None}), 2024, FEES)
+    assert one_household(result)["atgard"] == "saknar_inkomstuppgift"
+
+
+def test_missing_tax_data_flags_the_household_even_where_income_was_not_reported():
+    rows = year_of(1688, anmald=None, medbetalare=COPAYER)
+    result = income_check(avgifter(rows), inkomster({PAYER: 360_000}), 2024, FEES)
+    row = one_household(result)
+    assert row["atgard"] == "saknar_inkomstuppgift"
+    # Every month's correct fee is still known: the maximum fee, as billed.
+    assert result.months["korrekt_avgift"].tolist() == [1688] * 12
+
+
+def test_income_of_another_year_is_not_used():
+    ink = pd.concat([inkomster({PAYER: 360_000}, year=2023), inkomster({COPAYER: 1}, year=2024)])
+    result = income_check(avgifter(year_of(900)), ink, 2024, FEES)
+    assert one_household(result)["atgard"] == "saknar_inkomstuppgift"
+
+
+def test_copayer_is_taken_per_month():
+    rows = [{"faktura_manad": f"2024-{m:02d}", "debiterad_avgift": 0,
+             "medbetalare": COPAYER if m <= 6 else None} for m in range(1, 13)]
+    result = income_check(avgifter(rows), inkomster({PAYER: 240_000, COPAYER: 240_000}), 2024, FEES)
+    months = result.months
+    assert months["hushallsinkomst_manad"].tolist() == [40_000] * 6 + [20_000] * 6
+    assert months["korrekt_avgift"].tolist() == [1200] * 6 + [600] * 6
+    row = one_household(result)
+    assert row["korrekt_avgift"] == 10_800
+    assert pd.isna(row["medbetalare"])  # the latest month's co-payer: none
+
+
+@pytest.mark.parametrize(("arsinkomst", "manad", "avgift"), [
+    (594, 50, 1),  # 49.5 -> 50 kr/month; 1 % of 50 = 0.50 -> 1
+    (593, 49, 0),  # 49.42 -> 49 kr/month -> 0.49 -> 0
+])
+def test_monthly_income_rounds_half_up_to_whole_kronor(arsinkomst, manad, avgift):
+    rows = [{"faktura_manad": "2024-02", "debiterad_avgift": 0, "verksamhet": "fritidshem",
+             "barn_ordning": 2}]
+    result = income_check(avgifter(rows), inkomster({PAYER: arsinkomst}), 2024, FEES)
+    assert result.months["hushallsinkomst_manad"].tolist() == [manad]
+    assert result.months["korrekt_avgift"].tolist() == [avgift]
+
+
+def test_each_month_uses_its_own_period_and_summary_reports_confirmation():
+    rows = [{"faktura_manad": m, "debiterad_avgift": 0} for m in ("2026-06", "2026-07")]
+    result = income_check(avgifter(rows), inkomster({PAYER: 12 * 61_560}, 2026), 2026, FEES)
+    assert result.months["korrekt_avgift"].tolist() == [1773, 1547]
+    periods = result.summary["perioder"]
+    assert [(p["fran"], p["bekraftad"]) for p in periods] == [("2026-01", False), ("2026-07", True)]
+    assert result.summary["alla_perioder_bekraftade"] is False
+
+
+def test_only_the_income_year_s_months_are_checked():
+    rows = year_of(900) + [{"faktura_manad": "2023-12", "debiterad_avgift": 0}]
+    result = income_check(avgifter(rows), inkomster({PAYER: 360_000}), 2024, FEES)
+    assert len(result.months) == 12
+    assert one_household(result)["atgard"] == "inom_tolerans"
+
+
+def test_uncovered_billed_month_is_an_error_naming_the_month():
+    rows = [{"faktura_manad": "2021-05", "debiterad_avgift": 0}]
+    with pytest.raises(UncoveredMonth, match="2021-05") as err:
+        income_check(avgifter(rows), inkomster({PAYER: 1}, 2021), 2021, FEES)
+    assert PAYER not in str(err.value)
+
+
+def test_duplicate_income_rows_are_rejected_without_naming_the_person():
+    ink = pd.concat([inkomster({PAYER: 1}), inkomster({PAYER: 2})])
+    with pytest.raises(ValueError, match="mer än en rad") as err:
+        income_check(avgifter(year_of(900)), ink, 2024, FEES)
+    assert PAYER not in str(err.value)
+
+
+def test_summary_leaves_out_protected_households_but_lists_keep_them():
+    rows = (
+        [{"faktura_manad": "2024-01", "debiterad_avgift": 0, "hushall_id": "H1"}]
+        + [{"faktura_manad": "2024-01", "debiterad_avgift": 0, "hushall_id": "H2",
+            "betalare": OTHER_PAYER, "barn": OTHER_CHILD}]
+    )
+    ink = inkomster({PAYER: 360_000, OTHER_PAYER: 480_000})
+    open_result = income_check(avgifter(rows), ink, 2024, FEES)
+    assert open_result.summary["antal_efterdebitering"] == 2
+    for skyddade in ({OTHER_CHILD}, pd.Series([OTHER_PAYER], dtype="string")):
+        result = income_check(avgifter(rows), ink, 2024, FEES, skyddade=skyddade)
+        assert result.summary["antal_efterdebitering"] == 1
+        assert result.summary["summa_efterdebitering"] == 900
+        assert result.summary["antal_hushall"] == 1
+        assert sorted(result.list_rows["hushall_id"]) == ["H1", "H2"]
+
+
+def test_household_row_names_the_latest_payer_and_shapes_are_stable():
+    rows = [
+        {"faktura_manad": "2024-01", "debiterad_avgift": 900},
+        {"faktura_manad": "2024-02", "debiterad_avgift": 900, "betalare": OTHER_PAYER},
+    ]
+    result = income_check(avgifter(rows), inkomster({PAYER: 360_000, OTHER_PAYER: 360_000}),
+                          2024, FEES)
+    row = one_household(result)
+    assert row["betalare"] == OTHER_PAYER and row["inkomstar"] == 2024
+    assert list(result.households.columns) == [
+        "hushall_id", "betalare", "medbetalare", "inkomstar", "debiterat", "korrekt_avgift",
+        "differens", "atgard"]
+    assert {"faktura_manad", "barn", "verksamhet", "barn_ordning", "anmald_inkomst",
+            "hushallsinkomst_manad", "debiterad_avgift", "korrekt_avgift",
+            "differens"} <= set(result.months.columns)
+    assert str(result.households["differens"].dtype) == "Int64"
+
+
+def test_year_without_billing_gives_empty_frames():
+    result = income_check(avgifter(year_of(900)), inkomster({PAYER: 1}, 2025), 2025, FEES)
+    assert result.households.empty and result.months.empty and result.list_rows.empty
+    assert result.summary["antal_hushall"] == 0 and result.summary["perioder"] == []
+
+
+def test_years_to_check_is_every_income_year():
+    assert years_to_check([2025, "2023", 2023]) == [2023, 2025]
+    assert years_to_check([]) == []
+
+
+def test_saknar_household_still_shows_the_months_whose_fee_is_known():
+    rows = [
+        {"faktura_manad": "2024-01", "debiterad_avgift": 900, "medbetalare": COPAYER},
+        {"faktura_manad": "2024-02", "debiterad_avgift": 1688, "medbetalare": COPAYER,
+         "anmald_inkomst": None},
+    ]
+    result = income_check(avgifter(rows), inkomster({PAYER: 360_000}), 2024, FEES)
+    assert one_household(result)["atgard"] == "saknar_inkomstuppgift"
+    assert result.months["korrekt_avgift"].tolist() == [pd.NA, 1688]
+    assert result.months["hushallsinkomst_manad"].isna().all()

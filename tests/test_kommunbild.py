@@ -1,0 +1,156 @@
+"""Kommunbild: monthly counts, protected pupils left out, suppression in the table and the page."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from html.parser import HTMLParser
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from skyddsnat.charts import board_page
+from skyddsnat.kommunbild import combine_month_sums, kommunbild, month_sums, pupil_month_counts
+from skyddsnat.policy import Absence, Suppression
+from skyddsnat.suppression import TOTAL
+
+POLICY = SimpleNamespace(
+    franvaro=Absence(nivaer={"uppmarksamma": 10, "oroande": 15, "hog": 20},
+                     hog_sammanhangande_dagar=5, ogiltig_flagga_procent=5, senaste_dagar=28),
+    undertryckning=Suppression(k=5),
+)
+NIVAER = POLICY.franvaro.nivaer
+SCHOOLS = ["11111111", "22222222", "33333333"]
+
+
+def pid(n: int) -> str:
+    return f"{n:032x}"
+
+
+def town(seed: int = 1, pupils: int = 240):
+    """Pupils across three schools and grades 1–3, two months, absence 0–30 %."""
+    rng = np.random.default_rng(seed)
+    ids = [pid(i) for i in range(pupils)]
+    school = rng.choice(SCHOOLS, pupils)
+    grade = rng.integers(1, 4, pupils)
+    placeringar = pd.DataFrame({
+        "person_id": pd.array(ids, dtype="string"),
+        "skolenhetskod": pd.array(school, dtype="string"),
+        "skolenhet_namn": pd.array([f"Skola {s[0]}" for s in school], dtype="string"),
+        "arskurs": pd.array(grade, dtype="Int64"),
+        "startdatum": pd.Timestamp("2025-08-01"),
+        "slutdatum": pd.NaT,
+    })
+    sums = pd.DataFrame({
+        "person_id": pd.array(ids * 2, dtype="string"),
+        "skolenhetskod": pd.array(list(school) * 2, dtype="string"),
+        "manad": pd.array(["2025-09"] * pupils + ["2025-10"] * pupils, dtype="string"),
+        "schemalagd_min": pd.array([6000] * (2 * pupils), dtype="Int64"),
+        "franvaro_min": pd.array(rng.integers(0, 1800, 2 * pupils), dtype="Int64"),
+    })
+    return sums, placeringar
+
+
+def test_month_sums_are_additive():
+    days = pd.DataFrame({
+        "datum": pd.to_datetime(["2025-09-30", "2025-10-01", "2025-10-02", "2025-10-03"]),
+        "person_id": pd.array([pid(1)] * 4, dtype="string"),
+        "skolenhetskod": pd.array([SCHOOLS[0]] * 4, dtype="string"),
+        "schemalagd_min": pd.array([300, 300, 0, 300], dtype="Int64"),
+        "giltig_franvaro_min": pd.array([10, 0, 0, 300], dtype="Int64"),
+        "ogiltig_franvaro_min": pd.array([5, 300, 0, 0], dtype="Int64"),
+    })
+    whole = month_sums(days)
+    parts = combine_month_sums(month_sums(days.iloc[:2]), month_sums(days.iloc[2:]))
+    pd.testing.assert_frame_equal(whole, parts)
+    assert whole["manad"].tolist() == ["2025-09", "2025-10"]
+    assert whole["franvaro_min"].tolist() == [15, 600]
+    assert whole["schemalagd_min"].tolist() == [300, 600]
+
+
+def test_level_boundary_per_month():
+    sums, pl = town(pupils=2)
+    sums = sums[sums["manad"] == "2025-09"].copy()
+    sums["schemalagd_min"] = pd.array([10_000, 10_000], dtype="Int64")
+    sums["franvaro_min"] = pd.array([999, 1000], dtype="Int64")
+    counts = pupil_month_counts(sums, pl, set(), NIVAER)
+    assert counts["antal_elever"].sum() == 2
+    assert counts["antal_10"].sum() == 1
+    assert counts["antal_15"].sum() == 0
+
+
+def test_protected_pupils_are_not_counted():
+    sums, pl = town()
+    protected = {pid(0), pid(1), pid(2)}
+    with_all = pupil_month_counts(sums, pl, set(), NIVAER)
+    without = pupil_month_counts(sums, pl, pd.Series(sorted(protected), dtype="string"), NIVAER)
+    assert with_all["antal_elever"].sum() - without["antal_elever"].sum() == 2 * len(protected)
+    board = kommunbild(sums, pl, protected, POLICY)
+    grand = board[(board["skolenhet"] == TOTAL) & (board["arskurs"] == TOTAL)]
+    assert grand["antal_elever"].tolist() == [str(240 - 3)] * 2
+
+
+def small_published(values: pd.Series) -> bool:
+    numbers = pd.to_numeric(values, errors="coerce")
+    return bool(numbers.between(1, POLICY.undertryckning.k - 1).any())
+
+
+def test_kommunbild_publishes_no_small_count():
+    sums, pl = town(seed=3, pupils=60)
+    board = kommunbild(sums, pl, set(), POLICY)
+    assert list(board.columns) == ["skolenhet", "skolenhet_namn", "arskurs", "manad",
+                                   "antal_elever", "antal_10", "antal_15", "antal_20"]
+    assert set(board["manad"]) == {"2025-09", "2025-10"}
+    for col in ("antal_elever", "antal_10", "antal_15", "antal_20"):
+        assert not small_published(board[col])
+    assert (board == "..").any().any()  # this small town does have suppressed cells
+    per_month = board.groupby("manad").size()
+    assert (per_month == 4 * 3 + 4).all()  # 3 schools × 3 grades + totals, each month
+
+
+class Cells(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self._row, self._in = [], None, False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._in = True
+            self._row.append("")
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self._in = False
+        elif tag == "tr":
+            self.rows.append(self._row)
+
+    def handle_data(self, data):
+        if self._in:
+            self._row[-1] += data
+
+
+def test_board_page_shows_no_small_count(tmp_path):
+    sums, pl = town(seed=5, pupils=45)
+    board = kommunbild(sums, pl, set(), POLICY)
+    out = board_page(board, tmp_path / "styrelse.html", "Frånvaro i grundskolan", "abc123",
+                     date(2025, 10, 31))
+    text = out.read_text(encoding="utf-8")
+    assert "Så läser du sidan" in text and "data:image/png;base64," in text
+    parser = Cells()
+    parser.feed(text)
+    header, *body = parser.rows
+    assert header[:5] == ["Skolenhet", "Antal elever", "Antal ≥ 10 %", "Antal ≥ 15 %",
+                          "Antal ≥ 20 %"]
+    assert len(body) == 3
+    counts = [cell for row in body for cell in row[1:5]]
+    assert ".." in counts
+    for cell in counts:
+        assert cell == ".." or re.fullmatch(r"\d+", cell)
+        assert cell == ".." or not 1 <= int(cell) <= 4
+    latest = board[(board["manad"] == "2025-10") & (board["arskurs"] == TOTAL)
+                   & (board["skolenhet"] != TOTAL)]
+    assert sorted(counts) == sorted(latest[["antal_elever", "antal_10", "antal_15",
+                                            "antal_20"]].to_numpy().ravel().tolist())

@@ -1,0 +1,120 @@
+"""Sealed restricted lists: right key opens, other key and tampering fail, size is bucketed."""
+
+from __future__ import annotations
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from skyddsnat.excel import LIST_SHEET, list_spec
+from skyddsnat.keys import init_keys, load_keys, load_officer_private
+from skyddsnat.policy import load_policy
+from skyddsnat.reidentify import officer_fields
+from skyddsnat.restricted import BUCKET, open_sealed_list, unseal_file, write_sealed_list
+from skyddsnat.seal import SealBroken, seal_identities
+
+POLICY = load_policy()
+P = [f"{i:032x}" for i in range(3)]
+AS_OF = "2025-09-01"
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    base = tmp_path_factory.mktemp("keys")
+    init_keys(base / "k", base / "officer.pem")
+    init_keys(base / "k2", base / "other.pem")
+    return (load_keys(base / "k"), load_officer_private(base / "officer.pem"),
+            load_officer_private(base / "other.pem"))
+
+
+@pytest.fixture(scope="module")
+def sealed_store(keys):
+    identities = pd.DataFrame({
+        "person_id": pd.Series(P, dtype="string"),
+        "personnummer": ["201501011234", "201602022345", "201703033456"],
+        "fornamn": ["Alva", "Bror", "Cleo"], "efternamn": ["Ros", "Lilja", "Vass"],
+        "utdelningsadress": ["Hemliga vägen 1", "Hemliga vägen 2", "Hemliga vägen 3"],
+        "postnummer": ["11111", "22222", "33333"], "postort": ["Ort", "Ort", "Ort"]})
+    return seal_identities(keys[0].officer_public, identities)
+
+
+def franvaro_rows(n: int) -> pd.DataFrame:
+    return pd.DataFrame({
+        "arende_id": [f"C{i}" for i in range(n)],
+        "person_id": pd.Series(P[:n], dtype="string"),
+        "skolenhetskod": ["11111111", "22222222", "22222222"][:n],
+        "arskurs": pd.array([5, 6, 7][:n], dtype="Int64"),
+        "franvaro_procent": [21.5, 16.0, 30.2][:n], "ogiltig_procent": [2.0, 5.5, 0.0][:n],
+        "langsta_sammanhangande_dagar": pd.array([6, 1, 2][:n], dtype="Int64"),
+        "niva": ["hog", "oroande", "hog"][:n], "status": ["ny", "kvarstar", "ny"][:n]})
+
+
+def seal(path, keys, store, n: int, kind: str = "franvaro"):
+    spec = list_spec(kind, "alla")
+    return write_sealed_list(path, spec, franvaro_rows(n), store, keys[0].officer_public, AS_OF,
+                             POLICY.version, officer_fields(POLICY))
+
+
+def test_opens_with_officer_key_per_school_with_addresses(tmp_path, keys, sealed_store):
+    path = seal(tmp_path / "restricted" / "franvaro.sealed", keys, sealed_store, 3)
+    files = unseal_file(path, keys[1], tmp_path / "out")
+    assert sorted(f.name for f in files) == ["franvaro_11111111.xlsx", "franvaro_22222222.xlsx"]
+    ws = openpyxl.load_workbook(tmp_path / "out" / "franvaro_22222222.xlsx")[LIST_SHEET]
+    headers = [c.value for c in ws[1]]
+    assert headers[:7] == ["Ärende-id", "Personnummer", "Förnamn", "Efternamn",
+                           "Utdelningsadress", "Postnummer", "Postort"]
+    body = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+    assert [r[1] for r in body] == ["20160202-2345", "20170303-3456"]
+    assert body[0][4] == "Hemliga vägen 2"
+
+
+def test_other_private_key_fails(tmp_path, keys, sealed_store):
+    path = seal(tmp_path / "franvaro.sealed", keys, sealed_store, 3)
+    with pytest.raises(SealBroken):
+        unseal_file(path, keys[2], tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("where", ["header", "body"])
+def test_tampered_file_fails_loudly(tmp_path, keys, sealed_store, where):
+    path = seal(tmp_path / "franvaro.sealed", keys, sealed_store, 1)
+    data = bytearray(path.read_bytes())
+    if where == "header":
+        data = bytearray(bytes(data).replace(AS_OF.encode(), b"2025-09-02", 1))
+    else:
+        data[-100] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(SealBroken):
+        open_sealed_list(path, keys[1])
+
+
+def test_empty_and_three_rows_have_same_size(tmp_path, keys, sealed_store):
+    empty = seal(tmp_path / "e.sealed", keys, sealed_store, 0)
+    three = seal(tmp_path / "t.sealed", keys, sealed_store, 3)
+    assert empty.stat().st_size == three.stat().st_size == BUCKET
+    assert b"Hemliga" not in three.read_bytes() and P[0].encode() not in three.read_bytes()
+
+
+def test_header_names_no_person_and_info_binds_kind(tmp_path, keys, sealed_store):
+    path = seal(tmp_path / "s.sealed", keys, sealed_store, 1, kind="skolplikt")
+    header = path.read_bytes().split(b"\n", 1)[0].decode()
+    assert '"kind":"skolplikt"' in header and AS_OF in header and POLICY.version in header
+    forged = path.read_bytes().replace(b'"kind":"skolplikt"', b'"kind":"franvaro"', 1)
+    path.write_bytes(forged)
+    with pytest.raises(SealBroken):
+        open_sealed_list(path, keys[1])
+
+
+def test_empty_list_unseals_to_one_empty_workbook(tmp_path, keys, sealed_store):
+    path = seal(tmp_path / "e.sealed", keys, sealed_store, 0)
+    files = unseal_file(path, keys[1], tmp_path / "out")
+    assert [f.name for f in files] == ["franvaro.xlsx"]
+    ws = openpyxl.load_workbook(files[0])[LIST_SHEET]
+    assert ws.max_row == 1
+
+
+def test_only_the_list_subjects_identities_are_sealed_in(tmp_path, keys, sealed_store):
+    path = seal(tmp_path / "one.sealed", keys, sealed_store, 1)
+    doc = open_sealed_list(path, keys[1])
+    assert list(doc["identities"]) == [P[0]]
+    assert doc["rows"][0]["arende_id"] == "C0" and doc["rows"][0]["status"] == "ny"
