@@ -11,7 +11,9 @@ from pathlib import Path
 
 from dagster import Definitions, load_assets_from_modules
 
+import assets.avgifter.assets as avgifter_assets
 import assets.protection.assets as protection_assets
+import assets.skolplikt.assets as skolplikt_assets
 import assets.sources.narvaro as narvaro_assets
 import assets.sources.tables as source_tables
 from pipelines.io import WarehouseIOManager
@@ -24,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = os.environ.get("SKYDDSNAT_DATA_DIR", str(ROOT / "demo" / "data"))
 KEY_DIR = os.environ.get("SKYDDSNAT_KEY_DIR", str(ROOT / "demo" / "keys"))
 
-ASSET_MODULES = [source_tables, narvaro_assets, protection_assets]
+ASSET_MODULES = [source_tables, narvaro_assets, protection_assets, skolplikt_assets,
+                 avgifter_assets]
 
 defs = Definitions(
     assets=load_assets_from_modules(ASSET_MODULES),

@@ -122,7 +122,11 @@ LIST_KINDS = tuple(_ROLE)
 
 
 def list_spec(kind: str, qualifier: str | int | None = None) -> ListSpec:
-    """The standard spec of a list kind; `qualifier` is the school unit code or income year."""
+    """The standard spec of a list kind; `qualifier` is the school unit code or income year.
+
+    Without a qualifier a per-school or per-year kind describes the whole kind, as the
+    sealed restricted list does (one file for all schools or years).
+    """
     person = ("arende_id", "personnummer", "fornamn", "efternamn")
     if kind == "skolplikt":
         return ListSpec(
@@ -130,26 +134,25 @@ def list_spec(kind: str, qualifier: str | int | None = None) -> ListSpec:
             "person_id", (*person, "forvantad_arskurs", "folkbokford_datum", "orsak", "status"),
             date_columns=("folkbokford_datum",), case_key_columns=("person_id", "orsak"),
             count_by=("orsak",))
-    if qualifier is None:
-        raise ListSpecError(f"listan {kind} behöver skolenhetskod eller år")
+    name = kind if qualifier is None else f"{kind}_{qualifier}"
+    school = "alla skolenheter" if qualifier is None else f"skolenhet {qualifier}"
     if kind == "franvaro":
         return ListSpec(
-            kind, f"franvaro_{qualifier}", _ROLE[kind],
-            f"Problematisk frånvaro, skolenhet {qualifier}", "person_id",
+            kind, name, _ROLE[kind], f"Problematisk frånvaro, {school}", "person_id",
             (*person, "arskurs", "franvaro_procent", "ogiltig_procent",
              "langsta_sammanhangande_dagar", "niva", "status"),
             case_key_columns=("person_id", "skolenhetskod"), count_by=("niva",),
             per_skolenhet=True)
     if kind == "atgardsprogram":
         return ListSpec(
-            kind, f"atgardsprogram_{qualifier}", _ROLE[kind],
-            f"Elever med F utan åtgärdsprogram, skolenhet {qualifier}", "person_id",
+            kind, name, _ROLE[kind], f"Elever med F utan åtgärdsprogram, {school}", "person_id",
             (*person, "arskurs", "antal_f", "status"),
             case_key_columns=("person_id", "skolenhetskod"), per_skolenhet=True)
     if kind == "inkomstkontroll":
         return ListSpec(
-            kind, f"inkomstkontroll_{qualifier}", _ROLE[kind],
-            f"Inkomstkontroll av barnomsorgsavgift, inkomstår {qualifier}", "betalare",
+            kind, name, _ROLE[kind],
+            "Inkomstkontroll av barnomsorgsavgift"
+            + ("" if qualifier is None else f", inkomstår {qualifier}"), "betalare",
             ("arende_id", "hushall_id", "betalare_personnummer", "betalare_namn", "inkomstar",
              "debiterat", "korrekt_avgift", "differens", "atgard", "status"),
             identity_prefix="betalare_", extra_sheets=("Månadsdetaljer",),
@@ -159,11 +162,19 @@ def list_spec(kind: str, qualifier: str | int | None = None) -> ListSpec:
 
 def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.DataFrame,
                   avslutade: pd.DataFrame | None = None,
-                  created: datetime | None = None) -> dict[str, object]:
+                  created: datetime | None = None, skyddade=()) -> dict[str, object]:
     """The summary sheet's content: what, for whom, when, counts, retention, handling note.
 
-    `rows` and `avslutade` must already be without protected persons (general lists only).
+    `rows` are the general rows (protected persons already split off). Closed cases of
+    protected persons are dropped here (by `person_id` in `skyddade`) and person ids are
+    never shown: a general list must not even tell that a protected person's case closed.
     """
+    if avslutade is not None:
+        if "person_id" in avslutade.columns:
+            protected = pd.Index(pd.Series(list(skyddade), dtype="string"))
+            avslutade = avslutade[~avslutade["person_id"].isin(protected)]
+        avslutade = avslutade.drop(columns=[c for c in PERSON_ID_COLUMNS
+                                            if c in avslutade.columns])
     as_of_d = pd.Timestamp(as_of).date()
     role = policy.mottagare.roller.get(spec.role)
     statuses = rows["status"].value_counts() if "status" in rows else pd.Series(dtype=int)
@@ -209,6 +220,7 @@ def write_list_xlsx(path: Path | str, spec: ListSpec, rows: pd.DataFrame,
     """
     extra_sheets = dict(extra_sheets or {})
     general_rows_check(spec, rows)
+    _refuse_person_ids(summary)
     for name, sheet in extra_sheets.items():
         if name not in spec.extra_sheets:
             raise ListSpecError(f"bladet {name} är inte tillåtet i listan {spec.name}")
@@ -235,6 +247,7 @@ def write_table_xlsx(path: Path | str, title: str, table: pd.DataFrame,
     `charts` maps a caption to a PNG file placed on a sheet "Diagram".
     """
     headers = [HEADERS.get(c, c) for c in table.columns]
+    _refuse_person_ids({**summary, LIST_SHEET: table})
     with _workbook(path, summary.get("Referensdatum"), title) as wb:
         _write_summary(wb, title, summary, None)
         _write_table(wb, LIST_SHEET, table, headers,
@@ -248,6 +261,12 @@ def write_table_xlsx(path: Path | str, title: str, table: pd.DataFrame,
                 ws.insert_image(row + 1, 0, str(png))
                 row += 32
     return _fingerprint(title, table, summary, {})
+
+
+def _refuse_person_ids(sheets: Mapping[str, object]) -> None:
+    for name, value in sheets.items():
+        if isinstance(value, pd.DataFrame) and any(c in PERSON_ID_COLUMNS for c in value):
+            raise ListSpecError(f"{name} innehåller person-id-kolumner")
 
 
 class _workbook:

@@ -115,9 +115,9 @@ def normalize_series(values: pd.Series, reference: date | None = None) -> pd.Ser
 def birth_dates(pnr12: pd.Series) -> pd.Series:
     """Vectorised birth dates (datetime64) of normalised numbers; <NaT> where missing."""
     s = pnr12.astype("string")
-    year = pd.to_numeric(s.str[0:4], errors="coerce")
-    month = pd.to_numeric(s.str[4:6], errors="coerce")
-    day = pd.to_numeric(s.str[6:8], errors="coerce")
+    year = pd.to_numeric(s.str[0:4], errors="coerce").astype("float64")
+    month = pd.to_numeric(s.str[4:6], errors="coerce").astype("float64")
+    day = pd.to_numeric(s.str[6:8], errors="coerce").astype("float64")
     day = day.where(day <= 60, day - 60)
     frame = pd.DataFrame({"year": year, "month": month, "day": day})
     return pd.to_datetime(frame, errors="coerce")

@@ -170,24 +170,75 @@ def suppress(counts: pd.DataFrame, row: str, col: str, value: str, k: int) -> Su
     table = SuppressedTable(row_labels, col_labels, values, status, structural, k)
     while True:
         _line_rule(status, values, blocked)
-        unsafe = [iv for iv in _intervals(table) if not iv[-1]]
+        unsafe = _unsafe_cells(table)
         if not unsafe:
             return table
-        i, j = unsafe[0][0], unsafe[0][1]
-        r = np.r_[np.full(values.shape[1], i), np.arange(values.shape[0])]
-        c = np.r_[np.arange(values.shape[1]), np.full(values.shape[0], j)]
-        cell = _pick(status, values, blocked, r, c)
-        if cell is None:
-            cell = _pick(status, values, blocked, *np.indices(values.shape).reshape(2, -1))
-        if cell is None:  # everything that can be suppressed is: nothing more to do
+        added = False
+        for i, j in unsafe:
+            r = np.r_[np.full(values.shape[1], i), np.arange(values.shape[0])]
+            c = np.r_[np.arange(values.shape[1]), np.full(values.shape[0], j)]
+            cell = _pick(status, values, blocked, r, c)
+            if cell is None:
+                cell = _pick(status, values, blocked, *np.indices(values.shape).reshape(2, -1))
+            if cell is not None:
+                status[cell] = _SEK
+                added = True
+        if not added:  # everything that can be suppressed is: nothing more to do
             return table
-        status[cell] = _SEK
+
+
+def _unsafe_cells(table: SuppressedTable) -> list[tuple[int, int]]:
+    """Unprotected suppressed cells, at most one per component (a new secondary cell changes
+    the whole component). Cells certified by a rectangle need no LP."""
+    sup = np.argwhere(table.status != _PUB)
+    doubtful = [(int(i), int(j)) for i, j in sup if not _certified(table, i, j)]
+    if not doubtful:
+        return []
+    seen, out = set(), []
+    for i, j, _v, _s, _lo, _hi, safe, comp in _intervals(table, only=set(doubtful)):
+        if not safe and comp not in seen:
+            seen.add(comp)
+            out.append((i, j))
+    return out
+
+
+def _certified(table: SuppressedTable, i: int, j: int) -> bool:
+    """A quick sufficient check: some rectangle of suppressed cells through (i, j) lets the
+    attacker's solutions move the cell to 0 or to ≥ k (and away from its value).
+
+    In y-space (totals negated, grand total not) every line sums to zero, so +δ/−δ around a
+    rectangle keeps every published equation; a cell whose x-value falls needs x ≥ δ.
+    """
+    x, sup = table.values, table.status != _PUB
+    nr, nc = x.shape
+    sign = np.ones((nr, nc))
+    sign[-1, :] = -1
+    sign[:, -1] = -1
+    sign[-1, -1] = 1
+    valid = sup[i, :][None, :] & sup[:, j][:, None] & sup
+    valid[i, :] = False
+    valid[:, j] = False
+    if not valid.any():
+        return False
+    v = int(x[i, j])
+    # Rectangle pattern in y-space: + at (i, j) and (i', j'); − at (i, j') and (i', j).
+    parts = [(x[i, :][None, :], -sign[i, :][None, :]), (x[:, j][:, None], -sign[:, j][:, None]),
+             (x, sign)]
+    best = {}
+    for t in (1.0, -1.0):
+        cap = np.full((nr, nc), np.inf)
+        for vals, sgn in parts:
+            falls = np.broadcast_to(sgn * t < 0, (nr, nc))
+            cap = np.where(falls, np.minimum(cap, np.broadcast_to(vals, (nr, nc))), cap)
+        best[t * sign[i, j]] = cap[valid].max()
+    up, down = best[1.0], min(best[-1.0], v)
+    return (up > 0 or down > 0) and (v - down <= 0 or v + up >= table.k)
 
 
 # --- the audit -------------------------------------------------------------------------------
 
-def _intervals(table: SuppressedTable) -> list[tuple[int, int, int, int, float, float, bool]]:
-    """(i, j, value, status, lo, hi, safe) for every suppressed cell of the extended table.
+def _intervals(table: SuppressedTable, only: set | None = None) -> list[tuple]:
+    """(i, j, value, status, lo, hi, safe, component) per suppressed cell (or those in `only`).
 
     The unknowns are the suppressed cells; each line gives one equation (inner cells sum to the
     line's total) with the published cells moved to the right-hand side. The equations split
@@ -204,6 +255,8 @@ def _intervals(table: SuppressedTable) -> list[tuple[int, int, int, int, float, 
     out = []
     for label in np.unique(comp[sup[:, 0]]):
         cells = sup[comp[sup[:, 0]] == label]
+        if only is not None and not any((int(i), int(j)) in only for i, j in cells):
+            continue
         index = {(int(i), int(j)): n for n, (i, j) in enumerate(cells)}
         lines = sorted({("r", int(i)) for i, _ in cells} | {("c", int(j)) for _, j in cells})
         a_eq = np.zeros((len(lines), len(cells)))
@@ -222,6 +275,8 @@ def _intervals(table: SuppressedTable) -> list[tuple[int, int, int, int, float, 
                 else:
                     b_eq[e] -= coef * values[cell]
         for (i, j), n in index.items():
+            if only is not None and (i, j) not in only:
+                continue
             objective = np.zeros(len(cells))
             objective[n] = 1.0
             lo = _solve(objective, a_eq, b_eq)
@@ -229,7 +284,7 @@ def _intervals(table: SuppressedTable) -> list[tuple[int, int, int, int, float, 
             lo_i = math.ceil(lo - 1e-6)
             hi_i = math.inf if math.isinf(hi) else math.floor(hi + 1e-6)
             out.append((i, j, int(values[i, j]), int(status[i, j]), lo_i, hi_i,
-                        is_protected(lo_i, hi_i, table.k)))
+                        is_protected(lo_i, hi_i, table.k), int(label)))
     return out
 
 
@@ -248,4 +303,4 @@ def audit_feasible_intervals(table: SuppressedTable) -> list[CellInterval]:
     rows = list(table.row_labels) + [TOTAL]
     cols = list(table.col_labels) + [TOTAL]
     return [CellInterval(rows[i], cols[j], v, _STATUS_NAME[s], lo, hi, safe)
-            for i, j, v, s, lo, hi, safe in _intervals(table)]
+            for i, j, v, s, lo, hi, safe, _ in _intervals(table)]

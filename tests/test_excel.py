@@ -146,3 +146,21 @@ def test_board_table_keeps_suppressed_cells_as_text(tmp_path):
     assert ws["D2"].value == 40 and ws["D2"].data_type == "n"
     assert ws["D3"].value == ".." and ws["D3"].data_type == "s"
     assert ws.freeze_panes == "A2"
+
+
+def test_summary_drops_protected_closed_cases_and_person_ids(tmp_path):
+    closed_cases = pd.DataFrame({"arende_id": ["OPEN000001", "HIDDEN0002"],
+                                 "person_id": pd.Series(["a" * 32, "b" * 32], dtype="string"),
+                                 "forst_sedd": pd.to_datetime(["2025-08-01"] * 2),
+                                 "avslutad": pd.to_datetime(["2025-09-01"] * 2),
+                                 "dagar_oppet": pd.array([31, 31], dtype="Int64")})
+    summary = build_summary(SPEC, POLICY, "2025-09-01", general_rows(), closed_cases,
+                            skyddade={"b" * 32})
+    assert summary["Avslutade sedan förra leveransen"] == 1
+    assert list(summary["Avslutade ärenden"]["arende_id"]) == ["OPEN000001"]
+    assert "person_id" not in summary["Avslutade ärenden"].columns
+    with pytest.raises(ListSpecError):
+        write_list_xlsx(tmp_path / "x.xlsx", SPEC, general_rows(),
+                        {"Avslutade ärenden": closed_cases})
+    with pytest.raises(ListSpecError):
+        write_table_xlsx(tmp_path / "t.xlsx", "t", pd.DataFrame({"person_id": ["a"]}), {})

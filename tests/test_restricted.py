@@ -50,7 +50,7 @@ def franvaro_rows(n: int) -> pd.DataFrame:
 
 
 def seal(path, keys, store, n: int, kind: str = "franvaro"):
-    spec = list_spec(kind, "alla")
+    spec = list_spec(kind)
     return write_sealed_list(path, spec, franvaro_rows(n), store, keys[0].officer_public, AS_OF,
                              POLICY.version, officer_fields(POLICY))
 
@@ -118,3 +118,23 @@ def test_only_the_list_subjects_identities_are_sealed_in(tmp_path, keys, sealed_
     doc = open_sealed_list(path, keys[1])
     assert list(doc["identities"]) == [P[0]]
     assert doc["rows"][0]["arende_id"] == "C0" and doc["rows"][0]["status"] == "ny"
+
+
+def test_income_list_unseals_with_payer_identity_and_address(tmp_path, keys, sealed_store):
+    spec = list_spec("inkomstkontroll")
+    rows = pd.DataFrame({
+        "arende_id": ["K1"], "hushall_id": ["H9"], "betalare": pd.Series([P[1]], dtype="string"),
+        "medbetalare": pd.Series([P[2]], dtype="string"),
+        "inkomstar": pd.array([2024], dtype="Int64"), "debiterat": pd.array([100], "Int64"),
+        "korrekt_avgift": pd.array([900], "Int64"), "differens": pd.array([800], "Int64"),
+        "atgard": ["efterdebitering"], "status": ["ny"]})
+    path = write_sealed_list(tmp_path / "i.sealed", spec, rows, sealed_store,
+                             keys[0].officer_public, AS_OF, POLICY.version,
+                             officer_fields(POLICY))
+    [out] = unseal_file(path, keys[1], tmp_path / "out")
+    ws = openpyxl.load_workbook(out)[LIST_SHEET]
+    record = dict(zip([c.value for c in ws[1]], [c.value for c in ws[2]], strict=True))
+    assert record["Betalarens personnummer"] == "20160202-2345"
+    assert record["Betalarens namn"] == "Bror Lilja"
+    assert record["Betalarens utdelningsadress"] == "Hemliga vägen 2"
+    assert record["Differens (kr)"] == 800

@@ -89,7 +89,7 @@ def generate(profile: str | Profile, out_dir: Path, as_of: date, seed: int = 1,
     if first is not cur:
         days += school_days(cur, as_of, prof.sportlov_week)
     att = attendance.build(rngs[2], sch, days, as_of, cur.start, protected_pupil, avoid)
-    plan = attendance.plant_invalid_rows(rngs[2], att, None)
+    plan = attendance.plant_invalid_rows(rngs[2], att)
     levels, ogiltig = {}, {}
     for window, start in (("termin", cur.start), ("4_veckor", as_of - timedelta(days=28))):
         levels[window], ogiltig[window] = attendance.truth(att, start, as_of)
@@ -106,9 +106,10 @@ def generate(profile: str | Profile, out_dir: Path, as_of: date, seed: int = 1,
     # Pupils with one whole-term own placement and no planted role carry the invalid copies.
     roll = att.roll
     single = roll.pnr.map(roll.pnr.value_counts()) == 1
-    steady = roll[single & roll.slutdatum.isna() & ~roll.pnr.isin(avoid)
-                  & ~roll.pnr.isin(set().union(*att.planted.values()))]
-    covered = sorted(steady.pnr)[:5]
+    steady = roll[single & roll.slutdatum.isna() & ~roll.pnr.isin(avoid)]
+    quiet = sorted(set(steady.pnr) - set().union(*att.planted.values()))
+    pool = (quiet + sorted(set(steady.pnr) - set(quiet)))[:5]
+    covered = [pool[i % len(pool)] for i in range(5)]  # a tiny town may repeat one
 
     inv: sources.Invalid = defaultdict(Counter)
     fakes = sources.Fakes(ppl.outsiders)

@@ -136,22 +136,26 @@ def _plant(rng, roll, days, as_of, term_start, sched, valid, invalid, rate, prot
     return planted
 
 
-def plant_invalid_rows(rng, att: Attendance, counter) -> dict[int, pd.DataFrame]:
-    """Per day index, rows to corrupt or duplicate; marks the corrupted cells not accepted."""
+def plant_invalid_rows(rng, att: Attendance) -> dict[int, list[tuple[int, str]]]:
+    """Per day index, (entry, reason) rows to corrupt or duplicate, on pupils without any
+    absence; marks the corrupted cells not accepted."""
     nd = len(att.days)
     if nd == 0:
         return {}
-    quiet = np.flatnonzero((att.valid.sum(axis=1) == 0) & (att.invalid.sum(axis=1) == 0)
-                           & (att.sched > 0).all(axis=1))
-    if len(quiet) < 4:
-        quiet = np.flatnonzero((att.sched > 0).all(axis=1))
-    picks = rng.choice(quiet, 4, replace=False)
+    no_absence = (att.valid.sum(axis=1) == 0) & (att.invalid.sum(axis=1) == 0)
     day_ix = sorted({nd - 1, nd // 2, 0})
-    plan = {}
+    plan: dict[int, list[tuple[int, str]]] = {}
+    taken: set[int] = set()
     for j, reason in enumerate(("ogiltigt_personnummer", "saknat_varde", "orimligt_varde",
                                 "dubblett")):
         d = day_ix[j % len(day_ix)]
-        e = int(picks[j])
+        on = att.sched[:, d] > 0
+        cand = [e for e in np.flatnonzero(on & no_absence) if e not in taken]
+        cand = cand or [e for e in np.flatnonzero(on) if e not in taken]
+        if not cand:
+            continue
+        e = int(rng.choice(cand))
+        taken.add(e)
         if reason != "dubblett":
             att.accepted[e, d] = False
         plan.setdefault(d, []).append((e, reason))

@@ -1,0 +1,55 @@
+# Skyddsnät: two commands on a fresh machine — `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := demo
+AS_OF ?= $(shell date +%F)
+PROFILE ?= ange
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: install demo test lint ui bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml: pipelines/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp pipelines/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	rm -rf $(DEMO)
+	$(BIN)/skyddsnat keys init --key-dir $(DEMO)/keys --officer-key-out $(DEMO)/skyddsbehorig.key
+	$(BIN)/skyddsnat generate --profile $(PROFILE) --out $(DEMO)/data --as-of $(AS_OF) --seed 1
+	$(BIN)/skyddsnat run --data-dir $(DEMO)/data --key-dir $(DEMO)/keys --as-of $(AS_OF)
+	@echo
+	@echo "Leveransen ligger i $(DEMO)/data/outbox/$(AS_OF)/:"
+	@cd $(DEMO)/data/outbox/$(AS_OF)/ && find -L . -type f | sort | sed 's/^\.\//  /'
+	@echo
+	@echo "Öppna de förseglade listorna (endast den skyddsbehöriga handläggaren):"
+	@echo "  $(BIN)/skyddsnat unseal $(DEMO)/data/outbox/$(AS_OF)/restricted/skolplikt.sealed --key $(DEMO)/skyddsbehorig.key --out $(DEMO)/oppnade"
+	@echo "Dagster UI: make ui  (http://127.0.0.1:3000)"
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	SKYDDSNAT_DATA_DIR=$(CURDIR)/$(DEMO)/data SKYDDSNAT_KEY_DIR=$(CURDIR)/$(DEMO)/keys \
+		$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) $(DEMO) $(DAGSTER_HOME)

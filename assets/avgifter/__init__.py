@@ -1,0 +1,1 @@
+"""The income check of childcare fees (inkomstkontroll, maxtaxa)."""

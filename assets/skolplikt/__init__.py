@@ -1,0 +1,1 @@
+"""School-duty monitoring (skolpliktsbevakning)."""

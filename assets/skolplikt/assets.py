@@ -1,0 +1,56 @@
+"""Children of school age unknown to the school authority, and data-quality findings."""
+
+from datetime import timedelta
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, Output, asset
+
+from assets.constants import GROUP_SKOLPLIKT
+from assets.sources.narvaro import read_days
+from pipelines.privacy import privacy_safe
+from pipelines.resources import Skyddsnat
+from skyddsnat.school_duty import data_quality_findings, find_exceptions
+
+
+@asset(
+    group_name=GROUP_SKOLPLIKT,
+    description="Skolpliktiga barn folkbokförda i kommunen som saknar placering eller beslut, "
+                "med orsak (okand, placering_avslutad, nyinflyttad, dubbel_placering).",
+    io_manager_key="warehouse",
+    ins={"folkbokforing": AssetIn(), "elevregister": AssetIn(), "skolpliktsbeslut": AssetIn()},
+    kinds={"pandas"},
+)
+@privacy_safe
+def skolplikt_arenden(context: AssetExecutionContext, skyddsnat: Skyddsnat,
+                      folkbokforing: pd.DataFrame, elevregister: pd.DataFrame,
+                      skolpliktsbeslut: pd.DataFrame) -> Output:
+    policy = skyddsnat.policy()
+    cases = find_exceptions(folkbokforing, elevregister, skolpliktsbeslut,
+                            skyddsnat.reference_date(), policy.skolplikt)
+    return Output(cases, metadata={"kommunkod": policy.skolplikt.kommunkod,
+                                   "policyversion": policy.version})
+
+
+@asset(
+    group_name=GROUP_SKOLPLIKT,
+    description="Datakvalitet: närvaro i våra skolor utan placering, och placeringar hos andra "
+                "huvudmän för personer som inte finns i folkbokföringen.",
+    io_manager_key="warehouse",
+    ins={"folkbokforing": AssetIn(), "elevregister": AssetIn()},
+    deps=["narvaro"],
+    kinds={"pandas"},
+)
+@privacy_safe
+def skolplikt_datakvalitet(context: AssetExecutionContext, skyddsnat: Skyddsnat,
+                           folkbokforing: pd.DataFrame, elevregister: pd.DataFrame) -> Output:
+    policy = skyddsnat.policy()
+    as_of = skyddsnat.reference_date()
+    window = policy.franvaro.senaste_dagar
+    days = [as_of - timedelta(days=i) for i in range(window + 1)]
+    pupils = read_days(skyddsnat.data(), days)[["person_id", "skolenhetskod"]].drop_duplicates()
+    findings = data_quality_findings(folkbokforing, elevregister, pupils, as_of, policy.skolplikt)
+    # Pupils from other municipalities in our own schools are known pupils, not findings.
+    own_units = set(elevregister.loc[elevregister["huvudman"] == "kommunal", "skolenhetskod"])
+    unknown_person = findings["fynd"] == "placering_okand_person"
+    findings = findings[~(unknown_person & findings["skolenhetskod"].isin(own_units))]
+    return Output(findings.reset_index(drop=True), metadata={"policyversion": policy.version})
