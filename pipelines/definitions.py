@@ -12,6 +12,7 @@ from pathlib import Path
 from dagster import Definitions, load_assets_from_modules
 
 import assets.avgifter.assets as avgifter_assets
+import assets.delivery.assets as delivery_assets
 import assets.protection.assets as protection_assets
 import assets.skolplikt.assets as skolplikt_assets
 import assets.sources.narvaro as narvaro_assets
@@ -27,7 +28,7 @@ DATA_DIR = os.environ.get("SKYDDSNAT_DATA_DIR", str(ROOT / "demo" / "data"))
 KEY_DIR = os.environ.get("SKYDDSNAT_KEY_DIR", str(ROOT / "demo" / "keys"))
 
 ASSET_MODULES = [source_tables, narvaro_assets, protection_assets, skolplikt_assets,
-                 avgifter_assets]
+                 avgifter_assets, delivery_assets]
 
 defs = Definitions(
     assets=load_assets_from_modules(ASSET_MODULES),

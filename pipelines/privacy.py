@@ -15,15 +15,24 @@ from pathlib import Path
 
 from dagster import Failure
 
+from skyddsnat.action_programmes import InvalidTerm
+from skyddsnat.cases import CaseProblem
+from skyddsnat.excel import ListSpecError
+from skyddsnat.guard import PlaintextLeak
 from skyddsnat.ingest.errors import SourceFileError
 from skyddsnat.keys import KeyProblem
+from skyddsnat.maxtaxa import UncoveredMonth
+from skyddsnat.outbox import OutboxProblem
 from skyddsnat.policy import PolicyError
+from skyddsnat.reidentify import ReidentificationRefused
 from skyddsnat.seal import SealBroken
-from skyddsnat.guard import PlaintextLeak
 from skyddsnat.vault import VaultTampered
 
+# Exceptions whose messages are written to name a rule, file, line or column — never a value.
 SAFE_ERRORS: tuple[type[BaseException], ...] = (
-    SourceFileError, KeyProblem, PolicyError, SealBroken, PlaintextLeak, VaultTampered)
+    SourceFileError, KeyProblem, PolicyError, SealBroken, PlaintextLeak, VaultTampered,
+    ListSpecError, CaseProblem, OutboxProblem, ReidentificationRefused, UncoveredMonth,
+    InvalidTerm)
 
 
 class SafeError(RuntimeError):
@@ -40,7 +49,8 @@ def _where(exc: BaseException) -> str:
 def safe_message(exc: BaseException) -> str:
     if isinstance(exc, (*SAFE_ERRORS, SafeError)):
         return str(exc)
-    return f"{type(exc).__name__} i {_where(exc)} (detaljer utelämnade: kan innehålla personuppgifter)"
+    return (f"{type(exc).__name__} i {_where(exc)} "
+            "(detaljer utelämnade: kan innehålla personuppgifter)")
 
 
 def privacy_safe(fn: Callable) -> Callable:

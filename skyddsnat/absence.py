@@ -64,20 +64,26 @@ def recent_window(as_of: date, senaste_dagar: int = 28) -> tuple[date, date]:
 
 # --- per-chunk run lengths (vectorised) ------------------------------------------------------
 
-def _school_days(narvaro: pd.DataFrame) -> pd.DataFrame:
-    """Rows that are school days, with integer minutes and the full-day flag."""
+def _school_days(narvaro: pd.DataFrame, first: pd.Timestamp,
+                 last: pd.Timestamp | None = None) -> pd.DataFrame:
+    """School-day rows dated first ≤ datum (≤ last), with integer minutes and the full-day
+    flag; one pass of masks, the string columns copied once."""
+    datum = pd.to_datetime(narvaro["datum"]).to_numpy(dtype="datetime64[ns]")
     sched = narvaro["schemalagd_min"].fillna(0).to_numpy(dtype=np.int64)
-    keep = sched > 0
+    keep = (sched > 0) & (datum >= first.to_datetime64())
+    if last is not None:
+        keep &= datum <= last.to_datetime64()
+    giltig = narvaro["giltig_franvaro_min"].fillna(0).to_numpy(dtype=np.int64)[keep]
+    ogiltig = narvaro["ogiltig_franvaro_min"].fillna(0).to_numpy(dtype=np.int64)[keep]
     days = pd.DataFrame({
         "person_id": narvaro["person_id"].to_numpy()[keep],
         "skolenhetskod": narvaro["skolenhetskod"].to_numpy()[keep],
-        "datum": pd.to_datetime(narvaro["datum"]).to_numpy()[keep],
+        "datum": datum[keep],
         "schemalagd_min": sched[keep],
-        "giltig": narvaro["giltig_franvaro_min"].fillna(0).to_numpy(dtype=np.int64)[keep],
-        "ogiltig": narvaro["ogiltig_franvaro_min"].fillna(0).to_numpy(dtype=np.int64)[keep],
+        "ogiltig": ogiltig,
+        "franvaro_min": giltig + ogiltig,
     })
-    days["franvaro_min"] = days["giltig"] + days["ogiltig"]
-    days["hel"] = days["franvaro_min"] >= days["schemalagd_min"]
+    days["hel"] = days["franvaro_min"].to_numpy() >= days["schemalagd_min"].to_numpy()
     return days
 
 
@@ -159,7 +165,8 @@ def needs_rebuild(state: pd.DataFrame | None, term_start: date) -> bool:
             or pd.Timestamp(state["termin_start"].iloc[0]) != pd.Timestamp(term_start))
 
 
-def fold_days(state: pd.DataFrame | None, days: pd.DataFrame, term_start: date) -> pd.DataFrame:
+def fold_days(state: pd.DataFrame | None, days: pd.DataFrame, term_start: date,
+              _until: date | None = None) -> pd.DataFrame:
     """Fold new attendance rows into the term state (AbsenceState).
 
     Only rows dated on or after term_start and strictly after the state's last folded date
@@ -173,9 +180,9 @@ def fold_days(state: pd.DataFrame | None, days: pd.DataFrame, term_start: date) 
         folded_through = start - pd.Timedelta(days=1)
     else:
         folded_through = pd.Timestamp(state["vikt_till"].iloc[0])
-    datum = pd.to_datetime(days["datum"])
-    new = days[(datum >= start) & (datum > folded_through)]
-    chunk = _chunk_aggregate(_school_days(new))
+    first = max(start, folded_through + pd.Timedelta(days=1))
+    last = None if _until is None else pd.Timestamp(_until)
+    chunk = _chunk_aggregate(_school_days(days, first, last))
     if chunk.empty:
         return state.reset_index(drop=True)
     last = max(folded_through, pd.Timestamp(chunk["sista_datum"].max()))
@@ -228,9 +235,7 @@ def metrics_from_state(state: pd.DataFrame) -> pd.DataFrame:
 
 def pupil_metrics(narvaro: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
     """Absence per pupil and school unit over start ≤ datum ≤ end (percentages unrounded)."""
-    datum = pd.to_datetime(narvaro["datum"])
-    window = narvaro[(datum >= pd.Timestamp(start)) & (datum <= pd.Timestamp(end))]
-    return metrics_from_state(fold_days(None, window, start))
+    return metrics_from_state(fold_days(None, narvaro, start, _until=end))
 
 
 # --- levels ----------------------------------------------------------------------------------

@@ -71,6 +71,16 @@ HEADERS: dict[str, str] = {
     "dagar_oppet": "Dagar öppet",
     "forst_sedd": "Först med",
     "avslutad": "Avslutat",
+    "fynd": "Fynd",
+    "antal": "Antal",
+    "faktura_manad": "Fakturamånad",
+    "verksamhet": "Verksamhet",
+    "barn_ordning": "Barnets ordning",
+    "anmald_inkomst": "Anmäld inkomst (kr/mån)",
+    "hushallsinkomst_manad": "Fastställd hushållsinkomst (kr/mån)",
+    "debiterad_avgift": "Debiterad avgift (kr)",
+    "signal": "Signal",
+    "beskrivning": "Beskrivning",
 }
 
 
@@ -132,8 +142,8 @@ def list_spec(kind: str, qualifier: str | int | None = None) -> ListSpec:
         return ListSpec(
             kind, "skolplikt", _ROLE[kind], "Skolpliktsbevakning: barn som inte går i skolan",
             "person_id", (*person, "forvantad_arskurs", "folkbokford_datum", "orsak", "status"),
-            date_columns=("folkbokford_datum",), case_key_columns=("person_id", "orsak"),
-            count_by=("orsak",))
+            date_columns=("folkbokford_datum",), extra_sheets=("Datakvalitet",),
+            case_key_columns=("person_id", "orsak"), count_by=("orsak",))
     name = kind if qualifier is None else f"{kind}_{qualifier}"
     school = "alla skolenheter" if qualifier is None else f"skolenhet {qualifier}"
     if kind == "franvaro":
@@ -155,7 +165,7 @@ def list_spec(kind: str, qualifier: str | int | None = None) -> ListSpec:
             + ("" if qualifier is None else f", inkomstår {qualifier}"), "betalare",
             ("arende_id", "hushall_id", "betalare_personnummer", "betalare_namn", "inkomstar",
              "debiterat", "korrekt_avgift", "differens", "atgard", "status"),
-            identity_prefix="betalare_", extra_sheets=("Månadsdetaljer",),
+            identity_prefix="betalare_", extra_sheets=("Månadsdetaljer", "Signaler"),
             case_key_columns=("betalare", "hushall_id", "inkomstar"), count_by=("atgard",))
     raise ListSpecError(f"okänd listtyp {kind}")
 

@@ -129,7 +129,10 @@ def _read_json(path: Path, what: str) -> dict:
 
 def _source(key_dir: Path | None, file: str, env: str, what: str) -> str:
     if key_dir is not None and (Path(key_dir) / file).exists():
-        return (Path(key_dir) / file).read_text()
+        try:
+            return (Path(key_dir) / file).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise KeyProblem(f"{what} är skadad ({file})") from None
     if os.environ.get(env):
         return os.environ[env]
     where = f"i {key_dir}" if key_dir else f"i miljövariabeln {env}"

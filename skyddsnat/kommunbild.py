@@ -29,14 +29,17 @@ OUTPUT_COLUMNS = ["skolenhet", "skolenhet_namn", "arskurs", "manad", *COUNT_COLU
 def month_sums(days: pd.DataFrame) -> pd.DataFrame:
     """Scheduled and absent minutes per pupil, school unit and month ("YYYY-MM"), over school
     days only (scheduled > 0)."""
-    sched = days["schemalagd_min"].fillna(0).astype(np.int64)
+    sched = days["schemalagd_min"].fillna(0).to_numpy(dtype=np.int64)
     keep = sched > 0
-    absent = (days["giltig_franvaro_min"].fillna(0).astype(np.int64)
-              + days["ogiltig_franvaro_min"].fillna(0).astype(np.int64))
+    absent = (days["giltig_franvaro_min"].fillna(0).to_numpy(dtype=np.int64)
+              + days["ogiltig_franvaro_min"].fillna(0).to_numpy(dtype=np.int64))
+    months = pd.to_datetime(days["datum"]).to_numpy(dtype="datetime64[ns]")[keep]
+    codes, uniques = pd.factorize(months.astype("datetime64[M]"))
+    labels = np.asarray(pd.DatetimeIndex(uniques.astype("datetime64[ns]")).strftime("%Y-%m"))
     frame = pd.DataFrame({
-        "person_id": days["person_id"].astype("string")[keep],
-        "skolenhetskod": days["skolenhetskod"].astype("string")[keep],
-        "manad": pd.to_datetime(days["datum"])[keep].dt.strftime("%Y-%m").astype("string"),
+        "person_id": days["person_id"].to_numpy()[keep],
+        "skolenhetskod": days["skolenhetskod"].to_numpy()[keep],
+        "manad": labels[codes] if len(codes) else np.array([], dtype=object),
         "schemalagd_min": sched[keep],
         "franvaro_min": absent[keep],
     })
@@ -46,10 +49,18 @@ def month_sums(days: pd.DataFrame) -> pd.DataFrame:
 def combine_month_sums(*frames: pd.DataFrame) -> pd.DataFrame:
     """Re-aggregate concatenated month sums (e.g. the stored state plus tonight's days)."""
     both = pd.concat(frames, ignore_index=True)
-    out = both.groupby(SUM_KEY, observed=True, sort=True)[["schemalagd_min", "franvaro_min"]]
-    out = out.sum().reset_index()
-    out["schemalagd_min"] = out["schemalagd_min"].astype("Int64")
-    out["franvaro_min"] = out["franvaro_min"].astype("Int64")
+    codes = [pd.factorize(both[c], sort=True) for c in SUM_KEY]
+    sizes = [len(u) for _, u in codes]
+    flat = np.ravel_multi_index([c for c, _ in codes], sizes) if len(both) else np.array([], int)
+    uniq, group = np.unique(flat, return_inverse=True)
+    out = pd.DataFrame({
+        c: pd.array(u[idx], dtype="string")
+        for c, (_, u), idx in zip(SUM_KEY, codes, np.unravel_index(uniq, sizes), strict=True)
+    })
+    for col in ("schemalagd_min", "franvaro_min"):
+        weights = both[col].fillna(0).to_numpy(dtype=np.int64)
+        total = np.bincount(group, weights=weights, minlength=len(uniq))  # exact below 2**53
+        out[col] = pd.array(total.astype(np.int64), dtype="Int64")
     return out
 
 

@@ -84,6 +84,11 @@ def normalize(raw: str, reference: date | None = None) -> str:
     pnr12 = century + ten
     try:
         born = birth_date(pnr12)
+        if not given_century and born > ref:
+            # Later this year than the reference: nobody is born in the future, so the
+            # person turns 100 this year (an export that dropped or mis-set the sign).
+            pnr12 = str(int(century) - 1) + ten
+            born = birth_date(pnr12)
     except ValueError:
         raise InvalidPersonnummer("ogiltigt datum") from None
     if given_century and born > ref:

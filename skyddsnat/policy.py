@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from skyddsnat.contract import ADDRESS_FIELDS, IDENTITY_FIELDS, SOURCES
 
@@ -202,6 +209,8 @@ def load_policy(policy_dir: Path | str = DEFAULT_POLICY_DIR) -> Policy:
             loc = [str(p) for p in err["loc"]]
             fname = FILES.get(loc[0], "?")
             problems.append((fname, ".".join(loc[1:]) or "-", err["msg"]))
+        # The files that did validate are still cross-checked: report every error at once.
+        problems.extend(_section_checks(_valid_sections(raw)))
         raise PolicyError(problems) from None
     problems.extend(_cross_checks(policy))
     if problems:
@@ -209,11 +218,40 @@ def load_policy(policy_dir: Path | str = DEFAULT_POLICY_DIR) -> Policy:
     return policy
 
 
+def _valid_sections(raw: dict[str, object]) -> dict[str, object]:
+    """Each policy file that validates on its own, as its typed model."""
+    out: dict[str, object] = {}
+    for key, value in raw.items():
+        try:
+            out[key] = TypeAdapter(Policy.model_fields[key].annotation).validate_python(value)
+        except ValidationError:
+            continue
+    return out
+
+
 def _cross_checks(p: Policy) -> list[tuple[str, str, str]]:
+    return _section_checks({key: getattr(p, key) for key in FILES})
+
+
+def _section_checks(sections: dict[str, object]) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
-    kl, mo, ka = FILES["klassning"], FILES["mottagare"], FILES["kallor"]
+    if "klassning" in sections:
+        out.extend(_classification_checks(sections["klassning"]))
+    if "kallor" in sections:
+        out.extend(_source_checks(sections["kallor"]))
+    if "mottagare" in sections:
+        out.extend(_recipient_checks(sections["mottagare"]))
+    if "maxtaxa" in sections:
+        out.extend(_fee_period_checks(sections["maxtaxa"]))
+    return out
+
+
+def _classification_checks(klassning: dict[str, dict[str, ColumnClass]]
+                           ) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    kl = FILES["klassning"]
     for name, source in SOURCES.items():
-        classified = p.klassning.get(name)
+        classified = klassning.get(name)
         if classified is None:
             out.append((kl, name, "källan saknar klassning"))
             continue
@@ -229,26 +267,39 @@ def _cross_checks(p: Policy) -> list[tuple[str, str, str]]:
             out.append((kl, f"{name}.personnummer", "personnummer måste pseudonymiseras"))
         for col, cls in classified.items():
             if cls.klass == "direkt_identifierare" and cls.behandling == "behalls":
-                out.append((kl, f"{name}.{col}", "direkt identifierare får inte behållas i klartext"))
-    for name in p.klassning:
+                out.append((kl, f"{name}.{col}",
+                            "direkt identifierare får inte behållas i klartext"))
+    for name in klassning:
         if name not in SOURCES:
             out.append((kl, name, "okänd källa"))
-    for name in p.kallor.kallor:
+    return out
+
+
+def _source_checks(kallor: Sources) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    ka = FILES["kallor"]
+    for name in kallor.kallor:
         if name not in SOURCES:
             out.append((ka, f"kallor.{name}", "okänd källa"))
-    for name, mapping in p.kallor.alias.items():
+    for name, mapping in kallor.alias.items():
         for alias, target in mapping.items():
             if name not in SOURCES or target not in SOURCES[name].column_names:
                 out.append((ka, f"alias.{name}.{alias}", "alias pekar på okänd kolumn"))
-    for role_name, role in p.mottagare.roller.items():
+    return out
+
+
+def _recipient_checks(mottagare: Recipients) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    mo = FILES["mottagare"]
+    for role_name, role in mottagare.roller.items():
         for field in role.identitet:
             if field not in IDENTITY_FIELDS:
                 out.append((mo, f"roller.{role_name}.identitet", f"okänt identitetsfält {field}"))
             elif field in ADDRESS_FIELDS and not role.forseglad:
                 out.append((mo, f"roller.{role_name}.identitet",
                             f"{field} får bara lämnas till förseglad mottagare"))
-    for list_name, route in p.mottagare.listor.items():
-        role = p.mottagare.roller.get(route.mottagare)
+    for list_name, route in mottagare.listor.items():
+        role = mottagare.roller.get(route.mottagare)
         if role is None:
             out.append((mo, f"listor.{list_name}.mottagare", f"okänd roll {route.mottagare}"))
             continue
@@ -257,12 +308,11 @@ def _cross_checks(p: Policy) -> list[tuple[str, str, str]]:
                 out.append((mo, f"listor.{list_name}.identitet",
                             f"{field} är en direkt identifierare som rollen {route.mottagare} "
                             "inte får ta emot"))
-    officer = p.mottagare.roller.get(p.mottagare.forseglad_mottagare)
+    officer = mottagare.roller.get(mottagare.forseglad_mottagare)
     if officer is None:
         out.append((mo, "forseglad_mottagare", "okänd roll"))
     elif not officer.forseglad:
         out.append((mo, "forseglad_mottagare", "rollen måste vara förseglad"))
-    out.extend(_fee_period_checks(p.maxtaxa))
     return out
 
 
@@ -284,7 +334,10 @@ def _fee_period_checks(fees: Fees) -> list[tuple[str, str, str]]:
                 out.append((f, f"perioder.{i}.{verksamhet}", "procent och tak behöver tre värden"))
         spans.append((start, end, i))
     spans.sort()
-    for (s1, e1, i1), (s2, _e2, i2) in zip(spans, spans[1:], strict=False):
-        if s2 <= e1:
-            out.append((f, f"perioder.{i2}", f"överlappar period {i1}"))
+    reach, reach_i = -1, -1  # the latest end so far: a long period can cover several later ones
+    for start, end, i in spans:
+        if start <= reach:
+            out.append((f, f"perioder.{i}", f"överlappar period {reach_i}"))
+        if end > reach:
+            reach, reach_i = end, i
     return out

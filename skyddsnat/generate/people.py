@@ -9,7 +9,7 @@ valid-looking numbers of planted invalid rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -44,13 +44,14 @@ def _family_children(rng, profile: Profile, as_of: date) -> pd.DataFrame:
     n_fam = int(profile.children / 1.55) + 10
     size = rng.choice([1, 2, 3, 4], size=n_fam, p=[0.36, 0.42, 0.16, 0.06])
     span = (today - DAY - oldest_limit).astype(int)
-    first = oldest_limit + rng.integers(0, span, n_fam) * DAY
+    # Skewed towards older first-borns, so younger siblings do not crowd the youngest ages.
+    first = oldest_limit + (span * rng.random(n_fam) ** 1.4).astype("int64") * DAY
     fam = np.repeat(np.arange(n_fam), size)
     order = np.concatenate([np.arange(k) for k in size])
     gaps = _years(rng, 1.2, 4.5, len(fam))
     gaps[order == 0] = 0
     cum = pd.Series(gaps.astype("int64")).groupby(fam).cumsum().to_numpy()
-    birth = first[fam] + cum.astype("timedelta64[ns]").astype("timedelta64[D]")
+    birth = first[fam] + cum * DAY
     keep = birth < today
     kids = pd.DataFrame({"family": fam[keep], "birth": birth[keep]})
     # Just enough whole families to reach the target number of children.
@@ -233,12 +234,3 @@ def build(rng: np.random.Generator, profile: Profile, as_of: date, lasar: int) -
         "fodelsedatum": pd.to_datetime(out_birth),
     })
     return People(persons, families, outsiders, anchors)
-
-
-def expected_grade(birth_year: np.ndarray, lasar: int) -> np.ndarray:
-    """Årskurs in läsår `lasar` by birth year (0 = förskoleklass, negative = förskola)."""
-    return lasar - birth_year - 6
-
-
-def days_ago(as_of: date, n: int) -> date:
-    return as_of - timedelta(days=n)

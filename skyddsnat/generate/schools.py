@@ -216,7 +216,8 @@ def build(rng, profile: Profile, people: People, as_of: date, lasar: int, cur: T
             d = days[int(rng.integers(len(days) // 4, max(len(days) // 4 + 1, len(days) - 2)))]
             row = pl.loc[i].copy()
             pl.loc[i, "slutdatum"] = np.datetime64(d, "D")
-            pool = own_grades[(own_grades.min_ak <= row.arskurs) & (own_grades.max_ak >= row.arskurs)
+            pool = own_grades[(own_grades.min_ak <= row.arskurs)
+                              & (own_grades.max_ak >= row.arskurs)
                               & (own_grades.skolenhetskod != row.skolenhetskod)]
             new = pool.iloc[int(rng.integers(0, len(pool)))]
             row.skolenhetskod, row.skolenhet_namn = new.skolenhetskod, new.skolenhet_namn
@@ -257,8 +258,9 @@ def _decisions(rng, profile, persons, roles, expired, placements, as_of: date) -
     # Old decisions for children who are back in school: covered by their placement.
     placed = placements.person.unique()
     for p in rng.choice(placed, min(len(placed), profile.scaled(0.001, 1)), replace=False):
-        rows.append((int(p), "utlandsvistelse", as_of - timedelta(days=700),
-                     as_of - timedelta(days=400)))
+        back = int(rng.integers(500, 900))
+        rows.append((int(p), "utlandsvistelse", as_of - timedelta(days=back),
+                     as_of - timedelta(days=back - int(rng.integers(90, 300)))))
     df = pd.DataFrame(rows, columns=["person", "beslutstyp", "giltig_fran", "giltig_till"])
     df["pnr"] = persons.pnr.to_numpy()[df.person.to_numpy()]
     df = df.sort_values(["giltig_fran", "pnr"], kind="stable").reset_index(drop=True)

@@ -172,7 +172,8 @@ class NarvaroDays:
         return df
 
 
-def avgifter(rng, fees: Fees, fakes: Fakes, inv: Invalid, last_name: str) -> dict[str, pd.DataFrame]:
+def avgifter(rng, fees: Fees, fakes: Fakes, inv: Invalid,
+             last_name: str) -> dict[str, pd.DataFrame]:
     b = fees.billing
     comma = rng.random(len(b)) < 0.08
     df = pd.DataFrame({
@@ -223,7 +224,8 @@ def inkomster(fees: Fees, fakes: Fakes, inv: Invalid, name: str) -> pd.DataFrame
 def atgardsprogram(g: Grades, fakes: Fakes, inv: Invalid, name: str) -> pd.DataFrame:
     p = g.programmes
     df = pd.DataFrame({"personnummer": p.pnr, "skolenhetskod": p.skolenhetskod,
-                       "beslutsdatum": ymd(p.beslutsdatum), "avslutad_datum": ymd(p.avslutad_datum)})
+                       "beslutsdatum": ymd(p.beslutsdatum),
+                       "avslutad_datum": ymd(p.avslutad_datum)})
     t = {"personnummer": "", "skolenhetskod": g.betyg.skolenhetskod.iat[0],
          "beslutsdatum": str(g.term.start), "avslutad_datum": ""}
     rows = [

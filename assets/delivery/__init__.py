@@ -1,0 +1,1 @@
+"""The delivery: every list re-identified in one step, sealed where protected, published."""
