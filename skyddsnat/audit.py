@@ -73,6 +73,9 @@ class AuditLog:
                 except json.JSONDecodeError:
                     problems.append(f"rad {n}: inte giltig JSON")
                     continue
+                if not isinstance(entry, dict):
+                    problems.append(f"rad {n}: inte en loggpost")
+                    continue
                 if entry.get("seq") != n:
                     problems.append(f"rad {n}: fel löpnummer (borttagen eller omflyttad rad)")
                 if entry.get("prev") != prev:
@@ -83,8 +86,10 @@ class AuditLog:
                 entries.append(entry)
         head = Path(self.directory) / HEAD_NAME
         if head.exists():
-            seq, h = head.read_text().split()
-            if int(seq) != len(entries) or h != prev:
+            anchor = head.read_text().split()
+            if len(anchor) != 2 or not anchor[0].isdigit():
+                problems.append("ankaret är skadat")
+            elif int(anchor[0]) != len(entries) or anchor[1] != prev:
                 problems.append("loggens slut stämmer inte med ankaret (rader borttagna i slutet)")
         elif entries:
             problems.append("ankaret saknas")

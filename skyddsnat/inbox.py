@@ -29,14 +29,13 @@ SNAPSHOTS = ("folkbokforing", "elevregister", "skolpliktsbeslut", "atgardsprogra
 
 
 def _stamp_date(stamp: str) -> date:
+    if stamp[:2] in ("HT", "VT"):  # a term: HT from 1 July, VT from 1 January
+        return date(int(stamp[2:]), 7 if stamp.startswith("HT") else 1, 1)
     if len(stamp) == 8:
         return date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:]))
     if len(stamp) == 6:
         return date(int(stamp[:4]), int(stamp[4:]), 1)
-    if len(stamp) == 4:
-        return date(int(stamp), 1, 1)
-    half = 7 if stamp.startswith("HT") else 1
-    return date(int(stamp[2:]), half, 1)
+    return date(int(stamp), 1, 1)
 
 
 def files_for(inbox: Path, source: str, as_of: date | None = None) -> list[tuple[date, Path]]:
@@ -81,7 +80,7 @@ def is_complete(path: Path, settle_seconds: float = 30.0, now: float | None = No
             last = fh.read(1)
     except OSError:
         return False
-    settled = ((now or time.time()) - st.st_mtime) >= settle_seconds
+    settled = ((time.time() if now is None else now) - st.st_mtime) >= settle_seconds
     return last in (b"\n", b"\r") and settled
 
 

@@ -80,7 +80,7 @@ def _plant(rng, roll, days, as_of, term_start, sched, valid, invalid, rate, prot
     planted: dict[str, set[str]] = {}
     pnrs = roll.pnr.to_numpy()
     whole = (roll.startdatum <= pd.Timestamp(days[0])).to_numpy() & roll.slutdatum.isna().to_numpy()
-    free = whole & ~np.isin(pnrs, list(avoid)) & (rate < 0.03)
+    free = whole & ~roll.pnr.isin(avoid).to_numpy() & (rate < 0.03)
 
     def take(role: str, k: int = 1, mask: np.ndarray | None = None) -> np.ndarray:
         cand = np.flatnonzero(free if mask is None else mask & free)

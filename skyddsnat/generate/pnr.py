@@ -60,9 +60,10 @@ def forms(pnr12: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def mixed(rng: np.random.Generator, pnr12: np.ndarray, p=(0.6, 0.25, 0.15)) -> np.ndarray:
     """Each value written in one of the three forms, drawn per value."""
-    a, b, c = forms(pnr12)
-    which = rng.choice(3, size=len(a), p=p)
-    return np.where(which == 0, a, np.where(which == 1, b, c))
+    codes, uniques = pd.factorize(pd.Series(pnr12, dtype=object))
+    a, b, c = forms(np.asarray(uniques, dtype=object))
+    which = rng.choice(3, size=len(codes), p=p)
+    return np.where(which == 0, a[codes], np.where(which == 1, b[codes], c[codes]))
 
 
 def break_check_digit(pnr12: str) -> str:

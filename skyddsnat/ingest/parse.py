@@ -66,6 +66,11 @@ def parse_frame(raw: pd.DataFrame, source: Source, reference: date) -> tuple[pd.
         elif col.kind == "int":
             values, bad = parse_amount(s)
             flag(bad, "ogiltigt_format")
+            # The contract's bounds bind here, also where the pandera model has none.
+            if col.min_value is not None:
+                flag(pd.Series(values < col.min_value, index=raw.index), "orimligt_varde")
+            if col.max_value is not None:
+                flag(pd.Series(values > col.max_value, index=raw.index), "orimligt_varde")
             out[col.name] = values
         elif col.kind == "flag":
             v = s.str.strip().str.upper()

@@ -1,0 +1,262 @@
+"""Whole runs through the CLI, as a municipality runs them, with canaries in protected records.
+
+Two consecutive reference days on changed inputs, then a re-run of the second day. Every
+file under the data dir and DAGSTER_HOME, and the captured stdout/stderr, is scanned.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from skyddsnat.audit import AuditLog
+from skyddsnat.generate import TINY, generate
+from skyddsnat.keys import init_keys
+from tests.canary import files_under, personnummer_in, read_text, tokens_for
+
+pytestmark = pytest.mark.slow
+
+DAY1, DAY2 = date(2026, 11, 19), date(2026, 11, 20)
+PROFILE = replace(TINY, name="e2e", inhabitants=600, children=220, own_school_units=3)
+CANARY_FIRST, CANARY_LAST, CANARY_STREET = "Kanariefagel", "Canarysson", "Kanariegatan"
+ENCRYPTED_OR_SEALED = ("inbox", "vault", "archive")
+
+
+def _read_csv(path: Path) -> tuple[list[list[str]], str, str]:
+    raw = path.read_bytes()
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    newline = "\r\n" if "\r\n" in text else "\n"
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    return rows, ("utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else enc), newline
+
+
+def _write_csv(path: Path, rows: list[list[str]], encoding: str, newline: str) -> None:
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=";", lineterminator=newline).writerows(rows)
+    path.write_bytes(buf.getvalue().encode(encoding))
+
+
+def _plant_canaries(inbox: Path, protected: set[str], as_of: date) -> dict[str, list[str]]:
+    """Give every protected person in folkbokföring a unique canary name and address."""
+    from skyddsnat.personnummer import normalize
+
+    path = next(inbox.glob("folkbokforing_*.csv"))
+    rows, enc, nl = _read_csv(path)
+    h = rows[0]
+    i_pnr, i_fn, i_en, i_adr = (h.index(c) for c in
+                                ("personnummer", "fornamn", "efternamn", "utdelningsadress"))
+    canaries: dict[str, list[str]] = {}
+    n = 0
+    for row in rows[1:]:
+        try:
+            pnr = normalize(row[i_pnr], as_of)
+        except ValueError:
+            continue
+        if pnr in protected:
+            n += 1
+            row[i_fn], row[i_en] = f"{CANARY_FIRST}{n:03d}", f"{CANARY_LAST}{n:03d}"
+            row[i_adr] = f"{CANARY_STREET} {n:03d}"
+            canaries[pnr] = [row[i_fn], row[i_en], row[i_adr]]
+    _write_csv(path, rows, enc if enc != "utf-8" else "utf-8", nl)
+    return canaries
+
+
+def _add_placement(path: Path, pnr: str, school: str) -> None:
+    rows, enc, nl = _read_csv(path)
+    h = rows[0]
+    row = [""] * len(h)
+    for col, val in {"personnummer": pnr, "skolenhetskod": school, "skolenhet_namn": "Testskolan",
+                     "huvudman": "kommunal", "skolform": "GR", "arskurs": "3",
+                     "startdatum": "2026-08-17"}.items():
+        row[h.index(col)] = val
+    rows.append(row)
+    _write_csv(path, rows, enc, nl)
+
+
+def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "skyddsnat.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def kommun(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kommun")
+    data, keys, officer = root / "data", root / "keys", root / "skyddsbehorig.key"
+    home = root / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    report = generate(PROFILE, data, DAY2, seed=7)
+    truth = report.truth
+    inbox = data / "inbox"
+    canaries = _plant_canaries(inbox, truth.protected, DAY2)
+    assert canaries, "the generator planted no protected person in folkbokföring"
+    # Day 1 sees yesterday's snapshots: child A is placed then (no case), child B is not.
+    okand = sorted(p for p, o in truth.skolplikt.items() if o == "okand" and p not in
+                   truth.protected)
+    assert len(okand) >= 2
+    child_a, child_b = okand[0], okand[1]
+    school = next(r[1] for r in _read_csv(next(inbox.glob("elevregister_*.csv")))[0][1:]
+                  if r[3] == "kommunal")
+    for snap in ("folkbokforing", "elevregister", "skolpliktsbeslut", "atgardsprogram",
+                 "franvaroarenden"):
+        src = inbox / f"{snap}_{DAY2:%Y%m%d}.csv"
+        if src.exists():
+            shutil.copy(src, inbox / f"{snap}_{DAY1:%Y%m%d}.csv")
+    _add_placement(inbox / f"elevregister_{DAY1:%Y%m%d}.csv", child_a, school)
+    _add_placement(inbox / f"elevregister_{DAY2:%Y%m%d}.csv", child_b, school)
+    init_keys(keys, officer)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "GX_ANALYTICS_ENABLED": "False"}
+    runs = []
+    for day in (DAY1, DAY2, DAY2):
+        audit_before = len(AuditLog(data / "audit").entries())
+        r = _cli("run", "--data-dir", str(data), "--key-dir", str(keys), "--as-of",
+                 day.isoformat(), env=env)
+        runs.append((day, r, audit_before))
+        assert r.returncode == 0, r.stderr[-3000:]
+    return {"root": root, "data": data, "keys": keys, "officer": officer, "home": home,
+            "report": report, "truth": truth, "canaries": canaries, "runs": runs,
+            "child_a": child_a, "child_b": child_b, "env": env}
+
+
+def _list_rows(path: Path) -> list[dict]:
+    ws = openpyxl.load_workbook(path)["Lista"]
+    rows = list(ws.iter_rows(values_only=True))
+    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+def _pnr(display: str) -> str:
+    return display.replace("-", "")
+
+
+def test_outbox_layout_and_manifest(kommun):
+    out = kommun["data"] / "outbox" / DAY2.isoformat()
+    assert (out / "skolpliktshandlaggare" / "skolplikt.xlsx").is_file()
+    assert (out / "restricted" / "skolplikt.sealed").is_file()
+    assert list((out / "avgiftshandlaggare").glob("inkomstkontroll_*.xlsx"))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["policy_version"]
+    sealed = [f for f in manifest["files"] if f["sealed"]]
+    assert sealed and all("rows" not in f for f in sealed)
+
+
+def test_skolplikt_list_matches_the_planted_truth(kommun):
+    truth = kommun["truth"]
+    rows = _list_rows(kommun["data"] / "outbox" / DAY2.isoformat() / "skolpliktshandlaggare"
+                      / "skolplikt.xlsx")
+    got = {_pnr(r["Personnummer"]): r["Orsak"] for r in rows}
+    expected = {p: o for p, o in truth.skolplikt.items()
+                if p not in truth.protected and p != kommun["child_b"]}
+    assert got == expected
+
+
+def test_case_status_across_two_days_and_a_rerun(kommun):
+    day2 = kommun["data"] / "outbox" / DAY2.isoformat() / "skolpliktshandlaggare"
+    rows = {_pnr(r["Personnummer"]): r for r in _list_rows(day2 / "skolplikt.xlsx")}
+    assert rows[kommun["child_a"]]["Status"] == "ny"
+    assert kommun["child_b"] not in rows
+    others = [r["Status"] for p, r in rows.items() if p != kommun["child_a"]]
+    assert others and set(others) == {"kvarstar"}
+    summary = dict(openpyxl.load_workbook(day2 / "skolplikt.xlsx")["Sammanfattning"]
+                   .iter_rows(values_only=True, max_col=2))
+    assert summary["Avslutade sedan förra leveransen"] == 1
+
+
+def test_rerun_of_the_same_day_adds_no_audit_entries_and_the_chain_verifies(kommun):
+    (_, _, before1), (_, _, before2), (_, _, before3) = kommun["runs"]
+    after = len(AuditLog(kommun["data"] / "audit").entries())
+    assert before2 > before1 and after == before3
+    r = _cli("audit", "verify", "--data-dir", str(kommun["data"]), env=kommun["env"])
+    assert r.returncode == 0, r.stderr
+
+
+def test_row_accounting_per_source_matches_the_planted_invalid_rows(kommun):
+    report = kommun["report"]
+    instance = DagsterInstance.from_config(str(kommun["home"]))
+    for source in ("folkbokforing", "elevregister", "avgifter", "inkomster", "betyg"):
+        ev = instance.get_latest_materialization_event(AssetKey(source))
+        meta = {k: v.value for k, v in ev.asset_materialization.metadata.items()}
+        assert meta["rader_lasta"] == meta["rader_godkanda"] + meta["rader_karantan"]
+        planted = sum(sum(v.values()) for name, v in report.invalid.items()
+                      if name.startswith(source) and (source in ("avgifter", "inkomster",
+                                                                 "betyg") or DAY2.strftime(
+                                                                     "%Y%m%d") in name))
+        assert meta["rader_karantan"] == planted, source
+
+
+def test_no_protected_identity_outside_the_sealed_lists(kommun):
+    """Canaries (names, address, every form of the personnummer) appear nowhere in clear."""
+    needles = set()
+    for pnr, values in kommun["canaries"].items():
+        needles.update(values)
+        needles.update(tokens_for(pnr))
+    for pnr in kommun["truth"].protected:
+        needles.update(tokens_for(pnr))
+    haystacks = [(p, read_text(p)) for p in files_under(kommun["data"], skip=("inbox",))]
+    haystacks += [(p, read_text(p)) for p in files_under(kommun["home"])]
+    haystacks += [(Path(f"stdout-{i}"), r.stdout + r.stderr)
+                  for i, (_, r, _) in enumerate(kommun["runs"])]
+    leaks = [(str(p), n) for p, text in haystacks for n in needles if n in text]
+    assert not leaks[:5]
+
+
+def test_no_personnummer_of_anyone_outside_the_general_lists(kommun):
+    """Warehouse, state, audit, manifest, DAGSTER_HOME and stdout are free of personnummer."""
+    data = kommun["data"]
+    outbox_lists = [p for p in files_under(data / "outbox") if p.suffix == ".xlsx"]
+    places = [p for p in files_under(data, skip=("inbox",)) if p not in outbox_lists]
+    places += files_under(kommun["home"])
+    found = {str(p): personnummer_in(read_text(p), DAY2) for p in places}
+    found = {p: f for p, f in found.items() if f}
+    assert not found
+    for _, r, _ in kommun["runs"]:
+        assert not personnummer_in(r.stdout + r.stderr, DAY2)
+
+
+def test_general_lists_hold_no_protected_person(kommun):
+    protected = kommun["truth"].protected
+    for xlsx in (kommun["data"] / "outbox" / DAY2.isoformat()).rglob("*.xlsx"):
+        text = read_text(xlsx)
+        assert not personnummer_in(text, DAY2) & protected, xlsx.name
+        assert CANARY_FIRST not in text and CANARY_STREET not in text
+
+
+def test_unseal_opens_the_restricted_lists_with_the_canaries(kommun, tmp_path):
+    out = kommun["data"] / "outbox" / DAY2.isoformat() / "restricted"
+    texts = []
+    for sealed in sorted(out.glob("*.sealed")):
+        r = _cli("unseal", str(sealed), "--key", str(kommun["officer"]), "--out",
+                 str(tmp_path / sealed.stem), env=kommun["env"])
+        assert r.returncode == 0, r.stderr
+        texts += [read_text(p) for p in (tmp_path / sealed.stem).rglob("*.xlsx")]
+    joined = "\n".join(texts)
+    protected_cases = {p for p, o in kommun["truth"].skolplikt.items()
+                       if p in kommun["truth"].protected}
+    assert protected_cases
+    assert protected_cases <= personnummer_in(joined, DAY2)
+    assert any(c[0] in joined for p, c in kommun["canaries"].items() if p in protected_cases)
+
+
+def test_unseal_with_another_key_fails(kommun, tmp_path):
+    init_keys(tmp_path / "k", tmp_path / "other.key")
+    sealed = kommun["data"] / "outbox" / DAY2.isoformat() / "restricted" / "skolplikt.sealed"
+    r = _cli("unseal", str(sealed), "--key", str(tmp_path / "other.key"), "--out",
+             str(tmp_path / "o"), env=kommun["env"])
+    assert r.returncode != 0
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").rglob("*.xlsx"))
