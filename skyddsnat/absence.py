@@ -199,7 +199,7 @@ def fold_days(state: pd.DataFrame | None, days: pd.DataFrame, term_start: date,
     has_new = merged["alla_hela"].notna().to_numpy()
 
     current = merged["aktuell_foljd"].to_numpy()
-    joined = current
+    joined = current + merged["inledande"].to_numpy()
     longest = np.maximum.reduce([
         merged["langsta_sammanhangande_dagar"].to_numpy(), merged["langsta"].to_numpy(), joined,
     ])

@@ -240,3 +240,11 @@ def test_state_of_another_term_is_rebuilt():
     old = fold_days(None, df, date(2025, 1, 8))
     new = fold_days(old, rows(week([MON])), date(2025, 8, 18))
     assert metrics_from_state(new)["skoldagar"].tolist() == [1]
+
+
+def test_five_day_run_alone_gives_hog():
+    later = [date(2025, 9, 15) + timedelta(days=i) for i in range(30)]
+    df = rows(week([THU, FRI, MON, TUE, WED]) + week(later, full=False))
+    m = metrics_of(df)
+    assert m["franvaro_procent"].iloc[0] < 15  # 5 of 35 days: oroande by percent alone
+    assert m["niva"].iloc[0] == "hog" and m["utredningsplikt"].iloc[0]
