@@ -7,6 +7,7 @@ which expectation passed — and the context is ephemeral: nothing is written to
 
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import lru_cache
 
@@ -96,14 +97,13 @@ SUITES: dict[str, list] = {
 @lru_cache(maxsize=1)
 def _context():
     ctx = gx.get_context(mode="ephemeral")
-    try:
+    with contextlib.suppress(Exception):  # cosmetic setting, absent in some versions
         ctx.variables.progress_bars = {"globally": False}
-    except Exception:  # noqa: BLE001 - cosmetic setting, absent in some versions
-        pass
     return ctx, ctx.data_sources.add_pandas("skyddsnat")
 
 
 def build_suite(source: str) -> gx.ExpectationSuite:
+    _context()  # GX builds suites only inside an active (ephemeral) context
     suite = gx.ExpectationSuite(name=f"skyddsnat_{source}")
     for exp in SUITES[source]:
         suite.add_expectation(exp.copy(deep=True))

@@ -10,8 +10,9 @@ Decisions made here, beyond DESIGN.md:
 - Terms: HT Y = 1 July – 31 December Y; VT Y = 1 January – 30 June Y.
 - A programme is active in a term when beslutsdatum ≤ term end and (avslutad_datum blank
   or ≥ term start): it overlaps the term by at least one day.
-- A programme follows the pupil: one at any school unit counts for every school unit where
-  the pupil has grades that term (a pupil who changed school keeps its programme).
+- A programme is matched per school unit: it is the rektor's decision at that unit (3 kap.
+  9 §), so a pupil who changed school needs a programme decided at the new unit; one left
+  at the old unit does not cover the F given by the new one.
 - Pupils with an active programme but no grades that term (åk 1–5 get no grades) still
   count for the school unit of the programme in `elever_med_atgardsprogram`.
 - Absence is matched per (person_id, skolenhetskod): the '-' was given by that school.
@@ -78,8 +79,8 @@ def pupil_summary(
         arskurs=("arskurs", "max"), antal_f=("antal_f", "sum"), antal_streck=("antal_streck", "sum")
     )
     programmes = _programmes_in_term(atgardsprogram, termin)
-    out = grades.merge(programmes, on=KEY, how="outer")
-    out["har_atgardsprogram"] = out["person_id"].isin(programmes["person_id"])
+    out = grades.merge(programmes.assign(_ap=True), on=KEY, how="outer")
+    out["har_atgardsprogram"] = out.pop("_ap").fillna(False).astype(bool)
     out = out.astype({
         "person_id": "string", "skolenhetskod": "string", "arskurs": "Int64",
         "antal_f": "Int64", "antal_streck": "Int64",

@@ -107,18 +107,21 @@ def test_counts_f_and_streck_per_pupil_and_ignores_other_terms():
     assert rektor_list(pupils)["person_id"].tolist() == [pid(1)]
 
 
-def test_pupil_who_changed_school_keeps_the_programme():
+def test_pupil_who_changed_school_needs_a_programme_at_the_new_school():
+    """The programme decided at the old unit does not cover the F given by the new one."""
     grades = betyg([(1, A, "F"), (1, B, "F"), (2, B, "F")])
     plan = program([(1, A, date(2025, 3, 1), date(2025, 9, 30))])
     pupils = pupil_summary(grades, plan, TERM)
     rows = {(p, s): h for p, s, h in
             zip(pupils["person_id"], pupils["skolenhetskod"], pupils["har_atgardsprogram"],
                 strict=True)}
-    assert rows == {(pid(1), A): True, (pid(1), B): True, (pid(2), B): False}
-    assert rektor_list(pupils)["person_id"].tolist() == [pid(2)]
+    assert rows == {(pid(1), A): True, (pid(1), B): False, (pid(2), B): False}
+    listed = rektor_list(pupils)
+    assert sorted(zip(listed["person_id"], listed["skolenhetskod"], strict=True)) == [
+        (pid(1), B), (pid(2), B)]
     table = school_table(pupils, set()).set_index("skolenhetskod")
     assert table.loc[A, "elever_med_f"] == 1 and table.loc[A, "f_utan_atgardsprogram"] == 0
-    assert table.loc[B, "elever_med_f"] == 2 and table.loc[B, "f_utan_atgardsprogram"] == 1
+    assert table.loc[B, "elever_med_f"] == 2 and table.loc[B, "f_utan_atgardsprogram"] == 2
 
 
 def test_programme_without_grades_counts_for_its_school():
@@ -190,11 +193,13 @@ prog_rows = st.lists(
 @given(grade_rows, prog_rows, st.sets(st.integers(0, 6)))
 def test_counts_are_consistent(grades, plans, protected_ids):
     pupils = pupil_summary(betyg(grades), program(plans), TERM)
-    active = {pid(i) for i, _, d, e in plans if d <= END and (e is None or e >= START)}
-    assert set(pupils.loc[pupils["har_atgardsprogram"], "person_id"]) == active
+    active = {(pid(i), s) for i, s, d, e in plans if d <= END and (e is None or e >= START)}
+    have = pupils.loc[pupils["har_atgardsprogram"], ["person_id", "skolenhetskod"]]
+    assert set(have.itertuples(index=False, name=None)) == active
     listed = rektor_list(pupils)
     assert ((listed["antal_f"] > 0) | listed["streck_och_franvaro"]).all()
-    assert not set(listed.loc[listed["antal_f"] > 0, "person_id"]) & active
+    with_f = listed.loc[listed["antal_f"] > 0, ["person_id", "skolenhetskod"]]
+    assert not set(with_f.itertuples(index=False, name=None)) & active
 
     protected = {pid(i) for i in protected_ids}
     table = school_table(pupils, protected)

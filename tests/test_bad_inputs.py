@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from skyddsnat.contract import SOURCES, Column
@@ -151,17 +152,16 @@ def test_wrong_delimiter(tmp_path, source, sep, hint):
 def test_windows_1252_with_swedish_letters(tmp_path, source):
     path = write(tmp_path, source, [row(source)], encoding="cp1252", newline="\r\n",
                  end="\r\n")
-    assert "Ö".encode("cp1252") in path.read_bytes()
+    text_cols = [c.name for c in SOURCES[source].columns if c.kind == "str" and not c.codes]
     result = ingest(path, source)
-    assert result.encoding == "cp1252"
     assert result.accepted == 1
-    for col in result.table.columns:
-        if result.table[col].dtype == "string" and NAME in set(result.table[col].dropna()):
-            break
-    else:
-        str_cols = [c.name for c in SOURCES[source].columns if c.kind == "str" and not c.codes
-                    and c.name in result.table.columns]
-        assert not str_cols, "a text column lost its å/ä/ö"
+    if not text_cols:
+        return  # no free text: a Windows-1252 export of it is plain ASCII
+    assert "Ö".encode("cp1252") in path.read_bytes()
+    assert result.encoding == "cp1252"
+    kept = [c for c in text_cols if c in result.table.columns]
+    for col in kept:
+        assert result.table.loc[0, col] == NAME
     if source == "folkbokforing":
         assert result.identities.loc[0, "fornamn"] == NAME
 
@@ -181,10 +181,6 @@ def test_mixed_personnummer_forms_give_one_pseudonym(tmp_path, source, column):
     rows = [row(source, i, **{column: f}) for i, f in enumerate(forms)]
     result = ingest(write(tmp_path, source, rows), source)
     out = "person_id" if column == "personnummer" else column
-    key_cols = POLICY.kallor.kallor[source].nyckel
-    if column in key_cols or (column == "personnummer" and "personnummer" in key_cols):
-        # other key columns differ per row in `row(source, i)` only through personnummer
-        pass
     assert set(result.table[out]) == {pseudonym(KEY, PLANTED)}
     assert result.accepted + result.quarantined_by_reason.get("dubblett", 0) == len(forms)
 
@@ -210,7 +206,7 @@ def test_samordningsnummer_birth_date_derived(tmp_path):
     result = ingest(write(tmp_path, "folkbokforing",
                           [row("folkbokforing", personnummer=SAMORDNING, fodelsedatum="")]),
                     "folkbokforing")
-    assert result.table.loc[0, "fodelsedatum"] == date(2015, 3, 12)
+    assert result.table.loc[0, "fodelsedatum"] == pd.Timestamp("2015-03-12")
 
 
 @pytest.mark.parametrize("source,column", DATE_COLUMNS)
@@ -343,7 +339,7 @@ def test_zero_byte_file(tmp_path, source):
 def test_header_only_file(tmp_path, source):
     result = ingest(write(tmp_path, source, []), source)
     assert (result.rows_read, result.accepted, result.quarantined) == (0, 0, 0)
-    assert list(result.table.columns) == [c for c in result.table.columns]
+    assert set(result.table.columns) <= set(SOURCES[source].column_names) | {"person_id"}
 
 
 @pytest.mark.parametrize("source", SOURCE_NAMES)

@@ -38,7 +38,8 @@ def parse_amount(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return pd.array(rounded, dtype="Int64"), bad
 
 
-def parse_frame(raw: pd.DataFrame, source: Source, reference: date) -> tuple[pd.DataFrame, pd.Series]:
+def parse_frame(raw: pd.DataFrame, source: Source,
+                reference: date) -> tuple[pd.DataFrame, pd.Series]:
     """Return (typed frame, reason per row: <NA> when the row parsed cleanly)."""
     reason = pd.Series(pd.NA, index=raw.index, dtype="string")
     out: dict[str, object] = {}
