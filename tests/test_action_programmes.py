@@ -207,4 +207,4 @@ def test_counts_are_consistent(grades, plans, protected_ids):
     assert table["elever_med_f"].sum() == len(open_pupils)
     assert (table["f_utan_atgardsprogram"] <= table["elever_med_f"]).all()
     assert table["f_utan_atgardsprogram"].sum() == len(
-        {(p, s) for p, s in open_pupils if p not in active})
+        {(p, s) for p, s in open_pupils if (p, s) not in active})
