@@ -11,8 +11,10 @@ from pathlib import Path
 
 from dagster import Definitions, load_assets_from_modules
 
+import assets.atgardsprogram.assets as atgardsprogram_assets
 import assets.avgifter.assets as avgifter_assets
 import assets.delivery.assets as delivery_assets
+import assets.franvaro.assets as franvaro_assets
 import assets.protection.assets as protection_assets
 import assets.skolplikt.assets as skolplikt_assets
 import assets.sources.narvaro as narvaro_assets
@@ -28,7 +30,7 @@ DATA_DIR = os.environ.get("SKYDDSNAT_DATA_DIR", str(ROOT / "demo" / "data"))
 KEY_DIR = os.environ.get("SKYDDSNAT_KEY_DIR", str(ROOT / "demo" / "keys"))
 
 ASSET_MODULES = [source_tables, narvaro_assets, protection_assets, skolplikt_assets,
-                 avgifter_assets, delivery_assets]
+                 avgifter_assets, franvaro_assets, atgardsprogram_assets, delivery_assets]
 
 defs = Definitions(
     assets=load_assets_from_modules(ASSET_MODULES),

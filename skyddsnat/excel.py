@@ -72,6 +72,18 @@ HEADERS: dict[str, str] = {
     "forst_sedd": "Först med",
     "avslutad": "Avslutat",
     "fynd": "Fynd",
+    "franvaro_procent_4v": "Frånvaro % senaste 4 v",
+    "ogiltig_procent_4v": "Ogiltig frånvaro % senaste 4 v",
+    "langsta_sammanhangande_dagar_4v": "Längsta sammanhängande frånvaro senaste 4 v (dagar)",
+    "niva_4v": "Nivå senaste 4 v",
+    "utredningsplikt": "Utredningsplikt (7 kap. 19 a §)",
+    "antal_streck": "Antal streck (-)",
+    "streck_och_franvaro": "Streck och frånvaro ≥ 15 %",
+    "elever_med_f": "Elever med F",
+    "elever_med_atgardsprogram": "Elever med åtgärdsprogram",
+    "f_utan_atgardsprogram": "Elever med F utan åtgärdsprogram",
+    "elever_med_streck": "Elever med streck (-)",
+    "skolenhet_namn": "Skolenhetens namn",
     "antal": "Antal",
     "faktura_manad": "Fakturamånad",
     "verksamhet": "Verksamhet",
@@ -150,13 +162,15 @@ def list_spec(kind: str, qualifier: str | int | None = None) -> ListSpec:
         return ListSpec(
             kind, name, _ROLE[kind], f"Problematisk frånvaro, {school}", "person_id",
             (*person, "arskurs", "franvaro_procent", "ogiltig_procent",
-             "langsta_sammanhangande_dagar", "niva", "status"),
+             "langsta_sammanhangande_dagar", "niva", "franvaro_procent_4v",
+             "ogiltig_procent_4v", "langsta_sammanhangande_dagar_4v", "niva_4v",
+             "utredningsplikt", "fynd", "status"),
             case_key_columns=("person_id", "skolenhetskod"), count_by=("niva",),
             per_skolenhet=True)
     if kind == "atgardsprogram":
         return ListSpec(
             kind, name, _ROLE[kind], f"Elever med F utan åtgärdsprogram, {school}", "person_id",
-            (*person, "arskurs", "antal_f", "status"),
+            (*person, "arskurs", "antal_f", "antal_streck", "streck_och_franvaro", "status"),
             case_key_columns=("person_id", "skolenhetskod"), per_skolenhet=True)
     if kind == "inkomstkontroll":
         return ListSpec(

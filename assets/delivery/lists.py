@@ -28,3 +28,19 @@ def income_lists(households: pd.DataFrame, months: pd.DataFrame,
                              {"Månadsdetaljer": detail, "Signaler": signals},
                              extra_key="hushall_id"))
     return out
+
+
+def own_school_units(elevregister: pd.DataFrame, *others: pd.Series) -> list[str]:
+    """The municipality's own school units: every rektor gets a file, empty or not, so a
+    school whose only cases are protected looks exactly like a school with none."""
+    own = elevregister.loc[elevregister["huvudman"] == "kommunal", "skolenhetskod"]
+    units = set(own.dropna())
+    for s in others:
+        units |= set(s.dropna())
+    return sorted(units)
+
+
+def per_school_lists(kind: str, rows: pd.DataFrame, schools: list[str]) -> list[ListInput]:
+    return [ListInput(list_spec(kind, code),
+                      rows[rows["skolenhetskod"] == code].reset_index(drop=True))
+            for code in schools]

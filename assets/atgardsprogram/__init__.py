@@ -1,0 +1,1 @@
+"""Action programmes against failing grades, per school."""

@@ -1,0 +1,1 @@
+"""Problematic absence: per pupil, per principal, and the board's suppressed picture."""

@@ -1,0 +1,129 @@
+"""Absence per pupil (term to date, last 4 weeks), built incrementally, and the kommunbild.
+
+The term state is kept settled through the day before the reference date: each night folds
+only the days since, and the reference day itself is folded on top without being stored, so
+re-running a night (or a corrected file for that day) gives exactly the same numbers.
+"""
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, AssetOut, Output, asset, multi_asset
+
+from assets.constants import GROUP_FRANVARO
+from assets.franvaro.days import day_before, read_between, stored_days
+from pipelines.privacy import privacy_safe
+from pipelines.resources import Skyddsnat
+from skyddsnat.absence import (
+    case_register_findings,
+    classify,
+    fold_days,
+    metrics_from_state,
+    needs_rebuild,
+    pupil_metrics,
+    recent_window,
+    rektor_list,
+    term_start,
+    with_findings,
+)
+from skyddsnat.kommunbild import combine_month_sums, kommunbild, month_sums
+
+STATE = "franvaro_tillstand"
+MONTHS = "franvaro_manadssummor"
+
+
+def _previous(data, name: str) -> pd.DataFrame | None:
+    path = data.table(name)
+    return pd.read_parquet(path) if path.exists() else None
+
+
+@multi_asset(
+    group_name=GROUP_FRANVARO,
+    outs={
+        STATE: AssetOut(io_manager_key="warehouse", kinds={"pandas"},
+                        description="Terminens frånvaro per elev och skolenhet, summerad t.o.m. "
+                                    "dagen före referensdagen (inkrementellt)."),
+        MONTHS: AssetOut(io_manager_key="warehouse", kinds={"pandas"},
+                         description="Schemalagda och frånvarande minuter per elev, skolenhet "
+                                     "och månad, t.o.m. dagen före referensdagen."),
+    },
+    deps=["narvaro"],
+)
+@privacy_safe
+def franvaro_tillstand(context: AssetExecutionContext, skyddsnat: Skyddsnat):
+    data, policy, as_of = skyddsnat.data(), skyddsnat.policy(), skyddsnat.reference_date()
+    settled = day_before(as_of)
+    days = stored_days(data, as_of)
+    start = term_start(as_of, days, policy.franvaro.terminer)
+    state, months = _previous(data, STATE), _previous(data, MONTHS)
+    rebuild = (state is None or months is None or needs_rebuild(state, start)
+               or pd.Timestamp(state["vikt_till"].max()) > pd.Timestamp(settled))
+    if rebuild:
+        state, months = None, None
+        first = start
+    else:
+        first = pd.Timestamp(state["vikt_till"].max()).date() + pd.Timedelta(days=1)
+    new = read_between(data, days, max(first, start), settled)
+    state = fold_days(state, new, start)
+    months = month_sums(new) if months is None else combine_month_sums(months, month_sums(new))
+    meta = {"terminsstart": start.isoformat(), "omraknad": rebuild,
+            "dagar_lasta": int(new["datum"].nunique()) if len(new) else 0}
+    yield Output(state, output_name=STATE, metadata=meta)
+    yield Output(months, output_name=MONTHS, metadata=meta)
+
+
+@multi_asset(
+    group_name=GROUP_FRANVARO,
+    outs={
+        "franvaro_elever": AssetOut(
+            io_manager_key="warehouse", kinds={"pandas"},
+            description="Elever med frånvaro på nivå uppmärksamma/oroande/hög (terminen eller "
+                        "senaste 4 veckorna) eller ogiltig frånvaro ≥ 5 %, med utredningsplikt "
+                        "och fynd mot ärenderegistret."),
+        "franvaro_termin": AssetOut(
+            io_manager_key="warehouse", kinds={"pandas"},
+            description="Terminens frånvaromått för alla elever (underlag för åtgärdsprogram)."),
+    },
+    ins={STATE: AssetIn(), "elevregister": AssetIn(), "franvaroarenden": AssetIn()},
+    deps=["narvaro"],
+)
+@privacy_safe
+def franvaro_elever(context: AssetExecutionContext, skyddsnat: Skyddsnat,
+                    franvaro_tillstand: pd.DataFrame, elevregister: pd.DataFrame,
+                    franvaroarenden: pd.DataFrame):
+    data, policy, as_of = skyddsnat.data(), skyddsnat.policy(), skyddsnat.reference_date()
+    rules = policy.franvaro
+    days = stored_days(data, as_of)
+    start = term_start(as_of, days, rules.terminer)
+    today = read_between(data, days, as_of, as_of)
+    term = classify(metrics_from_state(fold_days(franvaro_tillstand, today, start)), rules)
+    first, last = recent_window(as_of, rules.senaste_dagar)
+    recent = classify(pupil_metrics(read_between(data, days, first, last), first, last), rules)
+    listed = rektor_list(term, recent, elevregister, as_of)
+    register = franvaroarenden if len(franvaroarenden) else None
+    listed = with_findings(listed, case_register_findings(listed, register, rules))
+    levels = listed["niva"].value_counts().to_dict()
+    yield Output(listed, output_name="franvaro_elever",
+                 metadata={"terminsstart": start.isoformat(), "policyversion": policy.version,
+                           **{f"niva_{k or 'ingen'}": int(v) for k, v in levels.items()}})
+    yield Output(term, output_name="franvaro_termin")
+
+
+@asset(
+    group_name=GROUP_FRANVARO,
+    description="Kommunbilden för nämnden: per skolenhet × årskurs × månad antal elever och "
+                "antal med frånvaro ≥ 10/15/20 %, med primär och sekundär röjandekontroll.",
+    io_manager_key="warehouse",
+    ins={MONTHS: AssetIn(), "elevregister": AssetIn(), "skyddade": AssetIn()},
+    deps=["narvaro"],
+    kinds={"pandas"},
+)
+@privacy_safe
+def kommunbild_tabell(context: AssetExecutionContext, skyddsnat: Skyddsnat,
+                      franvaro_manadssummor: pd.DataFrame, elevregister: pd.DataFrame,
+                      skyddade: pd.DataFrame) -> Output:
+    data, policy, as_of = skyddsnat.data(), skyddsnat.policy(), skyddsnat.reference_date()
+    days = stored_days(data, as_of)
+    today = read_between(data, days, as_of, as_of)
+    sums = combine_month_sums(franvaro_manadssummor, month_sums(today))
+    table = kommunbild(sums, elevregister, skyddade["person_id"], policy)
+    return Output(table, metadata={"rader": len(table), "k": policy.undertryckning.k,
+                                   "policyversion": policy.version})

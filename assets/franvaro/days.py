@@ -1,0 +1,32 @@
+"""Which attendance days are stored, and reading the ones a step needs."""
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+from assets.sources.narvaro import NAME, read_days
+from skyddsnat.layout import DataDir
+
+
+def stored_days(data: DataDir, until: date) -> list[date]:
+    folder = data.warehouse / NAME
+    if not folder.is_dir():
+        return []
+    days = []
+    for p in folder.glob("*.parquet"):
+        try:
+            d = date.fromisoformat(p.stem)
+        except ValueError:
+            continue
+        if d <= until:
+            days.append(d)
+    return sorted(days)
+
+
+def read_between(data: DataDir, days: list[date], first: date, last: date) -> pd.DataFrame:
+    """Stored days with first ≤ day ≤ last (both included)."""
+    return read_days(data, [d for d in days if first <= d <= last])
+
+
+def day_before(d: date) -> date:
+    return d - timedelta(days=1)
