@@ -35,9 +35,10 @@ def _date(value: str) -> date:
 
 
 @keys_app.command("init")
-def keys_init(key_dir: Path = typer.Option(..., "--key-dir", help="Katalog för pipeline-nycklarna."),
-              officer_key_out: Path = typer.Option(..., "--officer-key-out",
-                                                   help="Fil för den skyddsbehörigas privata nyckel."),
+def keys_init(key_dir: Path = typer.Option(..., "--key-dir",
+                                           help="Katalog för pipeline-nycklarna."),
+              officer_key_out: Path = typer.Option(
+                  ..., "--officer-key-out", help="Fil för den skyddsbehörigas privata nyckel."),
               force: bool = typer.Option(False, "--force", help="Skriv över befintliga nycklar.")):
     """Skapa pseudonymnyckel, valvets nyckelring och handläggarens nyckelpar."""
     from skyddsnat.keys import KeyProblem, init_keys
@@ -94,13 +95,19 @@ def keys_rewrap(key_dir: Path = typer.Option(..., "--key-dir"),
 def generate_cmd(profile: str = typer.Option("ange", "--profile", help="ange | stockholm"),
                  out: Path = typer.Option(..., "--out", help="Datakatalog (inbox/ skapas)."),
                  as_of: str = typer.Option(..., "--as-of", help="Referensdag ÅÅÅÅ-MM-DD."),
-                 seed: int = typer.Option(1, "--seed")):
+                 seed: int = typer.Option(1, "--seed"),
+                 overwrite: bool = typer.Option(False, "--overwrite",
+                                                help="Ersätt tidigare genererade filer.")):
     """Skapa en syntetisk kommun i <out>/inbox/ enligt källkontraktet."""
     from skyddsnat.generate import generate
 
     if profile not in ("ange", "stockholm"):
         _fail("profilen ska vara ange eller stockholm", 2)
-    report = generate(profile, out, _date(as_of), seed=seed, progress=sys.stderr.isatty())
+    try:
+        report = generate(profile, out, _date(as_of), seed=seed, progress=sys.stderr.isatty(),
+                          overwrite=overwrite)
+    except FileExistsError:
+        _fail(f"{Path(out) / 'inbox'} har redan genererade filer (använd --overwrite)")
     n_files = len(report.files)
     typer.echo(f"Syntetisk kommun ({profile}) skriven: {n_files} filer i {Path(out) / 'inbox'}.")
 
@@ -166,7 +173,8 @@ def policy_check(policy_dir: Path = typer.Option(None, "--policy-dir")):
 
 @policy_app.command("explain")
 def policy_explain(policy_dir: Path = typer.Option(None, "--policy-dir"),
-                   out: Path = typer.Option(None, "--out", help="Skriv till fil (.md eller .html).")):
+                   out: Path = typer.Option(None, "--out",
+                                            help="Skriv till fil (.md eller .html).")):
     """Registerförteckning (art. 30 GDPR) på svenska: vem får vilka uppgifter, varför, hur länge."""
     from skyddsnat.policy import DEFAULT_POLICY_DIR, PolicyError, load_policy
     from skyddsnat.policy_explain import explain_html, explain_markdown

@@ -54,7 +54,8 @@ SOURCES: dict[str, Source] = {
             C("vardnadshavare_2", "pnr", required=False),
         )),
         Source("elevregister", (
-            C("personnummer", "pnr"), C("skolenhetskod", "code8"), C("skolenhet_namn", "str", required=False),
+            C("personnummer", "pnr"), C("skolenhetskod", "code8"),
+            C("skolenhet_namn", "str", required=False),
             C("huvudman", "str", codes=HUVUDMAN), C("skolform", "str", codes=SKOLFORMER),
             C("arskurs", "int", required=False, min_value=0, max_value=10),
             C("startdatum", "date"), C("slutdatum", "date", required=False),
@@ -92,10 +93,12 @@ SOURCES: dict[str, Source] = {
             C("betyg", "str", codes=BETYG),
         )),
         Source("franvaroarenden", (
-            C("personnummer", "pnr"), C("steg", "int", min_value=1, max_value=5), C("datum", "date"),
+            C("personnummer", "pnr"), C("steg", "int", min_value=1, max_value=5),
+            C("datum", "date"),
         )),
     )
 }
 
-IDENTITY_FIELDS = ("personnummer", "fornamn", "efternamn", "utdelningsadress", "postnummer", "postort")
+IDENTITY_FIELDS = ("personnummer", "fornamn", "efternamn", "utdelningsadress", "postnummer",
+                   "postort")
 ADDRESS_FIELDS = ("utdelningsadress", "postnummer", "postort")

@@ -33,6 +33,8 @@ from skyddsnat.reidentify import officer_fields, split_and_reidentify
 from skyddsnat.restricted import restricted_path, write_sealed_list
 
 HISTORY_FILE = "arenden.parquet"
+# Codes and labels stay text in board tables (a school unit code may start with 0).
+LABEL_COLUMNS = ("skolenhet", "skolenhetskod", "skolenhet_namn", "arskurs", "manad")
 
 
 @dataclass
@@ -81,6 +83,20 @@ def _general_extra(inp: ListInput, kept: pd.DataFrame) -> dict[str, pd.DataFrame
     return out
 
 
+def numbers_as_numbers(table: pd.DataFrame) -> pd.DataFrame:
+    """Board tables are stored as text ("12" or ".."); Excel should get real numbers."""
+    out = table.copy()
+    for col in out.columns:
+        if col in LABEL_COLUMNS:
+            continue
+        s = out[col].astype("string")
+        digits = s.str.fullmatch(r"\d+").fillna(False)
+        if digits.any() and ((digits | ~s.str.contains(r"\d", regex=True).fillna(True)).all()):
+            out[col] = [int(v) if d else v for v, d in zip(s.astype(object), digits,
+                                                            strict=True)]
+    return out
+
+
 def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
             lists: dict[str, list[ListInput]], boards: list[BoardTable],
             skyddade: pd.Series) -> DeliveryReport:
@@ -125,7 +141,8 @@ def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
         for board in boards:
             rel = f"namnd/{board.name}.xlsx"
             summary = {"Referensdatum": as_of, "Policyversion": policy.version, **board.summary}
-            fp = write_table_xlsx(d.path(rel), board.title, board.table, summary, board.charts)
+            fp = write_table_xlsx(d.path(rel), board.title, numbers_as_numbers(board.table),
+                                  summary, board.charts)
             d.record(rel, len(board.table), fp)
             if board.html is not None:
                 d.path(f"namnd/{board.name}.html").write_text(board.html, encoding="utf-8")

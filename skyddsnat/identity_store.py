@@ -38,7 +38,8 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def stage_identities(keys: Keys, vault_dir: Path, source: str, identities: pd.DataFrame) -> int:
-    _write_parquet(encrypt_identities(keys, identities), Path(vault_dir) / STAGING / f"{source}.parquet")
+    target = Path(vault_dir) / STAGING / f"{source}.parquet"
+    _write_parquet(encrypt_identities(keys, identities), target)
     return len(identities)
 
 

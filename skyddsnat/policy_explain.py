@@ -60,7 +60,8 @@ def document(p: Policy) -> list[Section]:
         f"Behandlade inkorgsfiler och karantänrader: krypterat arkiv, gallras efter "
         f"{g.arkiv_dagar} dagar.",
         f"Levererade listor: gallras ur utkorgen efter {g.utkorg_dagar} dagar.",
-        f"Revisionsloggen (återidentifieringar och leveranser) sparas minst {g.revisionslogg_ar} år.",
+        "Revisionsloggen (återidentifieringar och leveranser) sparas minst "
+        f"{g.revisionslogg_ar} år.",
         f"Hanteringsanvisning på varje lista: {g.hanteringsanvisning}",
     ]))
     u = p.undertryckning
