@@ -80,7 +80,7 @@ def pupil_summary(
     )
     programmes = _programmes_in_term(atgardsprogram, termin)
     out = grades.merge(programmes.assign(_ap=True), on=KEY, how="outer")
-    out["har_atgardsprogram"] = out.pop("_ap").fillna(False).astype(bool)
+    out["har_atgardsprogram"] = out.pop("_ap").notna().to_numpy()
     out = out.astype({
         "person_id": "string", "skolenhetskod": "string", "arskurs": "Int64",
         "antal_f": "Int64", "antal_streck": "Int64",

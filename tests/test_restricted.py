@@ -46,7 +46,12 @@ def franvaro_rows(n: int) -> pd.DataFrame:
         "arskurs": pd.array([5, 6, 7][:n], dtype="Int64"),
         "franvaro_procent": [21.5, 16.0, 30.2][:n], "ogiltig_procent": [2.0, 5.5, 0.0][:n],
         "langsta_sammanhangande_dagar": pd.array([6, 1, 2][:n], dtype="Int64"),
-        "niva": ["hog", "oroande", "hog"][:n], "status": ["ny", "kvarstar", "ny"][:n]})
+        "niva": ["hog", "oroande", "hog"][:n],
+        "franvaro_procent_4v": [25.0, 12.0, 31.0][:n], "ogiltig_procent_4v": [0.0, 6.0, 0.0][:n],
+        "langsta_sammanhangande_dagar_4v": pd.array([6, 1, 2][:n], dtype="Int64"),
+        "niva_4v": ["hog", "uppmarksamma", "hog"][:n],
+        "utredningsplikt": [True, True, True][:n], "fynd": ["", "", "hog_utan_arende"][:n],
+        "status": ["ny", "kvarstar", "ny"][:n]})
 
 
 def seal(path, keys, store, n: int, kind: str = "franvaro"):
