@@ -105,7 +105,7 @@ def run_measured(label: str, cmd: list[str], env: dict[str, str], cwd: Path = RO
 def nightly(label: str, data_dir: Path, key_dir: Path, as_of: date, dagster_home: Path,
             kommunkod: str = "") -> RunMeasure:
     """One `skyddsnat run` in a child process, measured, with its Dagster event log read."""
-    env = {**os.environ, "DAGSTER_HOME": str(fresh_dagster_home(dagster_home)),
+    env = {**os.environ, "DAGSTER_HOME": str(fresh_dagster_home(dagster_home.resolve())),
            "GX_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "skyddsnat.cli", "run", "--data-dir", str(data_dir),
            "--key-dir", str(key_dir), "--as-of", as_of.isoformat()]
@@ -122,7 +122,7 @@ def read_event_log(dagster_home: Path, m: RunMeasure) -> None:
     """Per-step wall times and rows read per source, from the newest run in the instance."""
     from dagster import DagsterEventType, DagsterInstance
 
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    os.environ["DAGSTER_HOME"] = str(dagster_home.resolve())
     with DagsterInstance.get() as instance:
         runs = instance.get_runs(limit=1)
         if not runs:

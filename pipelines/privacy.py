@@ -7,8 +7,10 @@ its chain is cut (`from None`) so no cause or context is serialised into the eve
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
+import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +51,11 @@ def _where(exc: BaseException) -> str:
 def safe_message(exc: BaseException) -> str:
     if isinstance(exc, (*SAFE_ERRORS, SafeError)):
         return str(exc)
+    if isinstance(exc, OSError) and exc.errno:
+        # The errno names the problem (disk full, no permission); the path is left out.
+        code = errno.errorcode.get(exc.errno, str(exc.errno))
+        return (f"{type(exc).__name__} [{code}: {os.strerror(exc.errno)}] i {_where(exc)} "
+                "(sökväg utelämnad)")
     return (f"{type(exc).__name__} i {_where(exc)} "
             "(detaljer utelämnade: kan innehålla personuppgifter)")
 

@@ -298,7 +298,11 @@ class _workbook:
 
     def __init__(self, path: Path | str, as_of: object, title: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # xlsxwriter stages each sheet's XML (names, personnummer) as named temp files; keep
+        # them beside the output (the outbox staging dir, cleaned on failure) rather than in
+        # the system temp dir, where a crash or a full disk would leave them behind.
         self.wb = xlsxwriter.Workbook(str(path), {
+            "tmpdir": str(Path(path).parent),
             "strings_to_numbers": False, "strings_to_formulas": False,
             "strings_to_urls": False, "nan_inf_to_errors": True,
             "default_date_format": DATE_FORMAT})

@@ -12,6 +12,7 @@ itself sensitive, and a fingerprint of an empty sealed list would be recognisabl
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -99,7 +100,11 @@ def staged_delivery(outbox: Path | str, as_of: date | str, policy_version: str,
     as_of_s = pd.Timestamp(as_of).date().isoformat()
     token = secrets.token_hex(6)
     staging = outbox / STAGING / f"{as_of_s}-{token}"
-    staging.mkdir(parents=True)
+    try:
+        _remove_leftovers(outbox, as_of_s)
+        staging.mkdir(parents=True)
+    except OSError as exc:
+        raise _unwritable(exc) from None
     stamp = (created or datetime.now(UTC)).isoformat(timespec="seconds")
     delivery = Delivery(staging, as_of_s, policy_version, stamp)
     try:
@@ -111,9 +116,45 @@ def staged_delivery(outbox: Path | str, as_of: date | str, policy_version: str,
         _publish(outbox, as_of_s, staging, token)
         delivery.manifest = manifest
         delivery.root = outbox / DELIVERIES / f"{as_of_s}-{token}"
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        os_error = _os_error(exc)
+        if os_error is not None:
+            raise _unwritable(os_error) from None
         raise
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind a failure, also when a writer wrapped it (xlsxwriter does)."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, OSError) and exc.errno:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def _unwritable(exc: OSError) -> OutboxProblem:
+    """Name the problem (errno, e.g. ENOSPC or EACCES) but no path or value."""
+    code = errno.errorcode.get(exc.errno or 0, "okänt fel")
+    text = os.strerror(exc.errno) if exc.errno else type(exc).__name__
+    return OutboxProblem(f"leveransen kunde inte skrivas till utkorgen ({code}: {text}); "
+                         "föregående leverans är orörd")
+
+
+def _remove_leftovers(outbox: Path, as_of: str) -> None:
+    """Remove what a killed run of the same date left: its staging dir and temporary link.
+
+    A run killed while staging leaves plaintext lists under `.staging/`; they were never
+    delivered, so the next run of the date removes them before it stages its own. (Two
+    runs of the same date at once are not supported: the later one removes the other's
+    staging, which then fails instead of publishing.)
+    """
+    for old in (outbox / STAGING).glob(f"{as_of}-*"):
+        shutil.rmtree(old)
+    for link in outbox.glob(f".{as_of}-*.link"):
+        link.unlink()
 
 
 def _publish(outbox: Path, as_of: str, staging: Path, token: str) -> None:
@@ -122,13 +163,21 @@ def _publish(outbox: Path, as_of: str, staging: Path, token: str) -> None:
     final = deliveries / f"{as_of}-{token}"
     os.rename(staging, final)
     link = outbox / as_of
-    if link.exists() and not link.is_symlink():
-        # A plain directory from an older layout: move it aside so the swap can happen.
-        os.rename(link, deliveries / f"{as_of}-aldre-{token}")
+    target = Path(DELIVERIES) / final.name
     tmp_link = outbox / f".{as_of}-{token}.link"
-    os.symlink(Path(DELIVERIES) / final.name, tmp_link)
-    os.replace(tmp_link, link)
-    _fsync_dir(outbox)
+    try:
+        if link.exists() and not link.is_symlink():
+            # A plain directory from an older layout: move it aside so the swap can happen.
+            os.rename(link, deliveries / f"{as_of}-aldre-{token}")
+        os.symlink(target, tmp_link)
+        os.replace(tmp_link, link)
+        _fsync_dir(outbox)
+    except BaseException:
+        # Not published: remove the renamed staging too, so no unpublished lists remain.
+        if not (link.is_symlink() and Path(os.readlink(link)) == target):
+            shutil.rmtree(final, ignore_errors=True)
+            tmp_link.unlink(missing_ok=True)
+        raise
     for old in deliveries.glob(f"{as_of}-*"):
         if old.name != final.name:
             shutil.rmtree(old, ignore_errors=True)

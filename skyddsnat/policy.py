@@ -116,6 +116,7 @@ class Absence(Strict):
     senaste_dagar: int = Field(ge=1)
     terminer: dict[str, date] = Field(default_factory=dict)
     trappa_anmalan_steg: int = 5
+    streck_franvaro_procent: float = 15.0
 
 
 class FeePeriod(Strict):
@@ -128,8 +129,14 @@ class FeePeriod(Strict):
     tak: dict[Literal["forskola", "pedagogisk_omsorg", "fritidshem"], list[int]]
 
 
+class FeeSignals(Strict):
+    faktor: float = Field(default=1.5, gt=1)
+    marginal_kr_per_manad: int = Field(default=10_000, ge=0)
+
+
 class Fees(Strict):
     tolerans_kr_per_ar: int = Field(ge=0)
+    signaler: FeeSignals = Field(default_factory=FeeSignals)
     avrundning: Literal["halv_upp"]
     perioder: list[FeePeriod]
 

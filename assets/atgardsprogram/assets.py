@@ -63,7 +63,8 @@ def atgardsprogram_kontroll(context: AssetExecutionContext, skyddsnat: Skyddsnat
         absence = franvaro_termin.assign(
             franvaro_procent=100 * franvaro_termin["franvaro_min"]
             / franvaro_termin["schemalagd_min"].where(franvaro_termin["schemalagd_min"] > 0))
-        pupils = pupil_summary(betyg, atgardsprogram, term, absence)
+        pupils = pupil_summary(betyg, atgardsprogram, term, absence,
+                               policy.franvaro.streck_franvaro_procent)
     listed = rektor_list(pupils)
     schools = school_table(pupils, skyddade["person_id"])
     u = policy.undertryckning

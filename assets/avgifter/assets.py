@@ -37,7 +37,8 @@ def inkomstkontroll(context: AssetExecutionContext, skyddsnat: Skyddsnat, avgift
         check = income_check(avgifter, inkomster, year, fees, skyddade["person_id"])
         households.append(check.households)
         months.append(check.months.assign(inkomstar=year))
-        flags.append(signals(avgifter, inkomster, year).assign(inkomstar=year))
+        flags.append(signals(avgifter, inkomster, year, fees.signaler.faktor,
+                             fees.signaler.marginal_kr_per_manad).assign(inkomstar=year))
         summary.extend({"inkomstar": year, "nyckel": k, "varde": str(v)}
                        for k, v in check.summary.items() if k != "inkomstar")
     yield Output(_concat(households, HOUSEHOLD_COLUMNS), output_name="inkomstkontroll_hushall")

@@ -19,14 +19,29 @@ NOT_FUTURE = {"datum", "folkbokford_datum", "fodelsedatum", "beslutsdatum"}
 
 
 def _blank(s: pd.Series) -> pd.Series:
-    return s.isna() | (s.str.strip() == "")
+    """Missing or only whitespace; decided once per distinct text."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    blank = (pd.Series(uniques, dtype="string").str.strip() == "").to_numpy(dtype=bool)
+    return pd.Series(np.where(codes >= 0, blank[np.maximum(codes, 0)] if len(blank) else True,
+                              True), index=s.index)
 
 
 def parse_amount(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Whole kronor/minutes; accepts a decimal comma and space/dot thousands separators.
 
-    Returns (Int64 values, bad-format mask). Decimals are rounded half up.
+    Returns (Int64 values, bad-format mask). Decimals are rounded half up. Parsed once per
+    distinct text: a day of attendance has 80 000 rows but a few hundred distinct minutes.
     """
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if len(uniques) * 2 > len(s):
+        return _parse_amount_values(s)
+    values, bad = _parse_amount_values(pd.Series(uniques, dtype=s.dtype))
+    taken = pd.array(values, dtype="Int64").take(codes, allow_fill=True)
+    bad_rows = np.where(codes >= 0, bad.to_numpy(dtype=bool)[codes], False)
+    return taken, pd.Series(bad_rows, index=s.index)
+
+
+def _parse_amount_values(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     t = s.str.strip().str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
     has_comma = t.str.contains(",", regex=False).fillna(False)
     dotted_thousands = t.str.fullmatch(r"-?\d{1,3}(\.\d{3})+").fillna(False)

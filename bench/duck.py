@@ -1,0 +1,404 @@
+"""The three core computations as DuckDB SQL, timed against our pure functions.
+
+What each side includes (the fair comparison, `compute` rows):
+- ours: the pure function in skyddsnat/ called on the pseudonymous warehouse tables, already
+  loaded as DataFrames (Parquet read not timed), producing its DataFrame result.
+- DuckDB: the same logic as SQL over the same warehouse tables, already loaded into DuckDB
+  tables (load not timed), materialising its result as a temporary table; default threads
+  (2 here) and, for reference, threads=1.
+Both sides produce the same result, which is checked (row counts and values) and reported.
+
+The `csv` rows go further on the DuckDB side: SQL straight over the inbox CSV files, including
+CSV parsing and personnummer normalisation (digits only, century for 10-digit numbers) but no
+Luhn check, no quarantine, no pseudonymisation, no encryption; they are set against our
+end-to-end step times (ingest of the sources the computation needs + the computing asset).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from skyddsnat.absence import pupil_metrics, term_start
+from skyddsnat.income_check import income_check
+from skyddsnat.layout import DataDir
+from skyddsnat.maxtaxa import VERKSAMHETER, _span, basis_points
+from skyddsnat.policy import Policy
+from skyddsnat.school_duty import SKOLPLIKT_FIRST_AGE, SKOLPLIKT_YEARS, find_exceptions, lasar_start
+
+
+@dataclass
+class Comparison:
+    name: str
+    rows_in: int
+    ours_s: float
+    duck_s: float  # default threads
+    duck_1t_s: float
+    same_result: bool
+    note: str = ""
+    duck_csv_s: float | None = None
+    ours_end_to_end_s: float | None = None
+    ours_steps: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_s / self.duck_s if self.duck_s else float("nan")
+
+
+def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def _load(data: DataDir, name: str) -> pd.DataFrame:
+    return pd.read_parquet(data.table(name))
+
+
+def _term_rows(data: DataDir, first: date, last: date) -> pd.DataFrame:
+    folder = data.warehouse / "narvaro"
+    files = sorted(p for p in folder.glob("*.parquet")
+                   if first <= date.fromisoformat(p.stem) <= last)
+    return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+
+
+def _timed_sql(con: duckdb.DuckDBPyConnection, sql: str, params: list, repeat: int,
+               threads: int | None = None) -> float:
+    con.execute(f"SET threads = {threads or _cores()}")
+    return best_of(lambda: con.execute(
+        f"CREATE OR REPLACE TEMP TABLE res AS {sql}", params), repeat)[0]
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+# --- school duty ---------------------------------------------------------------------------
+
+SKOLPLIKT_SQL = """
+WITH kids AS (
+  SELECT DISTINCT ON (person_id) person_id, folkbokford_datum,
+         CAST($y - year(fodelsedatum) - {first_age} AS BIGINT) AS grade
+  FROM {personer}
+  WHERE kommunkod = $kommun AND year(fodelsedatum) BETWEEN $y - {first_age} - {span}
+        AND $y - {first_age}
+), ful AS (SELECT person_id, startdatum, slutdatum FROM {placeringar}
+           WHERE skolform IN (SELECT unnest($former))),
+act AS (SELECT person_id, count(*) AS n FROM ful
+        WHERE startdatum <= $d AND (slutdatum IS NULL OR slutdatum >= $d) GROUP BY ALL),
+ended AS (SELECT person_id, count(*) AS n FROM ful WHERE slutdatum < $d GROUP BY ALL),
+dec AS (SELECT person_id, count(*) AS n FROM {beslut}
+        WHERE beslutstyp IN (SELECT unnest($beslut)) AND giltig_fran <= $d
+          AND (giltig_till IS NULL OR giltig_till >= $d) GROUP BY ALL),
+cls AS (
+  SELECT k.person_id, k.grade, k.folkbokford_datum,
+    CASE WHEN coalesce(a.n, 0) >= 2 THEN 'dubbel_placering'
+         WHEN coalesce(a.n, 0) >= 1 OR coalesce(dc.n, 0) >= 1 THEN ''
+         WHEN date_diff('day', k.folkbokford_datum, $d) < $grace THEN 'nyinflyttad'
+         WHEN coalesce(e.n, 0) >= 1 THEN 'placering_avslutad'
+         ELSE 'okand' END AS orsak
+  FROM kids k LEFT JOIN act a USING (person_id) LEFT JOIN ended e USING (person_id)
+       LEFT JOIN dec dc USING (person_id))
+SELECT person_id,
+       CASE WHEN $y >= $reform THEN CAST(grade + 1 AS VARCHAR)
+            WHEN grade = 0 THEN 'FK' ELSE CAST(grade AS VARCHAR) END AS forvantad_arskurs,
+       folkbokford_datum, orsak
+FROM cls WHERE orsak <> ''
+ORDER BY list_position(['dubbel_placering', 'nyinflyttad', 'placering_avslutad', 'okand'],
+                       orsak), person_id
+"""
+
+
+def _skolplikt_params(policy: Policy, as_of: date) -> list:
+    p = policy.skolplikt
+    return {"y": lasar_start(as_of), "kommun": p.kommunkod, "d": as_of,
+            "former": list(p.skolformer_som_uppfyller), "beslut": list(p.beslut_som_uppfyller),
+            "grace": p.grace_days, "reform": p.forskoleklass_avskaffas_lasar}
+
+
+def _skolplikt_sql(personer: str, placeringar: str, beslut: str) -> str:
+    return SKOLPLIKT_SQL.format(personer=personer, placeringar=placeringar, beslut=beslut,
+                                first_age=SKOLPLIKT_FIRST_AGE, span=SKOLPLIKT_YEARS - 1)
+
+
+# --- absence over the term ------------------------------------------------------------------
+
+ABSENCE_SQL = """
+WITH d AS (
+  SELECT person_id, skolenhetskod, datum, schemalagd_min AS s,
+         giltig_franvaro_min + ogiltig_franvaro_min AS f, ogiltig_franvaro_min AS o,
+         giltig_franvaro_min + ogiltig_franvaro_min >= schemalagd_min AS hel
+  FROM {narvaro} WHERE schemalagd_min > 0 AND datum BETWEEN $first AND $last
+), g AS (
+  SELECT *, sum(CASE WHEN hel THEN 0 ELSE 1 END) OVER (
+           PARTITION BY person_id, skolenhetskod ORDER BY datum
+           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
+  FROM d
+), runs AS (
+  SELECT person_id, skolenhetskod, count(*) FILTER (WHERE hel) AS run
+  FROM g GROUP BY person_id, skolenhetskod, island
+), longest AS (
+  SELECT person_id, skolenhetskod, max(run) AS langsta FROM runs GROUP BY ALL
+), sums AS (
+  SELECT person_id, skolenhetskod, count(*) AS skoldagar, sum(s) AS schemalagd_min,
+         sum(f) AS franvaro_min, sum(o) AS ogiltig_min FROM d GROUP BY ALL
+)
+SELECT person_id, skolenhetskod, skoldagar, schemalagd_min, franvaro_min, ogiltig_min,
+       100.0 * franvaro_min / schemalagd_min AS franvaro_procent,
+       100.0 * ogiltig_min / schemalagd_min AS ogiltig_procent,
+       langsta AS langsta_sammanhangande_dagar
+FROM sums JOIN longest USING (person_id, skolenhetskod)
+ORDER BY person_id, skolenhetskod
+"""
+
+ABSENCE_SUMS_SQL = """
+SELECT person_id, skolenhetskod, count(*) AS skoldagar, sum(schemalagd_min) AS schemalagd_min,
+       sum(giltig_franvaro_min + ogiltig_franvaro_min) AS franvaro_min,
+       sum(ogiltig_franvaro_min) AS ogiltig_min,
+       100.0 * sum(giltig_franvaro_min + ogiltig_franvaro_min) / sum(schemalagd_min) AS pct
+FROM {narvaro} WHERE schemalagd_min > 0 AND datum BETWEEN $first AND $last GROUP BY ALL
+"""
+
+
+# --- fee recomputation ----------------------------------------------------------------------
+
+def taxa_table(policy: Policy) -> pd.DataFrame:
+    """The maxtaxa periods as rows (month span, verksamhet, rank slot → bp, cap, ...)."""
+    rows = []
+    for per in policy.maxtaxa.perioder:
+        start, end = _span(per)
+        for v in VERKSAMHETER:
+            for slot in range(3):
+                rows.append({"fran": start, "till": end, "verksamhet": v, "slot": slot + 1,
+                             "bp": basis_points(per.procent[v][slot]), "cap": per.tak[v][slot],
+                             "avdrag": per.avdrag, "inkomsttak": per.inkomsttak})
+    return pd.DataFrame(rows)
+
+
+FEE_MONTHS_SQL = """
+WITH inc AS (SELECT person_id, faststalld_inkomst AS ink FROM {inkomster} WHERE inkomstar = $y),
+r AS (
+  SELECT a.*, (p.ink IS NULL) OR (a.medbetalare IS NOT NULL AND c.ink IS NULL) AS saknas,
+         coalesce(p.ink, 0) + coalesce(c.ink, 0) AS arsinkomst,
+         CAST(substr(a.faktura_manad, 1, 4) AS INT) * 12
+           + CAST(substr(a.faktura_manad, 6, 2) AS INT) - 1 AS midx
+  FROM {avgifter} a LEFT JOIN inc p ON p.person_id = a.betalare
+       LEFT JOIN inc c ON c.person_id = a.medbetalare
+  WHERE starts_with(a.faktura_manad, CAST($y AS VARCHAR) || '-')
+), f AS (
+  SELECT r.*, (2 * arsinkomst + 12) // 24 AS manad, t.bp, t.cap, t.avdrag, t.inkomsttak
+  FROM r JOIN taxa t ON r.midx BETWEEN t.fran AND t.till AND t.verksamhet = r.verksamhet
+                    AND t.slot = least(r.barn_ordning, 3)
+)
+SELECT hushall_id, faktura_manad, betalare, medbetalare, barn, verksamhet, barn_ordning,
+       anmald_inkomst, CASE WHEN saknas THEN NULL ELSE manad END AS hushallsinkomst_manad,
+       debiterad_avgift, saknas,
+       CASE WHEN saknas AND anmald_inkomst IS NOT NULL THEN NULL
+            WHEN barn_ordning >= 4 THEN 0
+            WHEN anmald_inkomst IS NULL THEN cap
+            ELSE least((2 * bp * least(greatest(manad - avdrag, 0), inkomsttak) + 10000)
+                       // 20000, cap) END AS korrekt_avgift
+FROM f
+"""
+
+FEE_HOUSEHOLDS_SQL = """
+SELECT hushall_id, last(betalare ORDER BY faktura_manad, barn_ordning, barn) AS betalare,
+       last(medbetalare ORDER BY faktura_manad, barn_ordning, barn) AS medbetalare,
+       sum(debiterad_avgift) AS debiterat,
+       CASE WHEN bool_or(saknas) THEN NULL ELSE sum(coalesce(korrekt_avgift, 0)) END AS korrekt,
+       korrekt - debiterat AS differens,
+       CASE WHEN bool_or(saknas) THEN 'saknar_inkomstuppgift'
+            WHEN korrekt - debiterat > $tol THEN 'efterdebitering'
+            WHEN korrekt - debiterat < -$tol THEN 'aterbetalning'
+            ELSE 'inom_tolerans' END AS atgard
+FROM fee_months GROUP BY hushall_id ORDER BY hushall_id
+"""
+
+
+def _fee_sql(con, avgifter: str, inkomster: str, year: int, tol: int) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE fee_months AS "
+                + FEE_MONTHS_SQL.format(avgifter=avgifter, inkomster=inkomster), {"y": year})
+    con.execute("CREATE OR REPLACE TEMP TABLE res AS " + FEE_HOUSEHOLDS_SQL, {"tol": tol})
+
+
+# --- CSV sources -----------------------------------------------------------------------------
+
+PNR_MACROS = """
+CREATE OR REPLACE MACRO pnr_digits(raw) AS regexp_replace(raw, '[^0-9]', '', 'g');
+CREATE OR REPLACE MACRO pnr12_of(dig, plus, ref_yy) AS CASE
+  WHEN length(dig) = 12 THEN dig
+  WHEN length(dig) = 10 THEN CAST(
+      (CASE WHEN CAST(substr(dig, 1, 2) AS INT) <= ref_yy THEN 20 ELSE 19 END)
+      - (CASE WHEN plus THEN 1 ELSE 0 END) AS VARCHAR) || dig END;
+CREATE OR REPLACE MACRO pnr12(raw, ref_yy) AS pnr12_of(pnr_digits(raw), contains(raw, '+'),
+                                                        ref_yy);
+CREATE OR REPLACE MACRO kr(raw) AS
+  CAST(round(try_cast(replace(replace(replace(trim(raw), ' ', ''), '.', ''), ',', '.')
+                      AS DOUBLE)) AS BIGINT);
+CREATE OR REPLACE MACRO birth_of(p12) AS try_cast(
+  substr(p12, 1, 4) || '-' || substr(p12, 5, 2) || '-'
+  || lpad(CAST(CAST(substr(p12, 7, 2) AS INT) % 60 AS VARCHAR), 2, '0') AS DATE);
+"""
+
+
+def _csv(files: list[Path], encoding: str = "utf-8") -> str:
+    names = ", ".join(f"'{f}'" for f in files)
+    return (f"read_csv([{names}], delim=';', header=true, all_varchar=true, "
+            f"encoding='{encoding}', ignore_errors=true, union_by_name=true)")
+
+
+def csv_views(con, inbox: Path, as_of: date, year: int, first: date) -> None:
+    """Views that normalise the CSVs the three computations need (no pseudonymisation)."""
+    yy = as_of.year % 100
+    con.execute(PNR_MACROS)
+    stamp = as_of.strftime("%Y%m%d")
+    con.execute(f"""CREATE OR REPLACE VIEW c_personer AS SELECT pnr12(personnummer, {yy})
+        AS person_id, coalesce(try_cast(fodelsedatum AS DATE), birth_of(pnr12(personnummer,
+        {yy}))) AS fodelsedatum, kommunkod, try_cast(folkbokford_datum AS DATE)
+        AS folkbokford_datum FROM {_csv([inbox / f'folkbokforing_{stamp}.csv'], 'latin-1')}""")
+    con.execute(f"""CREATE OR REPLACE VIEW c_placeringar AS SELECT pnr12(personnummer, {yy})
+        AS person_id, skolform, try_cast(startdatum AS DATE) AS startdatum,
+        try_cast(slutdatum AS DATE) AS slutdatum
+        FROM {_csv([inbox / f'elevregister_{stamp}.csv'])}""")
+    con.execute(f"""CREATE OR REPLACE VIEW c_beslut AS SELECT pnr12(personnummer, {yy})
+        AS person_id, beslutstyp, try_cast(giltig_fran AS DATE) AS giltig_fran,
+        try_cast(giltig_till AS DATE) AS giltig_till
+        FROM {_csv([inbox / f'skolpliktsbeslut_{stamp}.csv'])}""")
+    days = sorted(p for p in inbox.glob("narvaro_*.csv")
+                  if first.strftime("%Y%m%d") <= p.stem[-8:] <= stamp)
+    con.execute(f"""CREATE OR REPLACE VIEW c_narvaro AS SELECT try_cast(datum AS DATE) AS datum,
+        pnr12(personnummer, {yy}) AS person_id, skolenhetskod,
+        kr(schemalagd_min) AS schemalagd_min, kr(giltig_franvaro_min) AS giltig_franvaro_min,
+        kr(ogiltig_franvaro_min) AS ogiltig_franvaro_min FROM {_csv(days)}""")
+    fees = sorted(inbox.glob(f"avgifter_{year}??.csv"))
+    con.execute(f"""CREATE OR REPLACE VIEW c_avgifter AS SELECT faktura_manad, hushall_id,
+        pnr12(betalare, {yy}) AS betalare, pnr12(nullif(trim(medbetalare), ''), {yy})
+        AS medbetalare, pnr12(barn, {yy}) AS barn, verksamhet,
+        kr(barn_ordning) AS barn_ordning, kr(anmald_inkomst) AS anmald_inkomst,
+        kr(debiterad_avgift) AS debiterad_avgift FROM {_csv(fees)}""")
+    con.execute(f"""CREATE OR REPLACE VIEW c_inkomster AS SELECT kr(inkomstar) AS inkomstar,
+        pnr12(personnummer, {yy}) AS person_id, kr(faststalld_inkomst) AS faststalld_inkomst
+        FROM {_csv(sorted(inbox.glob(f'inkomster_{year}.csv')))}""")
+
+
+# --- the comparison --------------------------------------------------------------------------
+
+def compare(data_dir: Path, as_of: date, policy: Policy, repeat: int = 3,
+            with_csv: bool = True) -> list[Comparison]:
+    data = DataDir(data_dir)
+    con = duckdb.connect()
+    out: list[Comparison] = []
+
+    # School duty.
+    personer, placeringar = _load(data, "folkbokforing"), _load(data, "elevregister")
+    beslut = _load(data, "skolpliktsbeslut")
+    for name, frame in (("personer", personer), ("placeringar", placeringar),
+                        ("beslut", beslut)):
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame")
+    ours_s, ours = best_of(lambda: find_exceptions(personer, placeringar, beslut, as_of,
+                                                   policy.skolplikt), repeat)
+    sql, params = _skolplikt_sql("personer", "placeringar", "beslut"), _skolplikt_params(
+        policy, as_of)
+    duck_s = _timed_sql(con, sql, params, repeat)
+    duck_1t = _timed_sql(con, sql, params, repeat, threads=1)
+    theirs = con.execute("SELECT person_id, orsak FROM res").df()
+    same = (len(theirs) == len(ours) and
+            set(zip(theirs.person_id, theirs.orsak, strict=True))
+            == set(zip(ours.person_id.astype(str), ours.orsak.astype(str), strict=True)))
+    out.append(Comparison("skolplikt (anti-join + orsak)",
+                          len(personer) + len(placeringar) + len(beslut), ours_s, duck_s,
+                          duck_1t, same, f"{len(ours)} ärenden"))
+
+    # Absence over the term, from the first term day to as_of.
+    days = sorted(date.fromisoformat(p.stem) for p in (data.warehouse / "narvaro").glob("*.parquet"))
+    first = term_start(as_of, days, policy.franvaro.terminer)
+    narvaro = _term_rows(data, first, as_of)
+    con.execute("CREATE OR REPLACE TABLE narvaro AS SELECT * FROM narvaro")
+    ours_s, ours = best_of(lambda: pupil_metrics(narvaro, first, as_of), max(1, repeat - 1))
+    params = {"first": first, "last": as_of}
+    duck_s = _timed_sql(con, ABSENCE_SQL.format(narvaro="narvaro"), params, repeat)
+    duck_1t = _timed_sql(con, ABSENCE_SQL.format(narvaro="narvaro"), params, repeat, threads=1)
+    theirs = con.execute("SELECT * FROM res").df()
+    same = _same_absence(ours, theirs)
+    sums_s = _timed_sql(con, ABSENCE_SUMS_SQL.format(narvaro="narvaro"), params, repeat)
+    out.append(Comparison("frånvaro per elev, terminen (summor, %, längsta följd)", len(narvaro),
+                          ours_s, duck_s, duck_1t, same,
+                          f"{len(ours)} elev×skola; DuckDB utan följd-delen: {sums_s:.2f} s"))
+    del narvaro
+
+    # Fee recomputation for the income year.
+    avgifter, inkomster = _load(data, "avgifter"), _load(data, "inkomster")
+    skyddade = _load(data, "skyddade")["person_id"]
+    year = int(inkomster["inkomstar"].max())
+    for name, frame in (("avgifter", avgifter), ("inkomster", inkomster),
+                        ("taxa", taxa_table(policy))):
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame")
+    fees = policy.maxtaxa
+    ours_s, ours = best_of(lambda: income_check(avgifter, inkomster, year, fees, skyddade), repeat)
+    con.execute(f"SET threads = {_cores()}")
+    duck_s = best_of(lambda: _fee_sql(con, "avgifter", "inkomster", year,
+                                      fees.tolerans_kr_per_ar), repeat)[0]
+    con.execute("SET threads = 1")
+    duck_1t = best_of(lambda: _fee_sql(con, "avgifter", "inkomster", year,
+                                       fees.tolerans_kr_per_ar), repeat)[0]
+    theirs = con.execute("SELECT * FROM res").df()
+    same = _same_fees(ours.households, theirs)
+    out.append(Comparison(f"avgiftsomräkning inkomstår {year}", len(avgifter) + len(inkomster),
+                          ours_s, duck_s, duck_1t, same,
+                          f"{len(ours.months)} månadsrader, {len(ours.households)} hushåll"))
+
+    if with_csv:
+        _csv_timings(con, data, as_of, first, year, policy, out, repeat)
+    con.close()
+    return out
+
+
+def _csv_timings(con, data: DataDir, as_of: date, first: date, year: int, policy: Policy,
+                 out: list[Comparison], repeat: int) -> None:
+    csv_views(con, data.inbox, as_of, year, first)
+    con.execute(f"SET threads = {_cores()}")
+    params = _skolplikt_params(policy, as_of)
+    out[0].duck_csv_s = best_of(lambda: con.execute(
+        "CREATE OR REPLACE TEMP TABLE res AS "
+        + _skolplikt_sql("c_personer", "c_placeringar", "c_beslut"), params), repeat)[0]
+    n = con.execute("SELECT count(*) FROM res").fetchone()[0]
+    out[0].note += f"; CSV-varianten: {n} ärenden"
+    out[1].duck_csv_s = best_of(lambda: con.execute(
+        "CREATE OR REPLACE TEMP TABLE res AS " + ABSENCE_SQL.format(narvaro="c_narvaro"),
+        {"first": first, "last": as_of}), repeat)[0]
+    out[2].duck_csv_s = best_of(lambda: _fee_sql(con, "c_avgifter", "c_inkomster", year,
+                                                 policy.maxtaxa.tolerans_kr_per_ar), repeat)[0]
+
+
+def _same_absence(ours: pd.DataFrame, theirs: pd.DataFrame) -> bool:
+    if len(ours) != len(theirs):
+        return False
+    cols = ["skoldagar", "schemalagd_min", "franvaro_min", "ogiltig_min",
+            "langsta_sammanhangande_dagar"]
+    a = ours.astype({"person_id": str, "skolenhetskod": str}).set_index(
+        ["person_id", "skolenhetskod"])[cols].astype("int64").sort_index()
+    b = theirs.astype({"person_id": str, "skolenhetskod": str}).set_index(
+        ["person_id", "skolenhetskod"])[cols].astype("int64").sort_index()
+    return bool((a.index == b.index).all() and (a.to_numpy() == b.to_numpy()).all())
+
+
+def _same_fees(ours: pd.DataFrame, theirs: pd.DataFrame) -> bool:
+    if len(ours) != len(theirs):
+        return False
+    a = ours.set_index(ours["hushall_id"].astype(str)).sort_index()
+    b = theirs.set_index(theirs["hushall_id"].astype(str)).sort_index()
+    same_atgard = (a["atgard"].astype(str).to_numpy() == b["atgard"].astype(str).to_numpy()).all()
+    da = a["differens"].astype("Float64").fillna(-1e18).to_numpy()
+    db = b["differens"].astype("Float64").fillna(-1e18).to_numpy()
+    return bool(same_atgard and (da == db).all())
