@@ -41,7 +41,8 @@ def _run_rows(m: RunMeasure, target_s: float) -> list[str]:
         f"| {m.label} | Dagster run (RUN_START→RUN_SUCCESS) | {m.run_s:.1f} s | | |",
         f"| {m.label} | CPU user+sys | {m.cpu_s:.1f} s ({m.user_s:.1f} + {m.sys_s:.1f}) | | |",
         f"| {m.label} | peak RSS (ru_maxrss; sampled tree) | {m.peak_rss_mib:.0f} MiB; "
-        f"{m.sampled_rss_mib:.0f} MiB | ≤ 4096 MiB | {_met(m.peak_rss_mib <= TARGETS['rss_mib'])} |",
+        f"{m.sampled_rss_mib:.0f} MiB | ≤ 4096 MiB | "
+        f"{_met(m.peak_rss_mib <= TARGETS['rss_mib'])} |",
         f"| {m.label} | rows read / wall | {m.total_rows:,} rows, {m.rows_per_s:,.0f} rows/s | | |",
     ]
 

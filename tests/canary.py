@@ -13,7 +13,10 @@ import pyarrow.parquet as pq
 
 from skyddsnat.personnummer import all_forms, normalize
 
-PNR_CANDIDATE = re.compile(r"(?<!\d)(?:\d{8}[-+]?\d{4}|\d{6}[-+]?\d{4})(?!\d)")
+# Bounded by anything but letters and digits, so runs of digits inside hex hashes are not
+# mistaken for personnummer.
+PNR_CANDIDATE = re.compile(
+    r"(?<![0-9A-Za-z])(?:\d{8}[-+]?\d{4}|\d{6}[-+]?\d{4})(?![0-9A-Za-z])")
 
 
 def read_text(path: Path) -> str:

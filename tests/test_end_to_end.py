@@ -260,3 +260,55 @@ def test_unseal_with_another_key_fails(kommun, tmp_path):
              str(tmp_path / "o"), env=kommun["env"])
     assert r.returncode != 0
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").rglob("*.xlsx"))
+
+
+def test_absence_lists_match_the_planted_levels(kommun):
+    """Each rektor's list holds exactly the non-protected pupils the generator planted."""
+    truth = kommun["truth"]
+    got = {}
+    for xlsx in (kommun["data"] / "outbox" / DAY2.isoformat() / "rektor").glob("franvaro_*.xlsx"):
+        school = xlsx.stem.split("_", 1)[1]
+        for r in _list_rows(xlsx):
+            got[(_pnr(r["Personnummer"]), school)] = (r["Nivå"] or "", r["Nivå senaste 4 v"] or "")
+    term, recent = truth.franvaro_levels["termin"], truth.franvaro_levels["4_veckor"]
+    flagged = truth.franvaro_ogiltig["termin"] | truth.franvaro_ogiltig["4_veckor"]
+    keys = {k for k in set(term) | set(recent) | flagged
+            if (term.get(k) or recent.get(k) or k in flagged) and k[0] not in truth.protected}
+    assert set(got) == keys
+    for key, (t, r) in got.items():
+        assert (t, r) == (term.get(key, ""), recent.get(key, ""))
+
+
+def test_kommunbild_publishes_no_small_count(kommun):
+    out = kommun["data"] / "outbox" / DAY2.isoformat() / "namnd"
+    ws = openpyxl.load_workbook(out / "kommunbild.xlsx")["Lista"]
+    rows = list(ws.iter_rows(values_only=True))
+    counts = [v for r in rows[1:] for v in r[4:]]
+    assert counts and all(v == ".." or (isinstance(v, int) and (v == 0 or v >= 5))
+                          for v in counts)
+    assert ".." in counts
+    html = (out / "kommunbild.html").read_text(encoding="utf-8")
+    assert "<img" in html and "Så läser du" in html
+
+
+def test_action_programme_lists_hold_f_without_programme(kommun):
+    truth = kommun["truth"]
+    got = set()
+    folder = kommun["data"] / "outbox" / DAY2.isoformat() / "rektor"
+    for xlsx in folder.glob("atgardsprogram_*.xlsx"):
+        school = xlsx.stem.split("_", 1)[1]
+        got |= {(_pnr(r["Personnummer"]), school) for r in _list_rows(xlsx) if r["Antal F"]}
+    expected = {k for k in truth.f_without_programme if k[0] not in truth.protected}
+    assert expected and expected <= got
+
+
+def test_income_check_list_matches_the_planted_actions(kommun):
+    truth = kommun["truth"]
+    out = kommun["data"] / "outbox" / DAY2.isoformat() / "avgiftshandlaggare"
+    rows = _list_rows(out / f"inkomstkontroll_{truth.inkomstar}.xlsx")
+    got = {r["Hushålls-id"]: r["Åtgärd"] for r in rows}
+    expected = {h: a for h, a in truth.inkomstkontroll.items()
+                if a != "inom_tolerans" and h not in truth.protected_households}
+    assert got == expected
+    sheets = openpyxl.load_workbook(out / f"inkomstkontroll_{truth.inkomstar}.xlsx").sheetnames
+    assert sheets[:3] == ["Sammanfattning", "Lista", "Månadsdetaljer"]
