@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dagster import Definitions, load_assets_from_modules
+from dagster import Definitions, EnvVar, load_assets_from_modules
 
 import assets.atgardsprogram.assets as atgardsprogram_assets
 import assets.avgifter.assets as avgifter_assets
@@ -38,7 +38,11 @@ defs = Definitions(
     schedules=[build_schedule(DATA_DIR, KEY_DIR)],
     sensors=[build_sensor(DATA_DIR, KEY_DIR)],
     resources={
-        "skyddsnat": Skyddsnat(data_dir=DATA_DIR, key_dir=KEY_DIR),
+        # EnvVar keeps the key location out of the stored run config when it is set.
+        "skyddsnat": Skyddsnat(
+            data_dir=DATA_DIR,
+            key_dir=EnvVar("SKYDDSNAT_KEY_DIR") if "SKYDDSNAT_KEY_DIR" in os.environ
+            else KEY_DIR),
         "warehouse": WarehouseIOManager(data_dir=DATA_DIR),
     },
 )

@@ -252,11 +252,21 @@ def leftovers(outbox: Path, day: date) -> list[str]:
     return found
 
 
-def personal_data_in(named_texts: dict[str, str], day: date) -> dict[str, str]:
-    """Where a personnummer (any written form) or a canary name/street appears."""
+def known_personnummer(inbox: Path, day: date) -> set[str]:
+    """Every personnummer the inbox holds, in any form: the ones that must never leak."""
+    return set().union(*(personnummer_in(read_text(p), day) for p in inbox.glob("*.csv")))
+
+
+def personal_data_in(named_texts: dict[str, str], day: date, known: set[str]
+                     ) -> dict[str, str]:
+    """Where a known personnummer (any written form) or a canary name/street appears.
+
+    Only the municipality's own numbers count: a run id or timestamp can look like a valid
+    personnummer by chance.
+    """
     found = {}
     for where, text in named_texts.items():
-        pnrs = personnummer_in(text, day)
+        pnrs = personnummer_in(text, day) & known
         if pnrs or CANARY in text:
             found[where] = f"{len(pnrs)} personnummer, kanarie={CANARY in text}"
     return found
@@ -266,11 +276,12 @@ def texts_under(root: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
     return {str(p): read_text(p) for p in files_under(root, skip=skip)} if root.exists() else {}
 
 
-def no_personal_data(s: Scenario, ran_output: str, day: date) -> dict[str, str]:
+def no_personal_data(s: Scenario, ran_output: str, day: date, known: set[str]
+                     ) -> dict[str, str]:
     """Scan a failed or killed run's leftovers: its output, DAGSTER_HOME, its temp dir and
     the data dir outside the inbox and the published deliveries (plaintext by design)."""
     texts = {"output": ran_output}
     texts.update(texts_under(s.home))
     texts.update(texts_under(s.tmp))
     texts.update(texts_under(s.data, skip=("inbox", "outbox/.deliveries")))
-    return personal_data_in(texts, day)
+    return personal_data_in(texts, day, known)

@@ -312,3 +312,26 @@ def test_income_check_list_matches_the_planted_actions(kommun):
     assert got == expected
     sheets = openpyxl.load_workbook(out / f"inkomstkontroll_{truth.inkomstar}.xlsx").sheetnames
     assert sheets[:3] == ["Sammanfattning", "Lista", "Månadsdetaljer"]
+
+
+def test_rotate_rewrap_and_run_again_loses_no_record(kommun, tmp_path):
+    """A copy of the municipality: rotate the vault key, rewrap, retire, run the day again."""
+    data, keys = tmp_path / "data", tmp_path / "keys"
+    shutil.copytree(kommun["data"], data, symlinks=True)
+    shutil.copytree(kommun["keys"], keys)
+    before = {p.name: _list_rows(p) for p in
+              (data / "outbox" / DAY2.isoformat()).rglob("*.xlsx") if p.parent.name != "namnd"}
+    env = kommun["env"]
+    assert _cli("keys", "rotate", "--key-dir", str(keys), env=env).returncode == 0
+    r = _cli("keys", "rewrap", "--key-dir", str(keys), "--data-dir", str(data), "--retire",
+             env=env)
+    assert r.returncode == 0, r.stderr
+    assert "v1" in r.stdout  # the old key was retired
+    ring = json.loads((keys / "valv.keyring.json").read_text())
+    assert list(ring["keys"]) == ["v2"]
+    r = _cli("run", "--data-dir", str(data), "--key-dir", str(keys), "--as-of",
+             DAY2.isoformat(), env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    after = {p.name: _list_rows(p) for p in
+             (data / "outbox" / DAY2.isoformat()).rglob("*.xlsx") if p.parent.name != "namnd"}
+    assert after == before
