@@ -358,8 +358,12 @@ def _write_table(wb: xlsxwriter.Workbook, name: str, table: pd.DataFrame, header
                  date_columns: tuple[str, ...]) -> None:
     ws = wb.add_worksheet(name)
     fmt = _formats(wb)
-    for j, h in enumerate(headers):
-        ws.write_string(0, j, h, fmt["header"])
+    # The header row holds the contract's column names (what scripts and the recipient's own
+    # tools read); the Swedish display label rides along as the header cell's note.
+    for j, (col, label) in enumerate(zip(table.columns, headers, strict=True)):
+        ws.write_string(0, j, str(col), fmt["header"])
+        if label != str(col):
+            ws.write_comment(0, j, label, {"x_scale": 1.5})
     for j, col in enumerate(table.columns):
         s = table[col]
         if col in date_columns:

@@ -160,7 +160,7 @@ def test_skolplikt_list_matches_the_planted_truth(kommun):
     truth = kommun["truth"]
     rows = _list_rows(kommun["data"] / "outbox" / DAY2.isoformat() / "skolpliktshandlaggare"
                       / "skolplikt.xlsx")
-    got = {_pnr(r["Personnummer"]): r["Orsak"] for r in rows}
+    got = {_pnr(r["personnummer"]): r["orsak"] for r in rows}
     expected = {p: o for p, o in truth.skolplikt.items()
                 if p not in truth.protected and p != kommun["child_b"]}
     assert got == expected
@@ -168,10 +168,10 @@ def test_skolplikt_list_matches_the_planted_truth(kommun):
 
 def test_case_status_across_two_days_and_a_rerun(kommun):
     day2 = kommun["data"] / "outbox" / DAY2.isoformat() / "skolpliktshandlaggare"
-    rows = {_pnr(r["Personnummer"]): r for r in _list_rows(day2 / "skolplikt.xlsx")}
-    assert rows[kommun["child_a"]]["Status"] == "ny"
+    rows = {_pnr(r["personnummer"]): r for r in _list_rows(day2 / "skolplikt.xlsx")}
+    assert rows[kommun["child_a"]]["status"] == "ny"
     assert kommun["child_b"] not in rows
-    others = [r["Status"] for p, r in rows.items() if p != kommun["child_a"]]
+    others = [r["status"] for p, r in rows.items() if p != kommun["child_a"]]
     assert others and set(others) == {"kvarstar"}
     summary = dict(openpyxl.load_workbook(day2 / "skolplikt.xlsx")["Sammanfattning"]
                    .iter_rows(values_only=True, max_col=2))
@@ -269,7 +269,7 @@ def test_absence_lists_match_the_planted_levels(kommun):
     for xlsx in (kommun["data"] / "outbox" / DAY2.isoformat() / "rektor").glob("franvaro_*.xlsx"):
         school = xlsx.stem.split("_", 1)[1]
         for r in _list_rows(xlsx):
-            got[(_pnr(r["Personnummer"]), school)] = (r["Nivå"] or "", r["Nivå senaste 4 v"] or "")
+            got[(_pnr(r["personnummer"]), school)] = (r["niva"] or "", r["niva_4v"] or "")
     term, recent = truth.franvaro_levels["termin"], truth.franvaro_levels["4_veckor"]
     flagged = truth.franvaro_ogiltig["termin"] | truth.franvaro_ogiltig["4_veckor"]
     keys = {k for k in set(term) | set(recent) | flagged
@@ -297,7 +297,7 @@ def test_action_programme_lists_hold_f_without_programme(kommun):
     folder = kommun["data"] / "outbox" / DAY2.isoformat() / "rektor"
     for xlsx in folder.glob("atgardsprogram_*.xlsx"):
         school = xlsx.stem.split("_", 1)[1]
-        got |= {(_pnr(r["Personnummer"]), school) for r in _list_rows(xlsx) if r["Antal F"]}
+        got |= {(_pnr(r["personnummer"]), school) for r in _list_rows(xlsx) if r["antal_f"]}
     expected = {k for k in truth.f_without_programme if k[0] not in truth.protected}
     assert expected and expected <= got
 
@@ -306,7 +306,7 @@ def test_income_check_list_matches_the_planted_actions(kommun):
     truth = kommun["truth"]
     out = kommun["data"] / "outbox" / DAY2.isoformat() / "avgiftshandlaggare"
     rows = _list_rows(out / f"inkomstkontroll_{truth.inkomstar}.xlsx")
-    got = {r["Hushålls-id"]: r["Åtgärd"] for r in rows}
+    got = {r["hushall_id"]: r["atgard"] for r in rows}
     expected = {h: a for h, a in truth.inkomstkontroll.items()
                 if a != "inom_tolerans" and h not in truth.protected_households}
     assert got == expected

@@ -54,9 +54,12 @@ def test_list_sheet_headers_types_and_layout(tmp_path):
     wb = openpyxl.load_workbook(tmp_path / "skolplikt.xlsx")
     assert wb.sheetnames == [SUMMARY_SHEET, LIST_SHEET]
     ws = wb[LIST_SHEET]
-    assert [c.value for c in ws[1]] == ["Ärende-id", "Personnummer", "Förnamn", "Efternamn",
-                                        "Förväntad årskurs", "Folkbokförd datum", "Orsak",
-                                        "Status"]
+    # The contract's column names head the columns; the Swedish label is the cell's note.
+    assert [c.value for c in ws[1]] == ["arende_id", "personnummer", "fornamn", "efternamn",
+                                        "forvantad_arskurs", "folkbokford_datum", "orsak",
+                                        "status"]
+    assert ws["A1"].comment.text == "Ärende-id"
+    assert ws["E1"].comment.text == "Förväntad årskurs"
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref == "A1:H4"
     assert ws["B2"].value == "20150101-1234" and ws["B2"].data_type == "s"
@@ -130,8 +133,9 @@ def test_income_list_with_month_details(tmp_path):
     wb = openpyxl.load_workbook(tmp_path / "i.xlsx")
     assert wb.sheetnames == [SUMMARY_SHEET, LIST_SHEET, "Månadsdetaljer"]
     ws = wb[LIST_SHEET]
-    assert ws["C1"].value == "Betalarens personnummer" and ws["H2"].value == 1000
-    assert wb["Månadsdetaljer"]["B1"].value == "Månad"
+    assert ws["C1"].value == "betalare_personnummer" and ws["H2"].value == 1000
+    assert ws["C1"].comment.text == "Betalarens personnummer"
+    assert wb["Månadsdetaljer"]["B1"].value == "manad"
 
 
 def test_board_table_keeps_suppressed_cells_as_text(tmp_path):
@@ -141,8 +145,9 @@ def test_board_table_keeps_suppressed_cells_as_text(tmp_path):
     write_table_xlsx(tmp_path / "kommunbild.xlsx", "Kommunbild frånvaro", table,
                      {"Referensdatum": date(2025, 9, 30), "Policyversion": POLICY.version})
     ws = openpyxl.load_workbook(tmp_path / "kommunbild.xlsx")[LIST_SHEET]
-    assert [c.value for c in ws[1]] == ["Skolenhet", "Årskurs", "Månad", "Antal elever",
-                                        "Antal ≥ 10 %"]
+    assert [c.value for c in ws[1]] == ["skolenhet", "arskurs", "manad", "antal_elever",
+                                        "antal_10"]
+    assert ws["E1"].comment.text == "Antal ≥ 10 %"
     assert ws["D2"].value == 40 and ws["D2"].data_type == "n"
     assert ws["D3"].value == ".." and ws["D3"].data_type == "s"
     assert ws.freeze_panes == "A2"

@@ -66,8 +66,8 @@ def test_opens_with_officer_key_per_school_with_addresses(tmp_path, keys, sealed
     assert sorted(f.name for f in files) == ["franvaro_11111111.xlsx", "franvaro_22222222.xlsx"]
     ws = openpyxl.load_workbook(tmp_path / "out" / "franvaro_22222222.xlsx")[LIST_SHEET]
     headers = [c.value for c in ws[1]]
-    assert headers[:7] == ["Ärende-id", "Personnummer", "Förnamn", "Efternamn",
-                           "Utdelningsadress", "Postnummer", "Postort"]
+    assert headers[:7] == ["arende_id", "personnummer", "fornamn", "efternamn",
+                           "utdelningsadress", "postnummer", "postort"]
     body = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
     assert [r[1] for r in body] == ["20160202-2345", "20170303-3456"]
     assert body[0][4] == "Hemliga vägen 2"
@@ -139,7 +139,7 @@ def test_income_list_unseals_with_payer_identity_and_address(tmp_path, keys, sea
     [out] = unseal_file(path, keys[1], tmp_path / "out")
     ws = openpyxl.load_workbook(out)[LIST_SHEET]
     record = dict(zip([c.value for c in ws[1]], [c.value for c in ws[2]], strict=True))
-    assert record["Betalarens personnummer"] == "20160202-2345"
-    assert record["Betalarens namn"] == "Bror Lilja"
-    assert record["Betalarens utdelningsadress"] == "Hemliga vägen 2"
-    assert record["Differens (kr)"] == 800
+    assert record["betalare_personnummer"] == "20160202-2345"
+    assert record["betalare_namn"] == "Bror Lilja"
+    assert record["betalare_utdelningsadress"] == "Hemliga vägen 2"
+    assert record["differens"] == 800

@@ -80,6 +80,9 @@ def parse_frame(raw: pd.DataFrame, source: Source,
                 flag(d > ref, "orimligt_varde")
             out[col.name] = d
         elif col.kind == "int":
+            if col.name == "arskurs":
+                # Förskoleklass is årskurs 0; school systems often write it "F" or "FK".
+                s = s.str.strip().replace({"F": "0", "FK": "0", "f": "0", "fk": "0"})
             values, bad = parse_amount(s)
             flag(bad, "ogiltigt_format")
             # The contract's bounds bind here, also where the pandera model has none.
@@ -102,5 +105,10 @@ def parse_frame(raw: pd.DataFrame, source: Source,
             out[col.name] = v.mask(blank, pd.NA).astype("string")
         else:
             v = s.str.strip()
+            if col.codes:
+                # Codes match regardless of case ("Kommunal", "gr"); the canonical spelling
+                # is kept, and anything else is left for pandera to call okand_kod.
+                canonical = {c.lower(): c for c in col.codes}
+                v = v.str.lower().map(canonical).fillna(v).astype("string")
             out[col.name] = v.mask(blank, pd.NA).astype("string")
     return pd.DataFrame(out, index=raw.index), reason
