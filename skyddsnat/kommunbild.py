@@ -23,7 +23,8 @@ COUNT_COLUMNS = ["antal_elever", "antal_10", "antal_15", "antal_20"]
 THRESHOLDS = {"antal_10": "uppmarksamma", "antal_15": "oroande", "antal_20": "hog"}
 OKAND_ARSKURS = "okänd"
 SUM_KEY = ["person_id", "skolenhetskod", "manad"]
-OUTPUT_COLUMNS = ["skolenhet", "skolenhet_namn", "arskurs", "manad", *COUNT_COLUMNS]
+# The contract's order first (DESIGN.md "Outputs"); the unit's name last, for readers.
+OUTPUT_COLUMNS = ["skolenhet", "arskurs", "manad", *COUNT_COLUMNS, "skolenhet_namn"]
 
 
 def month_sums(days: pd.DataFrame) -> pd.DataFrame:

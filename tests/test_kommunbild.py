@@ -99,8 +99,8 @@ def small_published(values: pd.Series) -> bool:
 def test_kommunbild_publishes_no_small_count():
     sums, pl = town(seed=3, pupils=60)
     board = kommunbild(sums, pl, set(), POLICY)
-    assert list(board.columns) == ["skolenhet", "skolenhet_namn", "arskurs", "manad",
-                                   "antal_elever", "antal_10", "antal_15", "antal_20"]
+    assert list(board.columns) == ["skolenhet", "arskurs", "manad", "antal_elever",
+                                   "antal_10", "antal_15", "antal_20", "skolenhet_namn"]
     assert set(board["manad"]) == {"2025-09", "2025-10"}
     for col in ("antal_elever", "antal_10", "antal_15", "antal_20"):
         assert not small_published(board[col])
