@@ -100,10 +100,9 @@ def franvaro_elever(context: AssetExecutionContext, skyddsnat: Skyddsnat,
     listed = rektor_list(term, recent, elevregister, as_of)
     register = franvaroarenden if len(franvaroarenden) else None
     listed = with_findings(listed, case_register_findings(listed, register, rules))
-    levels = listed["niva"].value_counts().to_dict()
+    # No counts per level here: they would include protected pupils.
     yield Output(listed, output_name="franvaro_elever",
-                 metadata={"terminsstart": start.isoformat(), "policyversion": policy.version,
-                           **{f"niva_{k or 'ingen'}": int(v) for k, v in levels.items()}})
+                 metadata={"terminsstart": start.isoformat(), "policyversion": policy.version})
     yield Output(term, output_name="franvaro_termin")
 
 
