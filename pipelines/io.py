@@ -32,7 +32,8 @@ class WarehouseIOManager(ConfigurableIOManager):
         tmp = path.with_name(f".{path.name}.tmp")
         obj.to_parquet(tmp, index=False)
         os.replace(tmp, path)
-        context.add_output_metadata({"rader": len(obj), "kolumner": len(obj.columns)})
+        # No row count: for tables such as `skyddade` it would count protected persons.
+        context.add_output_metadata({"kolumner": len(obj.columns)})
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
         return pd.read_parquet(self._path(context.asset_key))
