@@ -337,3 +337,14 @@ def test_rotate_rewrap_and_run_again_loses_no_record(kommun, tmp_path):
     after = {p.name: _list_rows(p) for p in
              (data / "outbox" / DAY2.isoformat()).rglob("*.xlsx") if p.parent.name != "namnd"}
     assert after == before
+
+
+def test_dagster_metadata_does_not_count_protected_persons(kommun):
+    """The protected set, the vault and the per-person tables carry no counts in Dagster."""
+    instance = DagsterInstance.from_config(str(kommun["home"]))
+    for asset in ("skyddade", "identitetsvalv", "skolplikt_arenden", "franvaro_elever",
+                  "inkomstkontroll_hushall"):
+        ev = instance.get_latest_materialization_event(AssetKey(asset))
+        meta = {k: v.value for k, v in ev.asset_materialization.metadata.items()}
+        counts = {k: v for k, v in meta.items() if isinstance(v, int) and k != "kolumner"}
+        assert not counts, asset
