@@ -3,6 +3,7 @@ day's files are valid input, and the results table renders (no timing asserted).
 
 from datetime import date
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("duckdb")
@@ -12,6 +13,8 @@ from bench.measure import RunMeasure  # noqa: E402
 from bench.report import render  # noqa: E402
 from pipelines.runner import run_nightly  # noqa: E402
 from skyddsnat.generate.profiles import TINY  # noqa: E402
+from skyddsnat.ingest.source_table import ingest_file  # noqa: E402
+from skyddsnat.keys import load_keys  # noqa: E402
 from skyddsnat.policy import load_policy  # noqa: E402
 
 AS_OF = date(2026, 6, 10)
@@ -42,9 +45,12 @@ def test_next_day_is_a_valid_nightly_increment(tiny):
     assert nxt == date(2026, 6, 11)
     made = scenarios.add_next_day(work / "inbox", AS_OF, nxt)
     assert "narvaro_20260611.csv" in made and "folkbokforing_20260611.csv" in made
-    outcome = run_nightly(work, keys, nxt, TINY.kommunkod)
-    assert outcome.success, outcome.failures
-    assert (work / "warehouse" / "narvaro" / "2026-06-11.parquet").exists()
+    pkey = load_keys(keys).pseudonym_key
+    policy = load_policy()
+    today, tomorrow = (ingest_file(work / "inbox" / f"narvaro_{d:%Y%m%d}.csv", "narvaro", policy,
+                                   pkey, nxt) for d in (AS_OF, nxt))
+    assert tomorrow.accepted == today.accepted > 0
+    assert set(tomorrow.table["datum"]) == {pd.Timestamp(nxt)}
 
 
 def test_results_table_marks_missed_targets():

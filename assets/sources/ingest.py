@@ -49,7 +49,10 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
     keys, policy, data = res.key_material(), res.policy(), res.data()
     out = Ingested(source)
     for path in files:
-        out.results.append(ingest_file(path, source, policy, keys.pseudonym_key, reference))
+        result = ingest_file(path, source, policy, keys.pseudonym_key, reference)
+        if not stage:  # plaintext identities are not kept for a year of day files
+            result.identities = result.identities.iloc[0:0]
+        out.results.append(result)
     if stage:
         idents = [r.identities for r in out.results if not r.identities.empty]
         if idents:
