@@ -60,11 +60,10 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
         tmp = path.with_name(f".{path.name}.tmp")
         table.to_parquet(tmp, index=False)
         os.replace(tmp, path)
-    table = ingested.table
     meta = ingested.metadata(skyddsnat.policy().version)
     meta.update({"dagar": len(days), "dagar_med_fil": len(present)})
     yield MaterializeResult(metadata=meta)
-    yield from checks(NAME, ingested, table)
+    yield from checks(NAME, ingested, sum(len(r.table) for r in ingested.results))
 
 
 def read_days(data, days: list[date]) -> pd.DataFrame:
