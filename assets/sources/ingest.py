@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -37,17 +38,6 @@ class Ingested:
             return MODELS[self.source].empty()  # type: ignore[attr-defined]
         return pd.concat(frames, ignore_index=True)
 
-    def metadata(self, policy_version: str) -> dict[str, object]:
-        read = sum(r.rows_read for r in self.results)
-        acc = sum(r.accepted for r in self.results)
-        reasons: dict[str, int] = {}
-        for r in self.results:
-            for k, v in r.quarantined_by_reason.items():
-                reasons[k] = reasons.get(k, 0) + v
-        return {"filer": ", ".join(r.file for r in self.results) or "(ingen fil)",
-                "rader_lasta": read, "rader_godkanda": acc, "rader_karantan": read - acc,
-                **{f"karantan_{k}": v for k, v in sorted(reasons.items())},
-                "policyversion": policy_version}
 
 
 def _cache_key(path: Path, keys, policy_version: str) -> str:
@@ -129,31 +119,75 @@ def _pandera_failures(source: str, table: pd.DataFrame) -> int:
     return 0
 
 
-def checks(asset_name: str, ingested: Ingested, stored_rows: int) -> list[AssetCheckResult]:
-    """Row accounting, pandera and GX on the pseudonymous output — counts only in metadata.
+@dataclass
+class Tally:
+    """Row accounting, pandera and GX results summed file by file — counts only.
 
-    Pandera and GX run file by file (a year of attendance is never validated, or held in
-    memory, in one piece); a check passes when every file's part passes.
+    Checks run per file, so a year of attendance is never validated, or held in memory,
+    in one piece; a check passes when every file's part passes.
     """
-    read = sum(r.rows_read for r in ingested.results)
-    acc = sum(r.accepted for r in ingested.results)
-    quar = sum(r.quarantined for r in ingested.results)
-    rows_ok = read == acc + quar and acc == stored_rows
-    tables = [r.table for r in ingested.results] or [ingested.table]
-    pandera_failures = sum(_pandera_failures(ingested.source, t) for t in tables)
-    pandera_ok = pandera_failures == 0
-    results = [gx_validate(ingested.source, t) for t in tables]
-    gx = {"success": all(r["success"] for r in results),
-          "evaluated": sum(r["evaluated"] for r in results),
-          "successful": sum(r["successful"] for r in results),
-          "failed_expectations": sorted({e for r in results for e in r["failed_expectations"]})}
-    return [
-        AssetCheckResult(asset_key=asset_name, check_name=CHECK_ROWS, passed=rows_ok,
-                         metadata={"lasta": read, "godkanda": acc, "karantan": quar}),
-        AssetCheckResult(asset_key=asset_name, check_name=CHECK_PANDERA, passed=pandera_ok,
-                         metadata={"fel": pandera_failures}),
-        AssetCheckResult(asset_key=asset_name, check_name=CHECK_GX, passed=bool(gx["success"]),
-                         severity=AssetCheckSeverity.ERROR,
-                         metadata={"utvarderade": gx["evaluated"], "lyckade": gx["successful"],
-                                   "misslyckade": ", ".join(gx["failed_expectations"]) or "-"}),
-    ]
+
+    source: str
+    files: list[str] = field(default_factory=list)
+    read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    stored: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    pandera_failures: int = 0
+    gx_ok: bool = True
+    gx_evaluated: int = 0
+    gx_successful: int = 0
+    gx_failed: set[str] = field(default_factory=set)
+
+    def add(self, result: IngestResult, stored_rows: int) -> None:
+        self.files.append(result.file)
+        self.read += result.rows_read
+        self.accepted += result.accepted
+        self.quarantined += result.quarantined
+        self.stored += stored_rows
+        self.reasons.update(result.quarantined_by_reason)
+        self._validate(result.table)
+
+    def _validate(self, table: pd.DataFrame) -> None:
+        self.pandera_failures += _pandera_failures(self.source, table)
+        gx = gx_validate(self.source, table)
+        self.gx_ok &= bool(gx["success"])
+        self.gx_evaluated += int(gx["evaluated"])
+        self.gx_successful += int(gx["successful"])
+        self.gx_failed.update(gx["failed_expectations"])
+
+    @classmethod
+    def of(cls, ingested: Ingested, stored_rows: int) -> Tally:
+        tally = cls(ingested.source)
+        for r in ingested.results:
+            tally.add(r, 0)
+        tally.stored = stored_rows
+        if not ingested.results:  # an absent optional source: its empty table is checked
+            tally._validate(ingested.table)
+        return tally
+
+    def metadata(self, policy_version: str) -> dict[str, object]:
+        return {"filer": ", ".join(self.files) if len(self.files) <= 12 else
+                f"{len(self.files)} filer: {self.files[0]} … {self.files[-1]}",
+                "rader_lasta": self.read, "rader_godkanda": self.accepted,
+                "rader_karantan": self.quarantined,
+                **{f"karantan_{k}": v for k, v in sorted(self.reasons.items())},
+                "policyversion": policy_version}
+
+    def check_results(self, asset_name: str) -> list[AssetCheckResult]:
+        rows_ok = (self.read == self.accepted + self.quarantined
+                   and self.accepted == self.stored)
+        return [
+            AssetCheckResult(asset_key=asset_name, check_name=CHECK_ROWS, passed=rows_ok,
+                             metadata={"lasta": self.read, "godkanda": self.accepted,
+                                       "karantan": self.quarantined}),
+            AssetCheckResult(asset_key=asset_name, check_name=CHECK_PANDERA,
+                             passed=self.pandera_failures == 0,
+                             metadata={"fel": self.pandera_failures}),
+            AssetCheckResult(asset_key=asset_name, check_name=CHECK_GX, passed=self.gx_ok,
+                             severity=AssetCheckSeverity.ERROR,
+                             metadata={"utvarderade": self.gx_evaluated,
+                                       "lyckade": self.gx_successful,
+                                       "misslyckade": ", ".join(sorted(self.gx_failed)) or "-"}),
+        ]

@@ -20,7 +20,7 @@ from assets.constants import (
     CHECK_ROWS,
     GROUP_SOURCES,
 )
-from assets.sources.ingest import Ingested, checks, ingest_files
+from assets.sources.ingest import Ingested, Tally, ingest_files
 from pipelines.privacy import SafeError, privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.guard import assert_pseudonymous
@@ -45,25 +45,28 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     data = skyddsnat.data()
     days = [date.fromisoformat(k) for k in context.partition_keys]
     present = [(d, p) for d in days if (p := daily_file(data.inbox, NAME, d)) is not None]
-    # Pupils' identities come from the elevregister; attendance stages none.
-    ingested = ingest_files(skyddsnat, NAME, [p for _, p in present], skyddsnat.reference_date(),
-                            stage=False)
-    for (day, _), result in zip(present, ingested.results, strict=True):
+    tally = Tally(NAME)
+    # One day at a time: a backfill holds one day's rows in memory, never the year.
+    for day, path in present:
+        # Pupils' identities come from the elevregister; attendance stages none.
+        [result] = ingest_files(skyddsnat, NAME, [path], skyddsnat.reference_date(),
+                                stage=False).results
         table = result.table[result.table["datum"] == pd.Timestamp(day)]
         if len(table) != len(result.table):
             # Rows dated another day than the file: quarantining here would hide them from
             # the accounting, so the whole file is refused instead.
             raise SafeError(f"{result.file}: rader med annat datum än filens")
         assert_pseudonymous(table, NAME)
-        path = data.partition(NAME, day.isoformat())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
+        path_out = data.partition(NAME, day.isoformat())
+        path_out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path_out.with_name(f".{path_out.name}.tmp")
         table.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    meta = ingested.metadata(skyddsnat.policy().version)
+        os.replace(tmp, path_out)
+        tally.add(result, len(table))
+    meta = tally.metadata(skyddsnat.policy().version)
     meta.update({"dagar": len(days), "dagar_med_fil": len(present)})
     yield MaterializeResult(metadata=meta)
-    yield from checks(NAME, ingested, sum(len(r.table) for r in ingested.results))
+    yield from tally.check_results(NAME)
 
 
 def read_days(data, days: list[date]) -> pd.DataFrame:

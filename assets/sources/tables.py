@@ -7,7 +7,7 @@ from pathlib import Path
 from dagster import AssetCheckSpec, AssetExecutionContext, Failure, Output, asset
 
 from assets.constants import CHECK_GX, CHECK_PANDERA, CHECK_ROWS, GROUP_SOURCES
-from assets.sources.ingest import checks, ingest_files
+from assets.sources.ingest import Tally, ingest_files
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.inbox import SNAPSHOTS, files_for, newest_snapshot
@@ -54,8 +54,9 @@ def build_source_asset(source: str):
             raise Failure(description=f"ingen fil för {source} i inkorgen (på eller före {as_of})")
         ingested = ingest_files(skyddsnat, source, files, as_of, cache=source in CACHED)
         table = ingested.table
-        yield Output(table, metadata=ingested.metadata(skyddsnat.policy().version))
-        yield from checks(source, ingested, len(table))
+        tally = Tally.of(ingested, len(table))
+        yield Output(table, metadata=tally.metadata(skyddsnat.policy().version))
+        yield from tally.check_results(source)
 
     return _source_asset
 
