@@ -185,5 +185,6 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("lista", "arende_id", "person_id"):
         out[c] = out[c].astype("string")
     for c in ("first_seen", "last_seen", "closed_on"):
-        out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
+        if out[c].dtype != "datetime64[ns]":  # converting a typed column again is slow
+            out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
     return out

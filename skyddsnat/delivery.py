@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from skyddsnat.audit import AuditLog
-from skyddsnat.cases import load_history, save_history, track_cases
+from skyddsnat.cases import empty_history, load_history, save_history, track_cases
 from skyddsnat.excel import (
     PERSON_ID_COLUMNS,
     ListSpec,
@@ -103,6 +103,9 @@ def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
     """Write, seal, publish and audit the whole delivery for `as_of`."""
     history_path = data.state / HISTORY_FILE
     history = load_history(history_path)
+    # Each list's history is tracked on its own slice: hundreds of school lists must not
+    # each copy and sort the whole municipality's history.
+    by_list = {name: part for name, part in history.groupby("lista", sort=False)}
     all_inputs = [i for inputs in lists.values() for i in inputs]
     identities = read_identities(keys, data.vault, _subjects(all_inputs))
     sealed = read_sealed(data.vault)
@@ -113,10 +116,13 @@ def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
         for kind, inputs in lists.items():
             restricted_parts, closed_parts = [], []
             for inp in inputs:
-                rows, closed, history = track_cases(history, inp.spec, inp.rows,
-                                                    keys.pseudonym_key, as_of)
-                general, restricted = split_and_reidentify(rows, inp.spec, identities,
-                                                           skyddade, policy)
+                own = by_list.get(inp.spec.name, empty_history())
+                rows, closed, by_list[inp.spec.name] = track_cases(
+                    own, inp.spec, inp.rows, keys.pseudonym_key, as_of)
+                mine = identities.loc[identities["person_id"].isin(
+                    set(rows[inp.spec.subject].dropna()))] if len(rows) else identities.iloc[0:0]
+                general, restricted = split_and_reidentify(rows, inp.spec, mine, skyddade,
+                                                           policy)
                 kept = rows.loc[general.index] if len(general) else rows.iloc[0:0]
                 summary = build_summary(inp.spec, policy, as_of, general, avslutade=closed,
                                         skyddade=skyddade)
@@ -146,7 +152,9 @@ def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
             d.record(rel, len(board.table), fp)
             if board.html is not None:
                 d.path(f"namnd/{board.name}.html").write_text(board.html, encoding="utf-8")
-    save_history(history_path, history)
+    parts = [p for p in by_list.values() if len(p)]
+    save_history(history_path, pd.concat(parts, ignore_index=True).sort_values(
+        ["lista", "arende_id", "first_seen"], ignore_index=True) if parts else empty_history())
     record_delivery(AuditLog(data.audit), as_of, d.manifest, reidentified)
     purge(data.outbox, as_of, policy.gallring.utkorg_dagar)
     return DeliveryReport(d.manifest, general_rows)
