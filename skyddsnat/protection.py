@@ -25,7 +25,8 @@ def household_links(personer: pd.DataFrame, avgifter: pd.DataFrame | None,
     if via_fees and avgifter is not None and not avgifter.empty:
         # Everyone in a fee household links to its hushall_id node.
         for col in ("betalare", "medbetalare", "barn"):
-            e = avgifter[[col, "hushall_id"]].dropna()
+            # A year of invoices repeats each link every month: one edge per pair is enough.
+            e = avgifter[[col, "hushall_id"]].dropna().drop_duplicates()
             e = e.assign(hushall_id="hushall:" + e["hushall_id"].astype(str))
             edges.append(e.set_axis(["a", "b"], axis=1))
     if not edges:

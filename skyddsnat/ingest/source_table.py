@@ -39,6 +39,8 @@ class IngestResult:
     quarantine: pd.DataFrame  # plaintext raw rows + rad + orsak: encrypt before storing
     rows_read: int
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    # Validation counts of `table` when already known (a cached file's stored result).
+    checked: dict[str, object] | None = None
 
     @property
     def accepted(self) -> int:
