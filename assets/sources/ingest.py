@@ -53,9 +53,11 @@ def _cached(cache: Path, path: Path, key: str, source: str) -> IngestResult | No
     if not (table.exists() and meta.exists()):
         return None
     m = json.loads(meta.read_text())
+    if "checked" not in m:  # written before validation counts were cached: ingest again
+        return None
     return IngestResult(source, m["file"], m["encoding"], pd.read_parquet(table),
                         pd.DataFrame(columns=["person_id"]), pd.DataFrame(columns=["orsak"]),
-                        m["rows_read"], m["quarantined_by_reason"], m.get("checked"))
+                        m["rows_read"], m["quarantined_by_reason"], m["checked"])
 
 
 def _store(cache: Path, path: Path, key: str, result: IngestResult) -> None:
