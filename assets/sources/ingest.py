@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetCheckSeverity
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec
 
 from assets.constants import CHECK_GX, CHECK_PANDERA, CHECK_ROWS
 from pipelines.resources import Skyddsnat
@@ -24,6 +24,12 @@ from skyddsnat.identity_store import stage_identities
 from skyddsnat.ingest.source_table import IngestResult, ingest_file
 
 CACHE_DIR = "_filcache"
+
+
+def source_check_specs(asset_name: str) -> list[AssetCheckSpec]:
+    """The three blocking checks every source asset carries."""
+    return [AssetCheckSpec(n, asset=asset_name, blocking=True)
+            for n in (CHECK_ROWS, CHECK_PANDERA, CHECK_GX)]
 
 
 @dataclass

@@ -6,7 +6,6 @@ from datetime import date
 
 import pandas as pd
 from dagster import (
-    AssetCheckSpec,
     AssetExecutionContext,
     BackfillPolicy,
     MaterializeResult,
@@ -15,12 +14,9 @@ from dagster import (
 
 from assets.constants import (
     ATTENDANCE_PARTITIONS,
-    CHECK_GX,
-    CHECK_PANDERA,
-    CHECK_ROWS,
     GROUP_SOURCES,
 )
-from assets.sources.ingest import Ingested, Tally, ingest_files
+from assets.sources.ingest import Ingested, Tally, ingest_files, source_check_specs
 from pipelines.privacy import SafeError, privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.guard import assert_pseudonymous
@@ -36,8 +32,7 @@ NAME = "narvaro"
     partitions_def=ATTENDANCE_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
     kinds={"pandas", "parquet"},
-    check_specs=[AssetCheckSpec(n, asset=NAME, blocking=True)
-                 for n in (CHECK_ROWS, CHECK_PANDERA, CHECK_GX)],
+    check_specs=source_check_specs(NAME),
     tags={"skyddsnat/lager": "kalla"},
 )
 @privacy_safe

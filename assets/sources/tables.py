@@ -4,10 +4,10 @@
 from datetime import date
 from pathlib import Path
 
-from dagster import AssetCheckSpec, AssetExecutionContext, Failure, Output, asset
+from dagster import AssetExecutionContext, Failure, Output, asset
 
-from assets.constants import CHECK_GX, CHECK_PANDERA, CHECK_ROWS, GROUP_SOURCES
-from assets.sources.ingest import Tally, ingest_files
+from assets.constants import GROUP_SOURCES
+from assets.sources.ingest import Tally, ingest_files, source_check_specs
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.inbox import SNAPSHOTS, files_for, newest_snapshot
@@ -42,8 +42,7 @@ def build_source_asset(source: str):
         description=DESCRIPTIONS[source],
         io_manager_key="warehouse",
         kinds={"pandas", "parquet"},
-        check_specs=[AssetCheckSpec(n, asset=source, blocking=True)
-                     for n in (CHECK_ROWS, CHECK_PANDERA, CHECK_GX)],
+        check_specs=source_check_specs(source),
         tags={"skyddsnat/lager": "kalla"},
     )
     @privacy_safe
