@@ -36,7 +36,7 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	@echo "  $(BIN)/skyddsnat unseal $(DEMO)/data/outbox/$(AS_OF)/restricted/skolplikt.sealed --key $(DEMO)/skyddsbehorig.key --out $(DEMO)/oppnade"
 	@echo "Dagster UI: make ui  (http://127.0.0.1:3000)"
 
-test: $(STAMP)
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 

@@ -1,6 +1,7 @@
 """A failed blocking check stops everything downstream in the same run, and nothing is
 delivered: an empty population register must not produce a school-duty list of nobody."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -50,11 +51,13 @@ def test_downstream_assets_were_not_materialised(broken_register):
     assert not (root / "data" / "outbox" / AS_OF.isoformat()).exists()
 
 
-def test_dagster_definitions_validate_passes():
+def test_dagster_definitions_validate_passes(tmp_path):
     dagster = Path(sys.executable).with_name("dagster")
     exe = str(dagster) if dagster.exists() else shutil.which("dagster")
     root = Path(__file__).resolve().parent.parent
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     r = subprocess.run([exe, "definitions", "validate", "-w", "workspace.yaml"], cwd=root,
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Validation successful" in r.stderr + r.stdout
