@@ -50,8 +50,9 @@ def merge_vault(keys: Keys, vault_dir: Path, protected: pd.Series) -> dict[str, 
                           key=lambda p: PRECEDENCE.index(p.stem) if p.stem in PRECEDENCE else 99)
     frames = [decrypt_identities(keys, pd.read_parquet(p)) for p in staged_paths]
     existing = _read(vault_dir / VAULT_FILE, VAULT_COLUMNS)
-    if not existing.empty:
-        frames.append(decrypt_identities(keys, existing))
+    previous = decrypt_identities(keys, existing) if not existing.empty else None
+    if previous is not None:
+        frames.append(previous)
     sealed_old = _read(vault_dir / SEALED_FILE, ["person_id", "sealed"])
     merged = (pd.concat(frames, ignore_index=True).groupby("person_id", sort=True).first()
               .reset_index()) if frames else pd.DataFrame(columns=["person_id"])
@@ -61,11 +62,38 @@ def merge_vault(keys: Keys, vault_dir: Path, protected: pd.Series) -> dict[str, 
                         newly_sealed], ignore_index=True).sort_values("person_id")
     general = merged[~is_protected & ~merged["person_id"].isin(sealed["person_id"])]
     _write_parquet(sealed.reset_index(drop=True), vault_dir / SEALED_FILE)
-    _write_parquet(encrypt_identities(keys, general), vault_dir / VAULT_FILE)
+    kept = _unchanged_records(keys, existing, previous, general)
+    fresh = encrypt_identities(keys, general[~general["person_id"].isin(kept["person_id"])])
+    _write_parquet(pd.concat([kept, fresh], ignore_index=True) if len(kept) else fresh,
+                   vault_dir / VAULT_FILE)
     for p in staged_paths:
         p.unlink()
     return {"identiteter_i_valvet": len(general), "forseglade_identiteter": len(sealed),
             "nya_poster": sum(len(f) for f in frames[: len(staged_paths)])}
+
+
+def _row_hashes(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
+    values = frame.reindex(columns=fields).astype("string").fillna("\x00")
+    return pd.Series(pd.util.hash_pandas_object(values, index=False).to_numpy(),
+                     index=frame["person_id"].to_numpy())
+
+
+def _unchanged_records(keys: Keys, existing: pd.DataFrame, previous: pd.DataFrame | None,
+                       general: pd.DataFrame) -> pd.DataFrame:
+    """Ciphertexts that can stay as they are: same person, same content, active key.
+
+    Re-encrypting every identity each night is most of the vault step's time; a record whose
+    plaintext did not change keeps its ciphertext (records under an old key are re-encrypted,
+    so a night also finishes a pending rewrap).
+    """
+    if previous is None or previous.empty or general.empty:
+        return existing.iloc[0:0]
+    fields = sorted((set(previous.columns) | set(general.columns)) - {"person_id"})
+    before, now = _row_hashes(previous, fields), _row_hashes(general, fields)
+    common = now.index.intersection(before.index)
+    same = common[before.reindex(common).to_numpy() == now.reindex(common).to_numpy()]
+    keep = existing["person_id"].isin(set(same)) & (existing["key_id"] == keys.vault_active)
+    return existing[keep].reset_index(drop=True)
 
 
 def read_identities(keys: Keys, vault_dir: Path, person_ids=None) -> pd.DataFrame:

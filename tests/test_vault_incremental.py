@@ -1,0 +1,44 @@
+"""The nightly vault step re-encrypts only what changed, and still reads back exactly."""
+
+import pandas as pd
+
+from skyddsnat.identity_store import VAULT_FILE, merge_vault, read_identities, stage_identities
+from skyddsnat.keys import init_keys, load_keys, rotate_vault_key
+
+P1, P2 = "a" * 32, "b" * 32
+
+
+def _people(name2: str) -> pd.DataFrame:
+    return pd.DataFrame({"person_id": [P1, P2], "personnummer": ["201001012386", "201002022381"],
+                         "fornamn": ["Alva", name2], "efternamn": ["Berg", "Ek"]})
+
+
+def _night(keys, vault, people) -> pd.DataFrame:
+    stage_identities(keys, vault, "folkbokforing", people)
+    merge_vault(keys, vault, pd.Series([], dtype="string"))
+    return pd.read_parquet(vault / VAULT_FILE).set_index("person_id")
+
+
+def test_unchanged_records_keep_their_ciphertext_and_changed_ones_are_rewritten(tmp_path):
+    init_keys(tmp_path / "k", tmp_path / "o.key")
+    keys, vault = load_keys(tmp_path / "k"), tmp_path / "vault"
+    first = _night(keys, vault, _people("Bo"))
+    second = _night(keys, vault, _people("Bo"))
+    assert second.loc[P1, "ct"] == first.loc[P1, "ct"]
+    assert second.loc[P2, "ct"] == first.loc[P2, "ct"]
+    third = _night(keys, vault, _people("Björn"))
+    assert third.loc[P1, "ct"] == first.loc[P1, "ct"]
+    assert third.loc[P2, "ct"] != first.loc[P2, "ct"]
+    back = read_identities(keys, vault).set_index("person_id")
+    assert back.loc[P2, "fornamn"] == "Björn" and back.loc[P1, "fornamn"] == "Alva"
+
+
+def test_records_under_a_rotated_key_are_reencrypted_by_the_next_night(tmp_path):
+    init_keys(tmp_path / "k", tmp_path / "o.key")
+    vault = tmp_path / "vault"
+    _night(load_keys(tmp_path / "k"), vault, _people("Bo"))
+    rotate_vault_key(tmp_path / "k")
+    keys = load_keys(tmp_path / "k")
+    after = _night(keys, vault, _people("Bo"))
+    assert set(after["key_id"]) == {keys.vault_active}
+    assert len(read_identities(keys, vault)) == 2
