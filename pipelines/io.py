@@ -4,14 +4,13 @@ Every table is checked by `assert_pseudonymous` before it touches the disk.
 """
 
 
-import os
 from pathlib import Path
 
 import pandas as pd
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
-from skyddsnat.guard import assert_pseudonymous
 from skyddsnat.layout import DataDir
+from skyddsnat.storage import write_pseudonymous
 
 
 class WarehouseIOManager(ConfigurableIOManager):
@@ -25,13 +24,7 @@ class WarehouseIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
         if obj is None:
             return
-        name = "__".join(context.asset_key.path)
-        assert_pseudonymous(obj, name)
-        path = self._path(context.asset_key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        obj.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        write_pseudonymous(obj, self._path(context.asset_key), "__".join(context.asset_key.path))
         # No row count: for tables such as `skyddade` it would count protected persons.
         context.add_output_metadata({"kolumner": len(obj.columns)})
 

@@ -15,13 +15,13 @@ and lets `update_history` first undo what an earlier run of that date recorded.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from skyddsnat.excel import ListSpec
 from skyddsnat.pseudonym import case_id
+from skyddsnat.storage import write_parquet
 
 HISTORY_COLUMNS = ["lista", "arende_id", "person_id", "first_seen", "last_seen", "closed_on"]
 CLOSED_COLUMNS = ["arende_id", "person_id", "forst_sedd", "avslutad", "dagar_oppet"]
@@ -49,11 +49,7 @@ def load_history(path: Path | str) -> pd.DataFrame:
 
 def save_history(path: Path | str, history: pd.DataFrame) -> None:
     """Write atomically, so a killed run leaves the previous history."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    _typed(history).to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    write_parquet(_typed(history), Path(path))
 
 
 def assign_case_ids(rows: pd.DataFrame, spec: ListSpec, key: bytes) -> pd.DataFrame:

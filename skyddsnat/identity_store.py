@@ -8,13 +8,13 @@ after the step the pipeline host can no longer read any protected identity.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from skyddsnat.keys import Keys
 from skyddsnat.seal import seal_identities
+from skyddsnat.storage import write_parquet
 from skyddsnat.vault import VAULT_COLUMNS, decrypt_identities, encrypt_identities, rewrap
 
 VAULT_FILE = "identiteter.parquet"
@@ -22,13 +22,6 @@ SEALED_FILE = "skyddade_identiteter.parquet"
 STAGING = "staging"
 PRECEDENCE = ("folkbokforing", "elevregister", "avgifter", "inkomster", "skolpliktsbeslut",
               "atgardsprogram", "betyg", "franvaroarenden", "narvaro")
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
 
 
 def _read(path: Path, columns: list[str]) -> pd.DataFrame:
@@ -39,7 +32,7 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
 
 def stage_identities(keys: Keys, vault_dir: Path, source: str, identities: pd.DataFrame) -> int:
     target = Path(vault_dir) / STAGING / f"{source}.parquet"
-    _write_parquet(encrypt_identities(keys, identities), target)
+    write_parquet(encrypt_identities(keys, identities), target)
     return len(identities)
 
 
@@ -61,10 +54,10 @@ def merge_vault(keys: Keys, vault_dir: Path, protected: pd.Series) -> dict[str, 
     sealed = pd.concat([sealed_old[~sealed_old["person_id"].isin(newly_sealed["person_id"])],
                         newly_sealed], ignore_index=True).sort_values("person_id")
     general = merged[~is_protected & ~merged["person_id"].isin(sealed["person_id"])]
-    _write_parquet(sealed.reset_index(drop=True), vault_dir / SEALED_FILE)
+    write_parquet(sealed.reset_index(drop=True), vault_dir / SEALED_FILE)
     kept = _unchanged_records(keys, existing, previous, general)
     fresh = encrypt_identities(keys, general[~general["person_id"].isin(kept["person_id"])])
-    _write_parquet(pd.concat([kept, fresh], ignore_index=True) if len(kept) else fresh,
+    write_parquet(pd.concat([kept, fresh], ignore_index=True) if len(kept) else fresh,
                    vault_dir / VAULT_FILE)
     for p in staged_paths:
         p.unlink()
@@ -117,9 +110,9 @@ def rewrap_vault(keys: Keys, vault_dir: Path) -> dict[str, int]:
     vault = _read(path, VAULT_COLUMNS)
     before = vault["key_id"].value_counts().to_dict() if not vault.empty else {}
     fresh = rewrap(keys, vault)
-    _write_parquet(fresh, path)
+    write_parquet(fresh, path)
     for staged in (Path(vault_dir) / STAGING).glob("*.parquet"):
-        _write_parquet(rewrap(keys, pd.read_parquet(staged)), staged)
+        write_parquet(rewrap(keys, pd.read_parquet(staged)), staged)
     return {"poster": len(fresh), **{f"tidigare_{k}": int(v) for k, v in before.items()}}
 
 

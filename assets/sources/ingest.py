@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,9 +18,9 @@ from pipelines.resources import Skyddsnat
 from schemas.gx_suites import validate as gx_validate
 from schemas.sources import MODELS
 from skyddsnat.archive import archive_file, archive_quarantine
-from skyddsnat.guard import assert_pseudonymous
 from skyddsnat.identity_store import stage_identities
 from skyddsnat.ingest.source_table import IngestResult, ingest_file
+from skyddsnat.storage import write_pseudonymous
 
 CACHE_DIR = "_filcache"
 
@@ -68,12 +67,9 @@ def _cached(cache: Path, path: Path, key: str, source: str) -> IngestResult | No
 
 def _store(cache: Path, path: Path, key: str, result: IngestResult) -> None:
     cache.mkdir(parents=True, exist_ok=True)
-    assert_pseudonymous(result.table, result.source)
     for old in cache.glob(f"{path.name}.*"):
         old.unlink()
-    tmp = cache / f".{path.name}.{key}.tmp"
-    result.table.to_parquet(tmp, index=False)
-    os.replace(tmp, cache / f"{path.name}.{key}.parquet")
+    write_pseudonymous(result.table, cache / f"{path.name}.{key}.parquet", result.source)
     result.checked = validation(result.source, result.table)
     (cache / f"{path.name}.{key}.json").write_text(json.dumps({
         "file": result.file, "encoding": result.encoding, "rows_read": result.rows_read,

@@ -1,7 +1,6 @@
 """Daily attendance: one partition per day (Europe/Stockholm), backfilled in a single run."""
 
 
-import os
 from datetime import date
 
 import pandas as pd
@@ -19,8 +18,8 @@ from assets.constants import (
 from assets.sources.ingest import Ingested, Tally, ingest_files, source_check_specs
 from pipelines.privacy import SafeError, privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.guard import assert_pseudonymous
 from skyddsnat.inbox import daily_file
+from skyddsnat.storage import write_pseudonymous
 
 NAME = "narvaro"
 
@@ -51,12 +50,7 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
             # Rows dated another day than the file: quarantining here would hide them from
             # the accounting, so the whole file is refused instead.
             raise SafeError(f"{result.file}: rader med annat datum än filens")
-        assert_pseudonymous(table, NAME)
-        path_out = data.partition(NAME, day.isoformat())
-        path_out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path_out.with_name(f".{path_out.name}.tmp")
-        table.to_parquet(tmp, index=False)
-        os.replace(tmp, path_out)
+        write_pseudonymous(table, data.partition(NAME, day.isoformat()), NAME)
         tally.add(result, len(table))
     meta = tally.metadata(skyddsnat.policy().version)
     meta.update({"dagar": len(days), "dagar_med_fil": len(present)})

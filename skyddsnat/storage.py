@@ -1,0 +1,24 @@
+"""Atomic Parquet writes: a run killed mid-write leaves the previous file, never half a file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from skyddsnat.guard import assert_pseudonymous
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def write_pseudonymous(frame: pd.DataFrame, path: Path, name: str) -> None:
+    """Every stored analysis table passes the plaintext guard before it touches the disk."""
+    assert_pseudonymous(frame, name)
+    write_parquet(frame, path)
