@@ -217,16 +217,24 @@ def test_no_protected_identity_outside_the_sealed_lists(kommun):
 
 
 def test_no_personnummer_of_anyone_outside_the_general_lists(kommun):
-    """Warehouse, state, audit, manifest, DAGSTER_HOME and stdout are free of personnummer."""
+    """Warehouse, state, audit, manifest, DAGSTER_HOME and stdout are free of personnummer.
+
+    Only numbers of the persons in the inbox count: binary run storage can hold digit runs
+    that happen to be shaped like a valid personnummer without being anyone's.
+    """
     data = kommun["data"]
+    everyone = set()
+    for p in files_under(data / "inbox"):
+        everyone |= personnummer_in(read_text(p), DAY2)
+    assert len(everyone) > 100
     outbox_lists = [p for p in files_under(data / "outbox") if p.suffix == ".xlsx"]
     places = [p for p in files_under(data, skip=("inbox",)) if p not in outbox_lists]
     places += files_under(kommun["home"])
-    found = {str(p): personnummer_in(read_text(p), DAY2) for p in places}
+    found = {str(p): personnummer_in(read_text(p), DAY2) & everyone for p in places}
     found = {p: f for p, f in found.items() if f}
     assert not found
     for _, r, _ in kommun["runs"]:
-        assert not personnummer_in(r.stdout + r.stderr, DAY2)
+        assert not personnummer_in(r.stdout + r.stderr, DAY2) & everyone
 
 
 def test_general_lists_hold_no_protected_person(kommun):
