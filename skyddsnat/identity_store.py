@@ -31,37 +31,58 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def stage_identities(keys: Keys, vault_dir: Path, source: str, identities: pd.DataFrame) -> int:
+    """Encrypt a source's new identities into its staging file.
+
+    Staging accumulates until the vault step merges it: sources stage only what is new since
+    their last ingest, so a night whose merge never ran must not be overwritten by the next.
+    """
     target = Path(vault_dir) / STAGING / f"{source}.parquet"
-    write_parquet(encrypt_identities(keys, identities), target)
+    fresh = encrypt_identities(keys, identities)
+    if target.exists():
+        fresh = pd.concat([pd.read_parquet(target), fresh], ignore_index=True).drop_duplicates(
+            "person_id", keep="last")
+    write_parquet(fresh.reset_index(drop=True), target)
     return len(identities)
 
 
 def merge_vault(keys: Keys, vault_dir: Path, protected: pd.Series) -> dict[str, int]:
-    """Fold staged identities into the vault; seal protected persons; drop the staging."""
+    """Fold staged identities into the vault; seal protected persons; drop the staging.
+
+    Only the records that can change are decrypted: persons staged tonight, protected persons
+    still in the AES vault (to be sealed) and records under a retired key (to be rewrapped).
+    Every other ciphertext is kept as it is, so a night costs what changed, not the register.
+    """
     vault_dir = Path(vault_dir)
     staged_paths = sorted((vault_dir / STAGING).glob("*.parquet"),
                           key=lambda p: PRECEDENCE.index(p.stem) if p.stem in PRECEDENCE else 99)
     frames = [decrypt_identities(keys, pd.read_parquet(p)) for p in staged_paths]
+    staged_ids = set().union(*(set(f["person_id"]) for f in frames)) if frames else set()
+    protected = set(protected)
     existing = _read(vault_dir / VAULT_FILE, VAULT_COLUMNS)
-    previous = decrypt_identities(keys, existing) if not existing.empty else None
+    touched = (existing["person_id"].isin(staged_ids | protected)
+               | (existing["key_id"] != keys.vault_active))
+    previous = decrypt_identities(keys, existing[touched]) if touched.any() else None
+    untouched = existing[~touched]
+    sealed_old = _read(vault_dir / SEALED_FILE, ["person_id", "sealed"])
     if previous is not None:
         frames.append(previous)
-    sealed_old = _read(vault_dir / SEALED_FILE, ["person_id", "sealed"])
     merged = (pd.concat(frames, ignore_index=True).groupby("person_id", sort=True).first()
               .reset_index()) if frames else pd.DataFrame(columns=["person_id"])
-    is_protected = merged["person_id"].isin(set(protected))
+    is_protected = merged["person_id"].isin(protected)
     newly_sealed = seal_identities(keys.officer_public, merged[is_protected])
     sealed = pd.concat([sealed_old[~sealed_old["person_id"].isin(newly_sealed["person_id"])],
                         newly_sealed], ignore_index=True).sort_values("person_id")
-    general = merged[~is_protected & ~merged["person_id"].isin(sealed["person_id"])]
+    sealed_ids = set(sealed["person_id"])
+    general = merged[~is_protected & ~merged["person_id"].isin(sealed_ids)]
     write_parquet(sealed.reset_index(drop=True), vault_dir / SEALED_FILE)
-    kept = _unchanged_records(keys, existing, previous, general)
+    kept = _unchanged_records(keys, existing[touched], previous, general)
     fresh = encrypt_identities(keys, general[~general["person_id"].isin(kept["person_id"])])
-    write_parquet(pd.concat([kept, fresh], ignore_index=True) if len(kept) else fresh,
-                   vault_dir / VAULT_FILE)
+    untouched = untouched[~untouched["person_id"].isin(sealed_ids)]
+    write_parquet(pd.concat([untouched, kept, fresh], ignore_index=True), vault_dir / VAULT_FILE)
     for p in staged_paths:
         p.unlink()
-    return {"identiteter_i_valvet": len(general), "forseglade_identiteter": len(sealed),
+    return {"identiteter_i_valvet": len(untouched) + len(general),
+            "forseglade_identiteter": len(sealed),
             "nya_poster": sum(len(f) for f in frames[: len(staged_paths)])}
 
 
@@ -73,12 +94,7 @@ def _row_hashes(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
 
 def _unchanged_records(keys: Keys, existing: pd.DataFrame, previous: pd.DataFrame | None,
                        general: pd.DataFrame) -> pd.DataFrame:
-    """Ciphertexts that can stay as they are: same person, same content, active key.
-
-    Re-encrypting every identity each night is most of the vault step's time; a record whose
-    plaintext did not change keeps its ciphertext (records under an old key are re-encrypted,
-    so a night also finishes a pending rewrap).
-    """
+    """Decrypted records whose ciphertext can stay: same person, same content, active key."""
     if previous is None or previous.empty or general.empty:
         return existing.iloc[0:0]
     fields = sorted((set(previous.columns) | set(general.columns)) - {"person_id"})

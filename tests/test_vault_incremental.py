@@ -2,7 +2,13 @@
 
 import pandas as pd
 
-from skyddsnat.identity_store import VAULT_FILE, merge_vault, read_identities, stage_identities
+from skyddsnat.identity_store import (
+    VAULT_FILE,
+    merge_vault,
+    read_identities,
+    read_sealed,
+    stage_identities,
+)
 from skyddsnat.keys import init_keys, load_keys, rotate_vault_key
 
 P1, P2 = "a" * 32, "b" * 32
@@ -42,3 +48,33 @@ def test_records_under_a_rotated_key_are_reencrypted_by_the_next_night(tmp_path)
     after = _night(keys, vault, _people("Bo"))
     assert set(after["key_id"]) == {keys.vault_active}
     assert len(read_identities(keys, vault)) == 2
+
+
+def test_a_night_that_stages_only_changes_keeps_everyone_else(tmp_path):
+    """Snapshots stage only new rows: the unstaged keep their record, a guardian staged with
+    her number only keeps her name, and a person protected tonight is sealed unstaged."""
+    init_keys(tmp_path / "k", tmp_path / "o.key")
+    keys, vault = load_keys(tmp_path / "k"), tmp_path / "vault"
+    P3 = "c" * 32
+    first = _night(keys, vault, pd.concat([_people("Bo"), pd.DataFrame(
+        {"person_id": [P3], "personnummer": ["198001012383"], "fornamn": ["Cilla"],
+         "efternamn": ["Ås"]})], ignore_index=True))
+    stage_identities(keys, vault, "elevregister",
+                     pd.DataFrame({"person_id": [P1], "personnummer": ["201001012386"]}))
+    merge_vault(keys, vault, pd.Series([P3], dtype="string"))
+    after = pd.read_parquet(vault / VAULT_FILE).set_index("person_id")
+    assert set(after.index) == {P1, P2}  # P3 left the AES vault for the sealed store
+    assert after.loc[P1, "ct"] == first.loc[P1, "ct"]
+    assert after.loc[P2, "ct"] == first.loc[P2, "ct"]
+    assert read_identities(keys, vault).set_index("person_id").loc[P1, "fornamn"] == "Alva"
+    assert list(read_sealed(vault)["person_id"]) == [P3]
+
+
+def test_staging_accumulates_until_the_vault_step_merges_it(tmp_path):
+    init_keys(tmp_path / "k", tmp_path / "o.key")
+    keys, vault = load_keys(tmp_path / "k"), tmp_path / "vault"
+    people = _people("Bo")
+    stage_identities(keys, vault, "folkbokforing", people.iloc[[0]])
+    stage_identities(keys, vault, "folkbokforing", people.iloc[[1]])  # the merge never ran
+    merge_vault(keys, vault, pd.Series([], dtype="string"))
+    assert set(read_identities(keys, vault)["fornamn"]) == {"Alva", "Bo"}

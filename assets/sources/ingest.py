@@ -19,10 +19,13 @@ from schemas.gx_suites import validate as gx_validate
 from schemas.sources import MODELS
 from skyddsnat.archive import archive_file, archive_quarantine
 from skyddsnat.identity_store import stage_identities
+from skyddsnat.ingest.memo import PnrMemo
+from skyddsnat.ingest.row_cache import RowCache, digest_key
 from skyddsnat.ingest.source_table import IngestResult, ingest_file
 from skyddsnat.storage import write_pseudonymous
 
 CACHE_DIR = "_filcache"
+ROW_CACHE = "rader"
 
 
 def source_check_specs(asset_name: str) -> list[AssetCheckSpec]:
@@ -76,23 +79,50 @@ def _store(cache: Path, path: Path, key: str, result: IngestResult) -> None:
         "quarantined_by_reason": result.quarantined_by_reason, "checked": result.checked}))
 
 
+def _row_cache_path(cache: Path, keys, policy_version: str) -> Path:
+    h = hashlib.sha256(policy_version.encode())
+    h.update(hmac.digest(keys.pseudonym_key, b"skyddsnat/radcache", hashlib.sha256))
+    return cache / f"{ROW_CACHE}.{h.hexdigest()[:20]}.parquet"
+
+
+def _load_rows(path: Path, keys) -> RowCache:
+    return RowCache(digest_key(keys.pseudonym_key),
+                    pd.read_parquet(path) if path.exists() else None)
+
+
+def _store_rows(cache: Path, path: Path, result: IngestResult) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    write_pseudonymous(result.row_cache, path, result.source)
+    for old in cache.glob(f"{ROW_CACHE}.*"):
+        if old != path:
+            old.unlink()
+
+
 def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date,
-                 stage: bool = True, cache: bool = False) -> Ingested:
+                 stage: bool = True, cache: bool = False, rows: bool = False,
+                 memo: PnrMemo | None = None) -> Ingested:
     """Ingest, stage identities encrypted, archive each file and its quarantine (encrypted).
 
     With `cache`, a file already ingested with the same content, policy and pseudonym key is
     taken from its stored pseudonymous result: a year of invoice files is not re-read every
     night (its identities are already in the vault and its quarantine in the archive).
+    With `rows` (a snapshot, one file), only rows new since the last ingest are parsed and
+    staged (skyddsnat/ingest/row_cache.py). `memo` carries personnummer decisions between
+    files and calls within one run (skyddsnat/ingest/memo.py).
     """
+    memo = memo or PnrMemo()
     keys, policy, data = res.key_material(), res.policy(), res.data()
     cache_dir = data.warehouse / CACHE_DIR / source
+    rows_path = _row_cache_path(cache_dir, keys, policy.version) if rows else None
     out = Ingested(source)
     fresh: list[tuple[Path, IngestResult]] = []
     for path in files:
         key = _cache_key(path, keys, policy.version) if cache else ""
         result = _cached(cache_dir, path, key, source) if cache else None
         if result is None:
-            result = ingest_file(path, source, policy, keys.pseudonym_key, reference)
+            known = _load_rows(rows_path, keys) if rows_path else None
+            result = ingest_file(path, source, policy, keys.pseudonym_key, reference, known,
+                                 memo)
             fresh.append((path, result))
             if cache:
                 _store(cache_dir, path, key, result)
@@ -109,6 +139,11 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
         if idents:
             merged = pd.concat(idents, ignore_index=True).drop_duplicates("person_id")
             stage_identities(keys, data.vault, source, merged)
+    if rows_path is not None:
+        # After staging: a row is only reused once its identity has been staged.
+        for _, r in fresh:
+            if r.row_cache is not None:
+                _store_rows(cache_dir, rows_path, r)
     as_of = res.reference_date()
     for path, r in fresh:
         archive_file(keys, data.archive, as_of, path)

@@ -51,7 +51,8 @@ def build_source_asset(source: str):
         files = _files(skyddsnat.data().inbox, source, as_of)
         if not files and source in REQUIRED:
             raise Failure(description=f"ingen fil för {source} i inkorgen (på eller före {as_of})")
-        ingested = ingest_files(skyddsnat, source, files, as_of, cache=source in CACHED)
+        ingested = ingest_files(skyddsnat, source, files, as_of, cache=source in CACHED,
+                                rows=source in SNAPSHOTS)
         table = ingested.table
         tally = Tally.of(ingested, len(table))
         yield Output(table, metadata=tally.metadata(skyddsnat.policy().version))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ class RawTable:
     encoding: str
     frame: pd.DataFrame  # all columns as strings, contract names; index = file line number
     rows_read: int
+    digests: list[str] | None = None  # per frame row, when asked for (row_cache.py)
 
 
 def decode(data: bytes, file: str) -> tuple[str, str]:
@@ -55,8 +57,16 @@ def _header_names(header: list[str]) -> list[str]:
     return [h.strip().lower() for h in header]
 
 
-def read_source(path: Path, source: Source, aliases: dict[str, str] | None = None) -> RawTable:
-    """Read one inbox file for `source`, mapping vendor column names through `aliases`."""
+RowDigest = Callable[[list[str]], Callable[[list[str]], str]]
+
+
+def read_source(path: Path, source: Source, aliases: dict[str, str] | None = None,
+                row_digest: RowDigest | None = None) -> RawTable:
+    """Read one inbox file for `source`, mapping vendor column names through `aliases`.
+
+    `row_digest(header)` gives a function from a raw row to its digest, applied to every
+    accepted row while the raw fields are at hand (cheaper than from the frame).
+    """
     file = Path(path).name
     text, encoding = decode(Path(path).read_bytes(), file)
     if not text.strip():
@@ -101,8 +111,13 @@ def read_source(path: Path, source: Source, aliases: dict[str, str] | None = Non
             continue
         good.append(row)
         lines.append(lineno)
+    digests = None
+    if row_digest is not None:
+        digest = row_digest(header)
+        digests = [digest(row) for row in good]
     frame = pd.DataFrame(good, columns=header, dtype="string")
     frame = frame.reindex(columns=list(expected))
     frame.index = pd.Index(lines, name="rad")
     frame.attrs["bad_field_count_lines"] = bad_lines
-    return RawTable(file, encoding, frame, rows_read=len(good) + len(bad_lines))
+    return RawTable(file, encoding, frame, rows_read=len(good) + len(bad_lines),
+                    digests=digests)

@@ -18,8 +18,10 @@ import pandera.pandas as pa
 
 from schemas.sources import MODELS
 from skyddsnat.contract import SOURCES
+from skyddsnat.ingest.memo import PnrMemo
 from skyddsnat.ingest.parse import parse_frame
 from skyddsnat.ingest.reader import read_source
+from skyddsnat.ingest.row_cache import RowCache, row_digester
 from skyddsnat.personnummer import birth_dates
 from skyddsnat.policy import Policy
 from skyddsnat.pseudonym import pseudonymize_series
@@ -41,6 +43,9 @@ class IngestResult:
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     # Validation counts of `table` when already known (a cached file's stored result).
     checked: dict[str, object] | None = None
+    # With a row cache: tonight's row-wise valid rows and their digests, for tomorrow.
+    row_cache: pd.DataFrame | None = None
+    rows_reused: int = 0
 
     @property
     def accepted(self) -> int:
@@ -89,22 +94,35 @@ def _pandera_reasons(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> pd.
 
 
 def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: bytes,
-                reference: date) -> IngestResult:
+                reference: date, known: RowCache | None = None,
+                memo: PnrMemo | None = None) -> IngestResult:
+    """Ingest one file; with `known` (last night's rows of a snapshot) only new rows are parsed.
+
+    `memo` carries personnummer decisions from the run's earlier files (memo.py)."""
     source = SOURCES[source_name]
-    raw = read_source(path, source, policy.kallor.alias.get(source_name))
-    typed, reason = parse_frame(raw.frame, source, reference)
+    memo = (memo or PnrMemo()).scoped(reference, pseudonym_key)
+    digester = (row_digester(known.key, reference, source.pnr_columns) if known is not None
+                else None)
+    raw = read_source(path, source, policy.kallor.alias.get(source_name), digester)
+    reused, digests = pd.DataFrame(), None
+    frame = raw.frame
+    if known is not None:
+        digests = pd.Series(raw.digests, index=raw.frame.index, dtype=object)
+        reused, hit = known.match(digests.to_numpy(), raw.frame.index)
+        frame = raw.frame[~hit]
+    typed, reason = parse_frame(frame, source, reference, memo.normalized)
 
     if source_name == "folkbokforing":
         typed["fodelsedatum"] = typed["fodelsedatum"].fillna(birth_dates(typed["personnummer"]))
     pnr_cols = source.pnr_columns
     identities = []
     for col in pnr_cols:
-        ids = pseudonymize_series(pseudonym_key, typed[col])
+        ids = pseudonymize_series(pseudonym_key, typed[col], memo.pseudonyms)
         if col == "personnummer":
             ident = pd.DataFrame({"person_id": ids, "personnummer": typed[col]})
             if source_name == "folkbokforing":
                 for extra in VAULT_ONLY:
-                    ident[extra] = raw.frame[extra].str.strip()
+                    ident[extra] = frame[extra].str.strip()
             identities.append(ident)
         else:
             identities.append(pd.DataFrame({"person_id": ids, "personnummer": typed[col]}))
@@ -116,6 +134,15 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
 
     clean = reason.isna()
     reason = reason.fillna(_pandera_reasons(model, typed[clean]).reindex(reason.index))
+    if len(reused):
+        # Reused rows passed every row-wise rule last night; duplicates are decided below
+        # over the whole file, in file order.
+        if typed.empty:
+            typed = typed.astype(reused.dtypes.to_dict())
+        typed = pd.concat([typed, reused.astype(typed.dtypes.to_dict())]).sort_index()
+        reason = reason.reindex(typed.index)
+    cache_rows = (RowCache.table(typed[reason.isna()], digests) if digests is not None
+                  else None)
 
     key = [("person_id" if k == "personnummer" else k) for k in
            policy.kallor.kallor[source_name].nyckel]
@@ -135,15 +162,14 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
 
     ident = pd.concat(identities, ignore_index=True) if identities else pd.DataFrame()
     if not ident.empty:
-        accepted_ids = set(table["person_id"].dropna()) if "person_id" in table else set()
-        for col in pnr_cols:
-            if col != "personnummer":
-                accepted_ids |= set(table[col].dropna())
+        accepted_ids = pd.concat([table[("person_id" if c == "personnummer" else c)]
+                                  for c in pnr_cols], ignore_index=True).dropna()
         ident = ident[ident["person_id"].isin(accepted_ids)]
         ident = ident.drop_duplicates("person_id", keep="first").reset_index(drop=True)
 
     result = IngestResult(source_name, raw.file, raw.encoding, table, ident, quarantine,
-                          raw.rows_read, dict(counts))
+                          raw.rows_read, dict(counts), row_cache=cache_rows,
+                          rows_reused=len(reused))
     if result.accepted + result.quarantined != result.rows_read:
         raise RuntimeError(f"{raw.file}: radräkningen går inte ihop")
     return result
