@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -23,15 +24,23 @@ def household_links(personer: pd.DataFrame, avgifter: pd.DataFrame | None,
             e = personer[["person_id", col]].dropna()
             edges.append(e.set_axis(["a", "b"], axis=1))
     if via_fees and avgifter is not None and not avgifter.empty:
+        # A year of invoices repeats each link every month: one edge per pair is enough.
+        members = _distinct(avgifter, ["hushall_id", "betalare", "medbetalare", "barn"])
         # Everyone in a fee household links to its hushall_id node.
         for col in ("betalare", "medbetalare", "barn"):
-            # A year of invoices repeats each link every month: one edge per pair is enough.
-            e = avgifter[[col, "hushall_id"]].dropna().drop_duplicates()
+            e = members[[col, "hushall_id"]].dropna().drop_duplicates()
             e = e.assign(hushall_id="hushall:" + e["hushall_id"].astype(str))
             edges.append(e.set_axis(["a", "b"], axis=1))
     if not edges:
         return pd.DataFrame({"a": pd.Series(dtype="string"), "b": pd.Series(dtype="string")})
     return pd.concat(edges, ignore_index=True).astype("string")
+
+
+def _distinct(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Distinct rows of string columns, hashed in Arrow (a year of invoices is 1–2 M rows)."""
+    table = pa.table({c: pa.array(frame[c].astype("string").array, type=pa.large_string())
+                      for c in columns})
+    return table.group_by(columns).aggregate([]).to_pandas().astype("string")[columns]
 
 
 def protected_persons(personer: pd.DataFrame, avgifter: pd.DataFrame | None,
@@ -40,17 +49,20 @@ def protected_persons(personer: pd.DataFrame, avgifter: pd.DataFrame | None,
     flagged = np.zeros(len(personer), dtype=bool)
     for col in markeringar:
         flagged |= personer[col].to_numpy(dtype=bool)
-    seeds = personer.loc[flagged, "person_id"]
     links = household_links(personer, avgifter, spridning.get("vardnadshavare", True),
                             spridning.get("hushall_avgifter", True))
-    nodes = pd.Index(pd.concat([personer["person_id"], links["a"], links["b"]]).dropna().unique())
+    # One factorisation numbers every node: persons first, then both ends of every link.
+    codes, nodes = pd.factorize(pd.concat([personer["person_id"], links["a"], links["b"]],
+                                          ignore_index=True))
     if len(nodes) == 0:
         return pd.Series([], dtype="string", name="person_id")
-    a = nodes.get_indexer(links["a"])
-    b = nodes.get_indexer(links["b"])
+    n_persons, n_links = len(personer), len(links)
+    a = codes[n_persons:n_persons + n_links]
+    b = codes[n_persons + n_links:]
     graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(nodes), len(nodes)))
     _, labels = connected_components(graph, directed=False)
-    seed_labels = np.unique(labels[nodes.get_indexer(seeds)])
-    members = nodes[np.isin(labels, seed_labels)]
+    seeds = codes[:n_persons][flagged]
+    seed_labels = np.unique(labels[seeds[seeds >= 0]])
+    members = pd.Index(nodes[np.isin(labels, seed_labels)], dtype="string")
     members = members[~members.str.startswith("hushall:")]
     return pd.Series(sorted(members), dtype="string", name="person_id")

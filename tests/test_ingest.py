@@ -7,6 +7,8 @@ from datetime import date
 import pandas as pd
 import pandera.pandas as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import skyddsnat.ingest.source_table as source_table
 from schemas.sources import MODELS
@@ -254,3 +256,33 @@ def test_guard_rejects_identity_columns_and_pnr_shaped_values():
         assert_pseudonymous(pd.DataFrame({"Fornamn": ["x"]}), "t")
     with pytest.raises(PlaintextLeak):
         assert_pseudonymous(pd.DataFrame({"note": pd.Series([CHILD], dtype="string")}), "t")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(alphabet="0123456789-+ ٣a", max_size=15),
+                 st.from_regex(r"(?:19|20)?\d{6}[-+]?\d{4}", fullmatch=True)))
+def test_guard_catches_exactly_the_personnummer_shape(value):
+    """The guard's column-wide RE2 match agrees with the Python pattern on every string."""
+    import re
+
+    from skyddsnat.guard import PNR_SHAPE
+
+    leaks = bool(re.fullmatch(PNR_SHAPE, value))
+    for column in (pd.Series([value, None], dtype="string"), pd.Series([value, 3], dtype=object)):
+        if leaks:
+            with pytest.raises(PlaintextLeak):
+                assert_pseudonymous(pd.DataFrame({"x": column}), "t")
+        else:
+            assert_pseudonymous(pd.DataFrame({"x": column}), "t")
+
+
+def test_a_run_memo_gives_the_same_pseudonyms_as_hashing_each_file():
+    from skyddsnat.ingest.memo import PnrMemo
+
+    memo = PnrMemo().scoped(REF, KEY)
+    first = pd.Series([CHILD, MOTHER, None], dtype="string")
+    pseudonymize_series(KEY, first, memo.pseudonyms)
+    second = pd.Series([MOTHER, FATHER, None, CHILD], dtype="string")
+    pd.testing.assert_series_equal(pseudonymize_series(KEY, second, memo.pseudonyms),
+                                   pseudonymize_series(KEY, second))
+    assert memo.scoped(REF, bytes(32)).pseudonyms == {}  # another key forgets everything
