@@ -141,25 +141,28 @@ def _plainly_valid(uniques: np.ndarray, ref: date) -> pd.Series:
     return pd.Series(values, dtype="string")
 
 
-def normalize_series(values: pd.Series, reference: date | None = None) -> pd.Series:
+def normalize_series(values: pd.Series, reference: date | None = None,
+                     memo: dict[str, object] | None = None) -> pd.Series:
     """Vectorised over unique values: the 12-digit form, or <NA> where invalid or blank.
 
     Plainly valid numbers are decided with numpy; the rest (other forms, '+', invalid)
-    one by one with `normalize`, so the rules live in one place."""
+    one by one with `normalize`, so the rules live in one place. `memo` (raw value → result,
+    for this reference date only) carries decisions from one file of a run to the next:
+    a year of attendance files names the same pupils every day."""
     as_str = values.astype("string").str.strip()
     uniques = pd.unique(as_str.dropna())
-    uniques = np.asarray(uniques, dtype=object)
-    fast = _plainly_valid(uniques, reference or date.today()).to_numpy(dtype=object)
-    mapping: dict[str, object] = {}
-    for u, f in zip(uniques, fast, strict=True):
+    memo = {} if memo is None else memo
+    todo = np.asarray([u for u in uniques if u not in memo], dtype=object)
+    fast = _plainly_valid(todo, reference or date.today()).to_numpy(dtype=object)
+    for u, f in zip(todo, fast, strict=True):
         if f is not pd.NA:
-            mapping[u] = f
+            memo[u] = f
             continue
         try:
-            mapping[u] = normalize(u, reference)
+            memo[u] = normalize(u, reference)
         except InvalidPersonnummer:
-            mapping[u] = pd.NA
-    return as_str.map(mapping).astype("string")
+            memo[u] = pd.NA
+    return as_str.map({u: memo[u] for u in uniques}).astype("string")
 
 
 def birth_dates(pnr12: pd.Series) -> pd.Series:

@@ -20,12 +20,22 @@ def pseudonym(key: bytes, pnr12: str) -> str:
     return hmac.digest(key, pnr12.encode(), hashlib.sha256).hex()[:PSEUDONYM_HEX]
 
 
-def pseudonymize_series(key: bytes, pnr12: pd.Series) -> pd.Series:
-    """Map a Series of 12-digit numbers (NA allowed) to pseudonyms, hashing each value once."""
+def pseudonymize_series(key: bytes, pnr12: pd.Series,
+                        memo: dict[str, str] | None = None) -> pd.Series:
+    """Map a Series of 12-digit numbers (NA allowed) to pseudonyms, hashing each value once.
+
+    `memo` (number → pseudonym under this key) carries hashes from one file of a run to the
+    next; it lives in memory only, for one run."""
     codes, uniques = pd.factorize(pnr12, use_na_sentinel=True)
     digest = hmac.digest
     sha = hashlib.sha256
-    hashed = [digest(key, u.encode(), sha).hex()[:PSEUDONYM_HEX] for u in uniques]
+    memo = {} if memo is None else memo
+    hashed = []
+    for u in uniques:
+        h = memo.get(u)
+        if h is None:
+            h = memo[u] = digest(key, u.encode(), sha).hex()[:PSEUDONYM_HEX]
+        hashed.append(h)
     lookup = pd.array(hashed + [pd.NA], dtype="string")
     return pd.Series(lookup[codes], index=pnr12.index, dtype="string")
 

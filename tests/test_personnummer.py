@@ -182,3 +182,20 @@ def test_all_forms_are_the_canary_spellings():
     assert forms == {"198112189876", "19811218-9876", "811218-9876", "811218+9876",
                      "8112189876"}
     assert {normalize(f, REF) for f in forms - {"811218+9876"}} == {KNOWN}
+
+
+_WRITTEN = st.builds(
+    lambda born, serial, form, broken: (
+        (lambda p: flip(p) if broken else p)(list(all_forms(pnr12(born, serial)))[form])),
+    st.dates(min_value=date(1930, 1, 1), max_value=REF), st.from_regex(r"\d{3}", fullmatch=True),
+    st.integers(0, 4), st.booleans())
+
+
+@given(st.lists(st.one_of(_WRITTEN, st.text(max_size=13)), max_size=20),
+       st.lists(st.one_of(_WRITTEN, st.text(max_size=13)), max_size=20))
+def test_a_memo_from_an_earlier_file_never_changes_the_result(first, second):
+    memo: dict = {}
+    normalize_series(pd.Series(first, dtype=object), REF, memo)
+    with_memo = normalize_series(pd.Series(second, dtype=object), REF, memo)
+    pd.testing.assert_series_equal(with_memo, normalize_series(pd.Series(second, dtype=object),
+                                                               REF))

@@ -1,7 +1,12 @@
 """Daily attendance: one partition per day (Europe/Stockholm), backfilled in a single run."""
 
 
+import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
 
 import pandas as pd
 from dagster import (
@@ -15,13 +20,48 @@ from assets.constants import (
     ATTENDANCE_PARTITIONS,
     GROUP_SOURCES,
 )
-from assets.sources.ingest import Ingested, Tally, ingest_files, source_check_specs
+from assets.sources.ingest import Ingested, Tally, source_check_specs, validation
 from pipelines.privacy import SafeError, privacy_safe
 from pipelines.resources import Skyddsnat
+from skyddsnat.archive import archive_file, archive_quarantine
 from skyddsnat.inbox import daily_file
+from skyddsnat.ingest.memo import PnrMemo
+from skyddsnat.ingest.source_table import IngestResult, ingest_file
+from skyddsnat.policy import Policy
 from skyddsnat.storage import write_pseudonymous
 
 NAME = "narvaro"
+
+
+def _workers(n_files: int) -> int:
+    """Processes for a backfill: one per core (SKYDDSNAT_INGEST_WORKERS overrides), and none
+    for a night's single file or a short range, where starting them costs more than it saves."""
+    configured = os.environ.get("SKYDDSNAT_INGEST_WORKERS")
+    workers = int(configured) if configured else (os.cpu_count() or 1)
+    return max(1, min(workers, n_files // PER_WORKER))
+
+
+PER_WORKER = 10  # files a worker must have to be worth its start-up (~3 s of imports)
+_MEMO = PnrMemo()  # per process: the same pupils every day, each number decided once
+
+
+def ingest_day(path: Path, day: date, policy: Policy, pseudonym_key: bytes, reference: date,
+               target: Path) -> tuple[IngestResult, int]:
+    """Ingest, check and store one day file; in a worker process during a backfill.
+
+    Returns the result with its validation and quarantined rows (for the encrypted archive);
+    the caller drops each day's rows as soon as they are counted.
+    """
+    result = ingest_file(path, NAME, policy, pseudonym_key, reference, memo=_MEMO)
+    table = result.table[result.table["datum"] == pd.Timestamp(day)]
+    if len(table) != len(result.table):
+        # Rows dated another day than the file: quarantining here would hide them from
+        # the accounting, so the whole file is refused instead.
+        raise SafeError(f"{result.file}: rader med annat datum än filens")
+    write_pseudonymous(table, target, NAME)
+    result.checked = validation(NAME, result.table)
+    result.identities = result.identities.iloc[0:0]  # the elevregister has the pupils
+    return result, len(table)
 
 
 @asset(
@@ -36,23 +76,29 @@ NAME = "narvaro"
 )
 @privacy_safe
 def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
-    data = skyddsnat.data()
+    data, keys, policy = skyddsnat.data(), skyddsnat.key_material(), skyddsnat.policy()
+    as_of = skyddsnat.reference_date()
     days = [date.fromisoformat(k) for k in context.partition_keys]
     present = [(d, p) for d in days if (p := daily_file(data.inbox, NAME, d)) is not None]
+    jobs = [(p, d, policy, keys.pseudonym_key, as_of, data.partition(NAME, d.isoformat()))
+            for d, p in present]
     tally = Tally(NAME)
-    # One day at a time: a backfill holds one day's rows in memory, never the year.
-    for day, path in present:
-        # Pupils' identities come from the elevregister; attendance stages none.
-        [result] = ingest_files(skyddsnat, NAME, [path], skyddsnat.reference_date(),
-                                stage=False).results
-        table = result.table[result.table["datum"] == pd.Timestamp(day)]
-        if len(table) != len(result.table):
-            # Rows dated another day than the file: quarantining here would hide them from
-            # the accounting, so the whole file is refused instead.
-            raise SafeError(f"{result.file}: rader med annat datum än filens")
-        write_pseudonymous(table, data.partition(NAME, day.isoformat()), NAME)
-        tally.add(result, len(table))
-    meta = tally.metadata(skyddsnat.policy().version)
+    # One day at a time per process: a backfill holds a day's rows in memory, never the year.
+    workers = _workers(len(jobs))
+    with ExitStack() as stack:
+        if workers > 1:
+            context.log.info(f"{len(jobs)} dagfiler läses i {workers} processer")
+            pool = stack.enter_context(
+                ProcessPoolExecutor(workers, mp_context=get_context("spawn")))
+            done = pool.map(ingest_day, *zip(*jobs, strict=True)) if jobs else iter(())
+        else:
+            done = (ingest_day(*job) for job in jobs)
+        for (path, *_), (result, stored) in zip(jobs, done, strict=True):
+            archive_file(keys, data.archive, as_of, path)
+            archive_quarantine(keys, data.archive, as_of, result.file, result.quarantine)
+            tally.add(result, stored)
+            del result  # one day's rows at a time
+    meta = tally.metadata(policy.version)
     meta.update({"dagar": len(days), "dagar_med_fil": len(present)})
     yield MaterializeResult(metadata=meta)
     yield from tally.check_results(NAME)

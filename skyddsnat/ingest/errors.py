@@ -14,3 +14,7 @@ class SourceFileError(Exception):
         if column is not None:
             where += f", kolumn {column}"
         super().__init__(f"{where}: {reason}")
+
+    def __reduce__(self):
+        # Picklable with its fields, so it crosses from a backfill's worker process intact.
+        return (type(self), (self.file, self.reason, self.line, self.column))

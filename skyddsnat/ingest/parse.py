@@ -53,9 +53,11 @@ def _parse_amount_values(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return pd.array(rounded, dtype="Int64"), bad
 
 
-def parse_frame(raw: pd.DataFrame, source: Source,
-                reference: date) -> tuple[pd.DataFrame, pd.Series]:
-    """Return (typed frame, reason per row: <NA> when the row parsed cleanly)."""
+def parse_frame(raw: pd.DataFrame, source: Source, reference: date,
+                memo: dict[str, object] | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """Return (typed frame, reason per row: <NA> when the row parsed cleanly).
+
+    `memo`: personnummer decisions for this reference date from earlier files of the run."""
     reason = pd.Series(pd.NA, index=raw.index, dtype="string")
     out: dict[str, object] = {}
     ref = pd.Timestamp(reference)
@@ -70,7 +72,7 @@ def parse_frame(raw: pd.DataFrame, source: Source,
         if col.required:
             flag(blank, "saknat_varde")
         if col.kind == "pnr":
-            norm = normalize_series(s, reference)
+            norm = normalize_series(s, reference, memo)
             flag(norm.isna() & ~blank, "ogiltigt_personnummer")
             out[col.name] = norm
         elif col.kind == "date":

@@ -1,0 +1,27 @@
+"""Personnummer decisions remembered across the files of one run, in memory only.
+
+A backfill reads a year of attendance files, and a night seventeen invoice months, naming
+the same people again and again; normalising and HMAC-hashing each number once per run
+instead of once per file is most of what ingesting a day file costs. The memo holds
+plaintext numbers, so it is never written anywhere and lives as long as the run's process.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+
+class PnrMemo:
+    """Raw value → 12-digit form, and 12-digit form → pseudonym, for one date and key."""
+
+    def __init__(self) -> None:
+        self._scope: tuple[date, bytes] | None = None
+        self.normalized: dict[str, object] = {}
+        self.pseudonyms: dict[str, str] = {}
+
+    def scoped(self, reference: date, key: bytes) -> PnrMemo:
+        """Forget everything when the reference date (10-digit centuries) or key changes."""
+        if self._scope != (reference, key):
+            self._scope = (reference, key)
+            self.normalized, self.pseudonyms = {}, {}
+        return self

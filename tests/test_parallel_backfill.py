@@ -1,0 +1,70 @@
+"""A backfill whose day files are ingested in worker processes stores exactly what a serial
+one stores: the same partitions, the same accounting, the same encrypted archive."""
+
+import shutil
+from datetime import date
+
+import pandas as pd
+import pytest
+from dagster import DagsterEventType, DagsterInstance
+
+from pipelines.runner import run_nightly
+from skyddsnat.generate import TINY, generate
+from skyddsnat.keys import init_keys
+
+AS_OF = date(2026, 11, 20)
+
+
+def _backfill(root, base, monkeypatch, workers: str):
+    shutil.copytree(base / "data", root / "data")
+    monkeypatch.setenv("SKYDDSNAT_INGEST_WORKERS", workers)
+    instance = DagsterInstance.ephemeral()
+    outcome = run_nightly(root / "data", base / "keys", AS_OF, instance=instance)
+    assert outcome.success, outcome.failures
+    [run] = instance.get_runs(limit=1)
+    logs = [r.dagster_event for r in instance.all_logs(run.run_id) if r.dagster_event]
+    meta = next(e.event_specific_data.materialization.metadata for e in logs
+                if e.event_type == DagsterEventType.ASSET_MATERIALIZATION
+                and e.asset_key.to_user_string() == "narvaro")
+    messages = [r.user_message for r in instance.all_logs(run.run_id)]
+    return root / "data", {k: v.value for k, v in meta.items()}, messages
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    base = tmp_path_factory.mktemp("base")
+    generate(TINY, base / "data", AS_OF, seed=3)
+    init_keys(base / "keys", base / "officer.key")
+    mp = pytest.MonkeyPatch()
+    try:
+        serial = _backfill(tmp_path_factory.mktemp("serial"), base, mp, "1")
+        parallel = _backfill(tmp_path_factory.mktemp("parallel"), base, mp, "2")
+    finally:
+        mp.undo()
+    return serial, parallel
+
+
+def test_the_backfill_used_worker_processes(both):
+    (_, _, serial_log), (_, _, parallel_log) = both
+    assert any("i 2 processer" in m for m in parallel_log)
+    assert not any("processer" in m for m in serial_log)
+
+
+def test_partitions_and_accounting_are_identical(both):
+    (serial, serial_meta, _), (parallel, parallel_meta, _) = both
+    assert serial_meta == parallel_meta and serial_meta["dagar_med_fil"] > 20
+    days = sorted(p.name for p in (serial / "warehouse" / "narvaro").iterdir())
+    assert days == sorted(p.name for p in (parallel / "warehouse" / "narvaro").iterdir())
+    for day in days:
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(serial / "warehouse" / "narvaro" / day),
+            pd.read_parquet(parallel / "warehouse" / "narvaro" / day))
+
+
+def test_every_day_file_is_archived_either_way(both):
+    (serial, _, _), (parallel, _, _) = both
+
+    def archived(data):
+        return sorted(p.name for p in (data / "archive").rglob("*narvaro*"))
+
+    assert archived(serial) == archived(parallel) and archived(serial)
