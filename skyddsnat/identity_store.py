@@ -132,6 +132,15 @@ def rewrap_vault(keys: Keys, vault_dir: Path) -> dict[str, int]:
     return {"poster": len(fresh), **{f"tidigare_{k}": int(v) for k, v in before.items()}}
 
 
+def vault_person_ids(vault_dir: Path) -> pd.Index:
+    """Everyone whose identity the vault holds: AES records, sealed records and staging."""
+    vault_dir = Path(vault_dir)
+    parts = [pd.read_parquet(p, columns=["person_id"])["person_id"]
+             for p in [vault_dir / VAULT_FILE, vault_dir / SEALED_FILE,
+                       *sorted((vault_dir / STAGING).glob("*.parquet"))] if p.exists()]
+    return pd.Index(pd.concat(parts).unique() if parts else [], dtype="string")
+
+
 def key_ids_in_use(vault_dir: Path) -> set[str]:
     vault = _read(Path(vault_dir) / VAULT_FILE, VAULT_COLUMNS)
     used = set(vault["key_id"].unique()) if not vault.empty else set()

@@ -123,3 +123,29 @@ def test_row_incremental_equals_full_ingest(tmp_path, yesterday, today):
     path = _write(tmp_path, "t.csv", [pool[i] for i in today] or [pool[1]])
     _same(_ingest(path, _next_night(first), date(2025, 9, 16)),
           _ingest(path, None, date(2025, 9, 16)))
+
+
+def test_rows_naming_a_person_the_vault_lacks_are_not_reused(tmp_path):
+    """A vault deleted or restored from an older backup: those rows are parsed (and their
+    identities staged) again instead of being trusted."""
+    from assets.sources.ingest import _load_rows
+    from skyddsnat.identity_store import VAULT_FILE
+
+    class Keys:
+        pseudonym_key = KEY
+
+    lines = [folk_line(p, "Barn", v1=MOTHER) for p in PEOPLE] + [folk_line(MOTHER, "Mor")]
+    first = _ingest(_write(tmp_path, "a.csv", lines), _first_night())
+    cache = tmp_path / "rader.parquet"
+    first.row_cache.to_parquet(cache)
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    assert len(_load_rows(cache, Keys, vault, "folkbokforing").rows) == 0  # no vault at all
+    held = first.table["person_id"].iloc[[0, 1, 6]]  # two children and the mother
+    pd.DataFrame({"person_id": held}).to_parquet(vault / VAULT_FILE)
+    kept = _load_rows(cache, Keys, vault, "folkbokforing").rows
+    assert sorted(kept["person_id"]) == sorted(held)
+    night = _ingest(tmp_path / "a.csv", RowCache(digest_key(KEY), kept))
+    _same(night, first)
+    # Four children again, and the mother named as their guardian (number only).
+    assert night.rows_reused == 3 and len(night.identities) == 5

@@ -18,7 +18,8 @@ from pipelines.resources import Skyddsnat
 from schemas.gx_suites import validate as gx_validate
 from schemas.sources import MODELS
 from skyddsnat.archive import archive_file, archive_quarantine
-from skyddsnat.identity_store import stage_identities
+from skyddsnat.contract import SOURCES
+from skyddsnat.identity_store import stage_identities, vault_person_ids
 from skyddsnat.ingest.memo import PnrMemo
 from skyddsnat.ingest.row_cache import RowCache, digest_key
 from skyddsnat.ingest.source_table import IngestResult, ingest_file
@@ -85,9 +86,21 @@ def _row_cache_path(cache: Path, keys, policy_version: str) -> Path:
     return cache / f"{ROW_CACHE}.{h.hexdigest()[:20]}.parquet"
 
 
-def _load_rows(path: Path, keys) -> RowCache:
-    return RowCache(digest_key(keys.pseudonym_key),
-                    pd.read_parquet(path) if path.exists() else None)
+def _load_rows(path: Path, keys, vault_dir: Path, source: str) -> RowCache:
+    """Last night's rows, less any row naming a person the vault does not hold.
+
+    A reused row stages no identity, so it is only safe while the vault still has its
+    persons: a vault deleted or restored from an older backup makes those rows new again.
+    """
+    rows = pd.read_parquet(path) if path.exists() else None
+    if rows is not None and len(rows):
+        held = vault_person_ids(vault_dir)
+        ok = pd.Series(True, index=rows.index)
+        for col in SOURCES[source].pnr_columns:
+            ids = rows["person_id" if col == "personnummer" else col]
+            ok &= ids.isna() | ids.isin(held)
+        rows = rows[ok]
+    return RowCache(digest_key(keys.pseudonym_key), rows)
 
 
 def _store_rows(cache: Path, path: Path, result: IngestResult) -> None:
@@ -120,7 +133,8 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
         key = _cache_key(path, keys, policy.version) if cache else ""
         result = _cached(cache_dir, path, key, source) if cache else None
         if result is None:
-            known = _load_rows(rows_path, keys) if rows_path else None
+            known = (_load_rows(rows_path, keys, data.vault, source) if rows_path
+                     else None)
             result = ingest_file(path, source, policy, keys.pseudonym_key, reference, known,
                                  memo)
             fresh.append((path, result))
