@@ -63,16 +63,25 @@ def next_school_day(as_of: date, sportlov_week: int = 9) -> date:
     return later[0] if later else as_of + timedelta(days=1)
 
 
+MOVED_EVERY = 200  # one person in 200 gets a new address overnight (folkbokföring)
+
+
 def add_next_day(inbox: Path, as_of: date, nxt: date) -> list[str]:
     """Today's snapshots copied with tomorrow's date, and tomorrow's attendance file made from
-    today's with the datum column changed (the file's bytes and encoding otherwise as is)."""
+    today's with the datum column changed (the file's bytes and encoding otherwise as is).
+
+    Snapshots do change overnight: every MOVED_EVERY-th person in the folkbokföring gets a
+    new street address, so the night ingests, stages and re-encrypts real changes."""
     old, new = as_of.strftime("%Y%m%d"), nxt.strftime("%Y%m%d")
     made = []
     for source in SNAPSHOTS:
         for d, p in files_for(inbox, source, as_of):
             if d == as_of:
                 target = inbox / p.name.replace(old, new)
-                shutil.copyfile(p, target)
+                if source == "folkbokforing":
+                    target.write_bytes(_moves(p.read_bytes(), new))
+                else:
+                    shutil.copyfile(p, target)
                 made.append(target.name)
     src = inbox / f"narvaro_{old}.csv"
     raw = src.read_bytes()
@@ -84,6 +93,17 @@ def add_next_day(inbox: Path, as_of: date, nxt: date) -> list[str]:
     target.write_bytes(fixed)
     made.append(target.name)
     return made
+
+
+def _moves(raw: bytes, stamp: str) -> bytes:
+    """Every MOVED_EVERY-th data line's utdelningsadress (5th field) gets a new number."""
+    lines = raw.split(b"\n")
+    for i in range(1 + MOVED_EVERY // 2, len(lines), MOVED_EVERY):
+        fields = lines[i].split(b";")
+        if len(fields) > 4:
+            fields[4] = b"Flyttgatan " + stamp[-3:].encode()
+            lines[i] = b";".join(fields)
+    return b"\n".join(lines)
 
 
 def source_rows(inbox: Path) -> dict[str, int]:
