@@ -93,15 +93,15 @@ def fee(monthly_income: int | None, verksamhet: str, rank: int, period: FeePerio
     return min(round_half_up_div(bp * base, _BP), cap)
 
 
-def period_codes(months: pd.Series, fees: Fees) -> np.ndarray:
-    """Index into fees.perioder for every month, mapping each distinct month once."""
-    codes, uniques = pd.factorize(months.astype("string"), use_na_sentinel=True)
-    if (codes < 0).any():
-        raise ValueError("faktura_manad saknas")
+def month_periods(months: list[str], fees: Fees) -> np.ndarray:
+    """Index into fees.perioder for each of a few distinct months; UncoveredMonth if any is left.
+
+    Called once per distinct month, never per row: a year has twelve.
+    """
     spans = [_span(p) for p in fees.perioder]
-    lookup = np.empty(len(uniques), dtype=np.int64)
+    lookup = np.empty(len(months), dtype=np.int64)
     uncovered = []
-    for i, month in enumerate(uniques):
+    for i, month in enumerate(months):
         m = _month(month)
         hit = [j for j, (start, end) in enumerate(spans) if start <= m <= end]
         if hit:
@@ -110,7 +110,32 @@ def period_codes(months: pd.Series, fees: Fees) -> np.ndarray:
             uncovered.append(month)
     if uncovered:
         raise UncoveredMonth(uncovered)
-    return lookup[codes]
+    return lookup
+
+
+def period_codes(months: pd.Series, fees: Fees) -> np.ndarray:
+    """Index into fees.perioder for every month, mapping each distinct month once."""
+    codes, uniques = pd.factorize(months.astype("string"), use_na_sentinel=True)
+    if (codes < 0).any():
+        raise ValueError("faktura_manad saknas")
+    return month_periods(list(uniques), fees)[codes]
+
+
+def verksamhet_codes(verksamhet: pd.Series) -> np.ndarray:
+    """Index into VERKSAMHETER for every row; an unknown or missing verksamhet is an error."""
+    codes = pd.Categorical(verksamhet.astype("string"), categories=VERKSAMHETER).codes
+    if (codes < 0).any():
+        unknown = sorted(set(verksamhet.dropna().astype(str)) - set(VERKSAMHETER))
+        raise ValueError(f"okänd verksamhet {', '.join(map(repr, unknown)) or 'saknas'}")
+    return codes.astype(np.int64)
+
+
+def child_ranks(rank: pd.Series) -> np.ndarray:
+    """barn_ordning as int64; a missing rank or one below 1 is an error."""
+    rank_arr = pd.array(rank, dtype="Int64")
+    if rank_arr.isna().any() or (rank_arr < 1).any():
+        raise ValueError("barn_ordning måste vara minst 1")
+    return rank_arr.to_numpy(dtype=np.int64)
 
 
 def _tables(fees: Fees) -> tuple[np.ndarray, ...]:
@@ -126,6 +151,28 @@ def _tables(fees: Fees) -> tuple[np.ndarray, ...]:
     return bp, cap, avdrag, tak_inkomst
 
 
+def fee_array(
+    period: np.ndarray,
+    verksamhet: np.ndarray,
+    rank: np.ndarray,
+    income: np.ndarray,
+    reported: np.ndarray,
+    fees: Fees,
+) -> np.ndarray:
+    """`fee` for whole int64 arrays: the one vectorised copy of the rule, checked against `fee`.
+
+    period indexes fees.perioder, verksamhet indexes VERKSAMHETER, rank ≥ 1 (validated by
+    the callers); where `reported` is False the income is ignored and the fee is the cap.
+    """
+    slot = np.minimum(rank, 3) - 1
+    bp, cap, avdrag, tak_inkomst = _tables(fees)
+    row_cap = cap[period, verksamhet, slot]
+    base = np.clip(income - avdrag[period], 0, tak_inkomst[period])
+    computed = np.minimum((2 * bp[period, verksamhet, slot] * base + _BP) // (2 * _BP), row_cap)
+    out = np.where(reported, computed, row_cap)
+    return np.where(rank >= FREE_FROM_RANK, 0, out).astype(np.int64)
+
+
 def fees_vectorised(
     months: pd.Series,
     verksamhet: pd.Series,
@@ -135,22 +182,9 @@ def fees_vectorised(
 ) -> pd.Series:
     """`fee` over a whole table (int64, aligned to `months`); NA income means the maximum fee."""
     period = period_codes(months, fees)
-    v_codes = pd.Categorical(verksamhet.astype("string"), categories=VERKSAMHETER).codes
-    if (v_codes < 0).any():
-        unknown = sorted(set(verksamhet.dropna().astype(str)) - set(VERKSAMHETER))
-        raise ValueError(f"okänd verksamhet {', '.join(map(repr, unknown)) or 'saknas'}")
-    rank_arr = pd.array(rank, dtype="Int64")
-    if rank_arr.isna().any() or (rank_arr < 1).any():
-        raise ValueError("barn_ordning måste vara minst 1")
-    r = rank_arr.to_numpy(dtype=np.int64)
-    slot = np.minimum(r, 3) - 1
-    bp, cap, avdrag, tak_inkomst = _tables(fees)
-    row_cap = cap[period, v_codes, slot]
+    v_codes = verksamhet_codes(verksamhet)
+    r = child_ranks(rank)
     inc = pd.array(income, dtype="Int64")
-    reported = ~inc.isna()
-    raw = inc.to_numpy(dtype=np.int64, na_value=0)
-    base = np.clip(raw - avdrag[period], 0, tak_inkomst[period])
-    computed = np.minimum((2 * bp[period, v_codes, slot] * base + _BP) // (2 * _BP), row_cap)
-    out = np.where(reported, computed, row_cap)
-    out = np.where(r >= FREE_FROM_RANK, 0, out)
-    return pd.Series(out.astype(np.int64), index=months.index, name="avgift")
+    out = fee_array(period, v_codes, r, inc.to_numpy(dtype=np.int64, na_value=0),
+                    ~inc.isna(), fees)
+    return pd.Series(out, index=months.index, name="avgift")

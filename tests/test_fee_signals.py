@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skyddsnat.fee_signals import signals
 
@@ -152,3 +154,59 @@ def test_descriptions_are_neutral_and_carry_no_amounts_or_ids():
         for secret in ("23456", "23 456", "98765", "98 765", P1, P2, M, C1):
             assert secret not in text
     assert all(str(out[c].dtype) == "string" for c in out.columns)
+
+
+SHARED_ROW = st.fixed_dictionaries({
+    "faktura_manad": st.sampled_from(["2024-01", "2024-02", "2024-03", "2023-12"]),
+    "hushall_id": st.sampled_from(["H1", "H2", "H3", "H4"]),
+    "betalare": st.sampled_from([P1, P2, M]),
+    "medbetalare": st.one_of(st.none(), st.sampled_from([P1, P2, M])),
+    "barn": st.sampled_from([C1, C2]),
+    "barn_ordning": st.integers(1, 3),
+})
+
+
+def expected_shared(rows: list[dict], roles: tuple[str, ...], flag_role: str | None) -> dict:
+    """hushall_id -> (betalare, households, months): the signal spelled out row by row."""
+    rows = [r for r in rows if r["faktura_manad"].startswith("2024-")]
+    seen: dict[tuple, set] = {}
+    in_role: set[tuple] = set()
+    for r in rows:
+        for role in roles:
+            if r[role] is not None:
+                key = (r["faktura_manad"], r[role])
+                seen.setdefault(key, set()).add(r["hushall_id"])
+                if flag_role in (None, role):
+                    in_role.add(key)
+    hits: dict[str, list] = {}
+    for (month, person), households in seen.items():
+        if len(households) >= 2 and (month, person) in in_role:
+            for h in households:
+                hits.setdefault(h, []).append((month, len(households)))
+    ordered = sorted(rows, key=lambda r: (r["hushall_id"], r["faktura_manad"], r["barn_ordning"],
+                                          r["barn"]))
+    out = {}
+    for h, found in hits.items():
+        latest = max(m for m, _ in found)
+        payer = next(r["betalare"] for r in ordered
+                     if (r["hushall_id"], r["faktura_manad"]) == (h, latest))
+        out[h] = (payer, max(n for _, n in found), len({m for m, _ in found}))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(SHARED_ROW, max_size=20))
+def test_shared_person_signals_match_a_row_by_row_reading(rows):
+    out = signals(avgifter(rows), inkomster({}), 2024)
+    for signal, roles, flag_role in [
+        ("samma_medbetalare_flera_hushall", ("betalare", "medbetalare"), "medbetalare"),
+        ("barn_i_flera_hushall", ("barn",), None),
+    ]:
+        got = out.loc[out["signal"] == signal]
+        expected = expected_shared(rows, roles, flag_role)
+        assert list(got["hushall_id"]) == sorted(expected)
+        for h, payer, text in zip(got["hushall_id"], got["betalare"], got["beskrivning"],
+                                  strict=True):
+            want_payer, households, months = expected[h]
+            assert payer == want_payer
+            assert f"{households} hushåll" in text and f"under {months} månad(er)" in text

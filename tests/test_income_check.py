@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skyddsnat.income_check import income_check, years_to_check
-from skyddsnat.maxtaxa import UncoveredMonth
+from skyddsnat.maxtaxa import VERKSAMHETER, UncoveredMonth, fee, period_for, round_half_up_div
 from skyddsnat.policy import load_policy
 
 FEES = load_policy().maxtaxa
@@ -237,3 +239,85 @@ def test_saknar_household_still_shows_the_months_whose_fee_is_known():
     assert one_household(result)["atgard"] == "saknar_inkomstuppgift"
     assert result.months["korrekt_avgift"].tolist() == [pd.NA, 1688]
     assert result.months["hushallsinkomst_manad"].isna().all()
+
+
+def test_month_detail_is_ordered_by_household_month_rank_and_child_whatever_the_input_order():
+    rows = [
+        {"faktura_manad": "2024-02", "debiterad_avgift": 0, "hushall_id": "H2"},
+        {"faktura_manad": "2024-02", "debiterad_avgift": 0, "barn": OTHER_CHILD, "barn_ordning": 2},
+        {"faktura_manad": "2024-01", "debiterad_avgift": 0, "barn": OTHER_CHILD},
+        {"faktura_manad": "2024-02", "debiterad_avgift": 0},
+        {"faktura_manad": "2024-01", "debiterad_avgift": 0},  # shares rank 1 with OTHER_CHILD
+    ]
+    frame = avgifter(rows)
+    frame.index = [40, 30, 20, 10, 0]
+    months = income_check(frame, inkomster({PAYER: 360_000}), 2024, FEES).months
+    assert list(zip(months["hushall_id"], months["faktura_manad"], months["barn"],
+                    strict=True)) == [
+        ("H1", "2024-01", CHILD), ("H1", "2024-01", OTHER_CHILD), ("H1", "2024-02", CHILD),
+        ("H1", "2024-02", OTHER_CHILD), ("H2", "2024-02", CHILD)]
+    assert months.index.equals(pd.RangeIndex(5))
+
+
+def test_billed_row_without_household_is_an_error_naming_no_one():
+    frame = avgifter(year_of(900))
+    frame.loc[3, "hushall_id"] = pd.NA
+    with pytest.raises(ValueError, match="hushall_id saknas") as err:
+        income_check(frame, inkomster({PAYER: 360_000}), 2024, FEES)
+    assert PAYER not in str(err.value)
+
+
+ADULTS = (PAYER, COPAYER, OTHER_PAYER)
+BILLED_ROW = st.fixed_dictionaries({
+    "faktura_manad": st.sampled_from([f"2024-{m:02d}" for m in (1, 2, 7, 12)] + ["2023-12"]),
+    "hushall_id": st.sampled_from(["H1", "H2", "H3"]),
+    "betalare": st.sampled_from(ADULTS),
+    "medbetalare": st.one_of(st.none(), st.sampled_from(ADULTS)),
+    "barn": st.sampled_from([CHILD, OTHER_CHILD]),
+    "verksamhet": st.sampled_from(VERKSAMHETER),
+    "barn_ordning": st.integers(1, 5),
+    "anmald_inkomst": st.one_of(st.none(), st.integers(0, 80_000)),
+    "debiterad_avgift": st.integers(0, 2_000),
+})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(BILLED_ROW, max_size=25),
+       st.dictionaries(st.sampled_from(ADULTS), st.one_of(st.none(), st.integers(0, 1_500_000))))
+def test_every_month_follows_the_scalar_rule_and_households_sum_their_months(rows, incomes):
+    result = income_check(avgifter(rows), inkomster(incomes), 2024, FEES)
+    months = result.months
+    keys = list(zip(months["hushall_id"], months["faktura_manad"], months["barn_ordning"],
+                    months["barn"], strict=True))
+    assert keys == sorted(keys)
+    assert len(months) == sum(r["faktura_manad"].startswith("2024-") for r in rows)
+    for m in months.itertuples():
+        adults = [m.betalare] + ([] if pd.isna(m.medbetalare) else [m.medbetalare])
+        known = [incomes.get(a) for a in adults]
+        reported = not pd.isna(m.anmald_inkomst)
+        period = period_for(m.faktura_manad, FEES)
+        if None in known:  # a member lacks fastställd income
+            assert pd.isna(m.hushallsinkomst_manad)
+            expected = pd.NA if reported else fee(None, m.verksamhet, m.barn_ordning, period)
+        else:
+            manad = round_half_up_div(sum(known), 12)
+            assert m.hushallsinkomst_manad == manad
+            expected = fee(manad if reported else None, m.verksamhet, m.barn_ordning, period)
+        assert (pd.isna(m.korrekt_avgift) and pd.isna(expected)) or m.korrekt_avgift == expected
+    for h in result.households.itertuples():
+        own = months.loc[months["hushall_id"] == h.hushall_id]
+        assert h.debiterat == own["debiterad_avgift"].sum()
+        latest = own.iloc[-1]  # the addressee: the latest month's payer and co-payer
+        assert h.betalare == latest["betalare"]
+        assert pd.isna(h.medbetalare) == pd.isna(latest["medbetalare"])
+        assert pd.isna(h.medbetalare) or h.medbetalare == latest["medbetalare"]
+        lacking = any(
+            incomes.get(a) is None for a in pd.concat([own["betalare"], own["medbetalare"]])
+            if not pd.isna(a))
+        if lacking:
+            assert h.atgard == "saknar_inkomstuppgift" and pd.isna(h.korrekt_avgift)
+        else:
+            assert h.korrekt_avgift == own["korrekt_avgift"].sum()
+            d, tol = h.differens, FEES.tolerans_kr_per_ar
+            assert h.atgard == ("efterdebitering" if d > tol else
+                                "aterbetalning" if d < -tol else "inom_tolerans")

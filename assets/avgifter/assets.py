@@ -6,8 +6,15 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, Output, multi_asse
 from assets.constants import GROUP_AVGIFTER
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.fee_signals import signals
-from skyddsnat.income_check import HOUSEHOLD_COLUMNS, MONTH_COLUMNS, income_check, years_to_check
+from skyddsnat.fee_signals import SIGNAL_COLUMNS, billed_signals
+from skyddsnat.income_check import (
+    HOUSEHOLD_COLUMNS,
+    MONTH_COLUMNS,
+    billed_in_year,
+    check_billed,
+    years_to_check,
+)
+from skyddsnat.policy import Fees
 
 
 @multi_asset(
@@ -31,23 +38,36 @@ from skyddsnat.income_check import HOUSEHOLD_COLUMNS, MONTH_COLUMNS, income_chec
 @privacy_safe
 def inkomstkontroll(context: AssetExecutionContext, skyddsnat: Skyddsnat, avgifter: pd.DataFrame,
                     inkomster: pd.DataFrame, skyddade: pd.DataFrame):
-    fees = skyddsnat.policy().maxtaxa
+    tables = check_all_years(avgifter, inkomster, skyddade["person_id"], skyddsnat.policy().maxtaxa)
+    for name, table in tables.items():
+        yield Output(table, output_name=name)
+
+
+def check_all_years(avgifter: pd.DataFrame, inkomster: pd.DataFrame, skyddade: pd.Series,
+                    fees: Fees) -> dict[str, pd.DataFrame]:
+    """The check and the signals of every income year, one table per output.
+
+    A year's billed rows are sorted and coded once (`billed_in_year`) and shared by the
+    check and the signals.
+    """
     households, months, flags, summary = [], [], [], []
     for year in years_to_check(inkomster["inkomstar"].dropna().unique()):
-        check = income_check(avgifter, inkomster, year, fees, skyddade["person_id"])
+        billed = billed_in_year(avgifter, year)
+        check = check_billed(billed, inkomster, fees, skyddade)
         households.append(check.households)
         months.append(check.months.assign(inkomstar=year))
-        flags.append(signals(avgifter, inkomster, year, fees.signaler.faktor,
-                             fees.signaler.marginal_kr_per_manad).assign(inkomstar=year))
+        flags.append(billed_signals(billed, inkomster, fees.signaler.faktor,
+                                    fees.signaler.marginal_kr_per_manad).assign(inkomstar=year))
         summary.extend({"inkomstar": year, "nyckel": k, "varde": str(v)}
                        for k, v in check.summary.items() if k != "inkomstar")
-    yield Output(_concat(households, HOUSEHOLD_COLUMNS), output_name="inkomstkontroll_hushall")
-    yield Output(_concat(months, [*MONTH_COLUMNS, "inkomstar"]),
-                 output_name="inkomstkontroll_manader")
-    yield Output(_concat(flags, ["hushall_id", "betalare", "signal", "beskrivning", "inkomstar"]),
-                 output_name="inkomstkontroll_signaler")
-    yield Output(pd.DataFrame(summary, columns=["inkomstar", "nyckel", "varde"]).astype(
-        {"nyckel": "string", "varde": "string"}), output_name="inkomstkontroll_sammanfattning")
+    return {
+        "inkomstkontroll_hushall": _concat(households, HOUSEHOLD_COLUMNS),
+        "inkomstkontroll_manader": _concat(months, [*MONTH_COLUMNS, "inkomstar"]),
+        "inkomstkontroll_signaler": _concat(flags, [*SIGNAL_COLUMNS, "inkomstar"]),
+        "inkomstkontroll_sammanfattning": pd.DataFrame(
+            summary, columns=["inkomstar", "nyckel", "varde"]).astype(
+            {"nyckel": "string", "varde": "string"}),
+    }
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
