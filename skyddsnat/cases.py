@@ -15,8 +15,10 @@ and lets `update_history` first undo what an earlier run of that date recorded.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from skyddsnat.excel import ListSpec
@@ -57,24 +59,36 @@ def assign_case_ids(rows: pd.DataFrame, spec: ListSpec, key: bytes) -> pd.DataFr
 
     `key` is the pseudonym key. Each distinct case key is hashed once.
     """
+    return _with_ids(rows, [spec], np.zeros(len(rows), dtype=np.intp), key)
+
+
+def _with_ids(rows: pd.DataFrame, specs: list[ListSpec], lists: np.ndarray,
+              key: bytes) -> pd.DataFrame:
+    """Case ids for the rows of several lists of one kind at once (`lists`: spec positions).
+
+    The lists share the case key, so one pass hashes each distinct key once for all of them.
+    """
+    spec = specs[0]
     key_cols = list(spec.case_key())
     missing = [c for c in key_cols if c not in rows.columns]
     if missing:
         raise CaseProblem(f"listan {spec.name} saknar ärendenyckelns kolumner {missing}")
     subject = rows[spec.subject].astype("string")
     if subject.isna().any():
-        raise CaseProblem(f"listan {spec.name} har rader utan {spec.subject}")
-    rest = [c for c in key_cols if c != spec.subject]
+        raise CaseProblem(f"listan {specs[lists[subject.isna().to_numpy()][0]].name} har "
+                          f"rader utan {spec.subject}")
     label = pd.Series(spec.kind, index=rows.index, dtype="string")
-    for c in rest:
+    for c in (c for c in key_cols if c != spec.subject):
         label = label + "|" + rows[c].astype("string").fillna("")
     codes, uniques = pd.factorize(subject + "\x1f" + label)
     ids = [case_id(key, *u.split("\x1f", 1)) for u in uniques]
     out = rows.copy()
     out.insert(0, "arende_id", pd.array(ids, dtype="string")[codes] if len(ids) else
                pd.array([], dtype="string"))
-    if out["arende_id"].duplicated().any():
-        raise CaseProblem(f"listan {spec.name} har flera rader för samma ärende")
+    twice = pd.DataFrame({"l": lists, "id": out["arende_id"].to_numpy()}).duplicated().to_numpy()
+    if twice.any():
+        raise CaseProblem(f"listan {specs[lists[twice][0]].name} har flera rader för samma "
+                          "ärende")
     return out
 
 
@@ -84,17 +98,26 @@ def previous_delivery(history: pd.DataFrame, list_name: str, as_of) -> pd.Timest
     Every delivery that listed or closed a case leaves its date in the history; a delivery
     that did neither had the same (empty) set of cases as this date stands for.
     """
-    h = history[history["lista"] == list_name]
-    as_of = _day(as_of)
-    dates = pd.concat([h["first_seen"], h["last_seen"], h["closed_on"]]).dropna()
-    earlier = dates[dates < as_of]
-    return None if earlier.empty else earlier.max()
+    prev = _list_dates(history[history["lista"] == list_name], _day(as_of))[1]
+    return prev.get(list_name)
 
 
-def _open_at(history: pd.DataFrame, list_name: str, day: pd.Timestamp | None) -> pd.DataFrame:
-    if day is None:
-        return history.iloc[0:0]
-    h = history[history["lista"] == list_name]
+def _list_dates(h: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
+    """Per list: the latest recorded date, and the latest one strictly before `as_of`."""
+    dates = pd.concat([h[["lista", c]].set_axis(["lista", "d"], axis=1)
+                       for c in ("first_seen", "last_seen", "closed_on")]).dropna()
+    latest = dates.groupby("lista", sort=False)["d"].max()
+    prev = dates[dates["d"] < as_of].groupby("lista", sort=False)["d"].max()
+    return latest, prev
+
+
+def _pairs(lista: pd.Series, arende_id: pd.Series) -> pd.Series:
+    return lista.astype("string") + "\x1f" + arende_id.astype("string")
+
+
+def _open_before(h: pd.DataFrame, prev: pd.Series) -> pd.DataFrame:
+    """The episodes of `h` delivered on their list's previous delivery date."""
+    day = h["lista"].map(prev).astype("datetime64[ns]")
     return h[(h["first_seen"] <= day) & (h["last_seen"] >= day)]
 
 
@@ -106,17 +129,28 @@ def status_against_previous(history: pd.DataFrame, list_name: str, case_ids: pd.
     with `dagar_oppet` = days from first listed to this reference date.
     """
     as_of = _day(as_of)
-    before = _open_at(history, list_name, previous_delivery(history, list_name, as_of))
-    status = pd.Series(pd.array(["ny"] * len(case_ids), dtype="string"), index=case_ids.index)
-    status[case_ids.isin(before["arende_id"]).to_numpy()] = "kvarstar"
-    gone = before[~before["arende_id"].isin(case_ids)]
+    h = history[history["lista"] == list_name]
+    before = _open_before(h, _list_dates(h, as_of)[1])
+    lista = pd.Series(list_name, index=case_ids.index, dtype="string")
+    status, closed = _statuses(before, _pairs(lista, case_ids), as_of)
+    return status, closed.drop(columns="lista").sort_values("arende_id", ignore_index=True)
+
+
+def _statuses(before: pd.DataFrame, current: pd.Series, as_of: pd.Timestamp
+              ) -> tuple[pd.Series, pd.DataFrame]:
+    """ny/kvarstar for the `current` (list, case) pairs; the `before` cases not current."""
+    known = current.isin(_pairs(before["lista"], before["arende_id"])).to_numpy()
+    status = pd.Series(pd.array(np.where(known, "kvarstar", "ny"), dtype="string"),
+                       index=current.index)
+    gone = before[~_pairs(before["lista"], before["arende_id"]).isin(current).to_numpy()]
     closed = pd.DataFrame({
+        "lista": gone["lista"].astype("string").to_numpy(),
         "arende_id": gone["arende_id"].astype("string").to_numpy(),
         "person_id": gone["person_id"].astype("string").to_numpy(),
         "forst_sedd": gone["first_seen"].to_numpy(),
         "avslutad": pd.Series(as_of, index=gone.index, dtype="datetime64[ns]").to_numpy(),
         "dagar_oppet": (as_of - gone["first_seen"]).dt.days.astype("Int64").to_numpy()})
-    return status, closed.sort_values("arende_id", ignore_index=True)
+    return status, closed
 
 
 def update_history(history: pd.DataFrame, list_name: str, cases: pd.DataFrame,
@@ -127,32 +161,42 @@ def update_history(history: pd.DataFrame, list_name: str, cases: pd.DataFrame,
     earlier than the list's latest recorded date (an old backfill) leaves history as is:
     later deliveries already built on it.
     """
-    history = _typed(history)
-    as_of = _day(as_of)
-    mine = history["lista"] == list_name
-    h = history[mine].copy()
-    others = history[~mine]
-    latest = pd.concat([h["first_seen"], h["last_seen"], h["closed_on"]]).max()
-    if pd.notna(latest) and as_of < latest:
+    current = cases[["arende_id", "person_id"]].astype("string").assign(lista=list_name)
+    return _update(_typed(history), [list_name], current, _day(as_of))
+
+
+def _update(history: pd.DataFrame, names: list[str], current: pd.DataFrame,
+            as_of: pd.Timestamp) -> pd.DataFrame:
+    """`update_history` for several lists at once; `current`: lista, arende_id, person_id."""
+    mine = history["lista"].isin(names).to_numpy()
+    h = history[mine]
+    latest, prev = _list_dates(h, as_of)
+    backfill = set(latest.index[latest > as_of])
+    if backfill >= set(names):
         return history
-    prev = previous_delivery(history, list_name, as_of)
+    kept = history[~mine | history["lista"].isin(backfill).to_numpy()]
+    h = h[~h["lista"].isin(backfill).to_numpy()]
+    current = current[~current["lista"].isin(backfill).to_numpy()]
     # Undo a run of this same date: drop episodes it opened, reopen those it closed,
     # and pull last_seen back to the previous delivery (episodes are contiguous).
-    h = h[h["first_seen"] < as_of]
+    h = h[h["first_seen"] < as_of].copy()
+    day = h["lista"].map(prev).astype("datetime64[ns]")
     h.loc[h["closed_on"] >= as_of, "closed_on"] = pd.NaT
-    h.loc[h["last_seen"] >= as_of, "last_seen"] = prev
-    open_prev = (h["closed_on"].isna()) & (h["last_seen"] == prev) if prev is not None else \
-        pd.Series(False, index=h.index)
-    current = cases[["arende_id", "person_id"]].astype("string").drop_duplicates("arende_id")
-    still = open_prev & h["arende_id"].isin(current["arende_id"])
+    later = h["last_seen"] >= as_of
+    h.loc[later, "last_seen"] = day[later]
+    open_prev = h["closed_on"].isna() & (h["last_seen"] == day)
+    current = current.drop_duplicates(["lista", "arende_id"])
+    now = _pairs(current["lista"], current["arende_id"])
+    still = open_prev & _pairs(h["lista"], h["arende_id"]).isin(now)
     h.loc[still, "last_seen"] = as_of
     h.loc[open_prev & ~still, "closed_on"] = as_of
-    continuing = h.loc[still, "arende_id"]
-    new = current[~current["arende_id"].isin(continuing)]
-    opened = pd.DataFrame({"lista": list_name, "arende_id": new["arende_id"].to_numpy(),
+    continuing = _pairs(h.loc[still, "lista"], h.loc[still, "arende_id"])
+    new = current[~now.isin(continuing).to_numpy()]
+    opened = pd.DataFrame({"lista": new["lista"].to_numpy(),
+                           "arende_id": new["arende_id"].to_numpy(),
                            "person_id": new["person_id"].to_numpy(), "first_seen": as_of,
                            "last_seen": as_of, "closed_on": pd.NaT})
-    parts = [p for p in (others, h, _typed(opened)) if len(p)]
+    parts = [p for p in (kept, h, _typed(opened)) if len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else empty_history()
     return _typed(out).sort_values(["lista", "arende_id", "first_seen"], ignore_index=True)
 
@@ -164,12 +208,47 @@ def track_cases(history: pd.DataFrame, spec: ListSpec, rows: pd.DataFrame, key: 
     Returns (rows with arende_id first and status last, avslutade, history). Protected
     persons are tracked like everyone else; the split into sealed lists comes after.
     """
-    with_ids = assign_case_ids(rows, spec, key)
-    status, closed = status_against_previous(history, spec.name, with_ids["arende_id"], as_of)
+    t = track_lists(history, [spec], rows, np.zeros(len(rows), dtype=np.intp), key, as_of)
+    return t.rows, t.closed[0], t.history
+
+
+@dataclass
+class Tracked:
+    """Case tracking of several lists: their rows (concatenated), closed cases per list."""
+
+    rows: pd.DataFrame  # arende_id first, status last; row i belongs to specs[lists[i]]
+    lists: np.ndarray
+    closed: list[pd.DataFrame]  # per spec, sorted by arende_id
+    history: pd.DataFrame
+
+
+def track_lists(history: pd.DataFrame, specs: list[ListSpec], rows: pd.DataFrame,
+                lists: np.ndarray, key: bytes, as_of) -> Tracked:
+    """`track_cases` for many lists of one kind in one pass (one per school is hundreds).
+
+    `rows` are the lists' rows concatenated; `lists[i]` is the position in `specs` of
+    row i's list. The result is what tracking each list on its own would give.
+    """
+    as_of = _day(as_of)
+    history = _typed(history)
+    names = [s.name for s in specs]
+    with_ids = _with_ids(rows, specs, np.asarray(lists), key)
+    lista = pd.Series(np.asarray(names, dtype=object)[lists], index=rows.index,
+                      dtype="string")
+    h = history[history["lista"].isin(names).to_numpy()]
+    before = _open_before(h, _list_dates(h, as_of)[1])
+    status, closed = _statuses(before, _pairs(lista, with_ids["arende_id"]), as_of)
     with_ids["status"] = status
-    cases = pd.DataFrame({"arende_id": with_ids["arende_id"],
-                          "person_id": with_ids[spec.subject].astype("string")})
-    return with_ids, closed, update_history(history, spec.name, cases, as_of)
+    pos = closed["lista"].map({n: i for i, n in enumerate(names)}).to_numpy()
+    order = np.lexsort((closed["arende_id"].to_numpy(dtype=object), pos))
+    closed = closed.drop(columns="lista").take(order)
+    bounds = np.searchsorted(pos[order], np.arange(len(specs) + 1))
+    closed_parts = [closed.iloc[bounds[i]:bounds[i + 1]].reset_index(drop=True)
+                    for i in range(len(specs))]
+    current = pd.DataFrame({"lista": lista, "arende_id": with_ids["arende_id"],
+                            "person_id": with_ids[specs[0].subject].astype("string")})
+    return Tracked(with_ids, np.asarray(lists), closed_parts,
+                   _update(history, names, current, as_of))
 
 
 def _day(value) -> pd.Timestamp:

@@ -100,6 +100,17 @@ def _school_chart(schools: pd.DataFrame, share: pd.Series, month: str, symbol: s
 def board_page(kommunbild_df: pd.DataFrame, out_html: Path, title: str, policy_version: str,
                as_of: date, *, min_base: int = 10, symbol: str = "..", k: int = 5) -> Path:
     """Write the board's HTML page (charts as embedded PNGs, one table of published counts)."""
+    out_html = Path(out_html)
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    out_html.write_text(board_html(kommunbild_df, title, policy_version, as_of,
+                                   min_base=min_base, symbol=symbol, k=k), encoding="utf-8")
+    return out_html
+
+
+def board_html(kommunbild_df: pd.DataFrame, title: str, policy_version: str, as_of: date, *,
+               min_base: int = 10, symbol: str = "..", k: int = 5) -> str:
+    """The board's HTML page as text (drawing its charts takes seconds for a large city, so
+    the delivery may run this in its helper process: the table holds no personal data)."""
     df = kommunbild_df.copy()
     total = df[(df["skolenhet"] == TOTAL) & (df["arskurs"] == TOTAL)].sort_values("manad")
     total = total.reset_index(drop=True)
@@ -133,10 +144,7 @@ def board_page(kommunbild_df: pd.DataFrame, out_html: Path, title: str, policy_v
                      f"src='data:image/png;base64,{img}'>")
         parts.append(_school_table(schools, school_share, symbol))
     parts.append("</body></html>")
-    out_html = Path(out_html)
-    out_html.parent.mkdir(parents=True, exist_ok=True)
-    out_html.write_text("\n".join(parts), encoding="utf-8")
-    return out_html
+    return "\n".join(parts)
 
 
 def _school_table(schools: pd.DataFrame, share: pd.DataFrame, symbol: str) -> str:

@@ -4,37 +4,44 @@ For each list: case ids and statuses (against the previous delivery), then the s
 protected persons to one sealed list per kind, everyone else re-identified with only the
 fields the recipient may have — then Excel, the manifest, the atomic publish, the audit
 entries and the case history. Board tables carry no identities at all.
+
+A large city has hundreds of lists of a kind (one per school): they are tracked and
+re-identified together in one pass, and their workbooks rendered by this process and, when
+there are many, a helper process (`skyddsnat.render`), so the delivery's time follows its
+rows rather than its number of lists.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from skyddsnat.audit import AuditLog
-from skyddsnat.cases import empty_history, load_history, save_history, track_cases
+from skyddsnat.cases import load_history, save_history, track_lists
 from skyddsnat.excel import (
     PERSON_ID_COLUMNS,
     ListSpec,
     build_summary,
+    check_list,
     list_spec,
-    write_list_xlsx,
-    write_table_xlsx,
+    protected_members,
 )
 from skyddsnat.identity_store import read_identities, read_sealed
 from skyddsnat.keys import Keys
 from skyddsnat.layout import DataDir
-from skyddsnat.outbox import purge, record_delivery, staged_delivery
+from skyddsnat.outbox import Delivery, purge, record_delivery, staged_delivery
 from skyddsnat.policy import Policy
-from skyddsnat.reidentify import officer_fields, split_and_reidentify
+from skyddsnat.reidentify import officer_fields, reidentify_general
+from skyddsnat.render import Renderer, board_bytes, helpers, list_bytes
 from skyddsnat.restricted import restricted_path, write_sealed_list
 
 HISTORY_FILE = "arenden.parquet"
-# Codes and labels stay text in board tables (a school unit code may start with 0).
-LABEL_COLUMNS = ("skolenhet", "skolenhetskod", "skolenhet_namn", "arskurs", "manad")
 
 
 @dataclass
@@ -57,6 +64,8 @@ class BoardTable:
     summary: dict[str, object] = field(default_factory=dict)
     charts: dict[str, Path] = field(default_factory=dict)
     html: str | None = None
+    page: Callable[[], str] | None = None  # renders the HTML page (picklable: may run in
+    # the delivery's helper process)
 
 
 @dataclass
@@ -65,16 +74,53 @@ class DeliveryReport:
     general_rows: dict[str, int]
 
 
-def _subjects(inputs: list[ListInput]) -> set[str]:
-    ids: set[str] = set()
+@dataclass
+class _Batch:
+    """Lists of one kind and one shape (same spec columns, same row columns), in order.
+
+    Case tracking and re-identification run once over all their rows: hundreds of school
+    lists must not each pay for a pass over the history, the identities and the policy.
+    """
+
+    inputs: list[ListInput]
+    rows: pd.DataFrame
+    lists: np.ndarray  # position in `inputs` of each row's list (ascending)
+
+
+def _shape(inp: ListInput) -> tuple:
+    s = inp.spec
+    return (s.kind, s.role, s.subject, s.columns, s.identity_prefix, s.case_key(),
+            tuple((str(c), str(t)) for c, t in inp.rows.dtypes.items()))
+
+
+def _batches(inputs: list[ListInput]) -> list[_Batch]:
+    """Consecutive inputs of the same shape, each group's rows concatenated once."""
+    groups: list[list[ListInput]] = []
     for inp in inputs:
-        if len(inp.rows):
-            ids |= set(inp.rows[inp.spec.subject].dropna().astype(str))
+        if groups and _shape(groups[-1][0]) == _shape(inp):
+            groups[-1].append(inp)
+        else:
+            groups.append([inp])
+    return [_Batch(g, pd.concat([i.rows for i in g], ignore_index=True) if len(g) > 1
+                   else g[0].rows,
+                   np.repeat(np.arange(len(g)), [len(i.rows) for i in g]))
+            for g in groups]
+
+
+def _subjects(batches: list[_Batch]) -> set[str]:
+    ids: set[str] = set()
+    for b in batches:
+        if len(b.rows):
+            ids |= set(b.rows[b.inputs[0].spec.subject].dropna().astype(str))
     return ids
 
 
 def _general_extra(inp: ListInput, kept: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Extra sheets restricted to the general rows' keys, with person ids dropped."""
+    """Extra sheets restricted to the general rows' keys, with person ids dropped.
+
+    `kept` are the list's general rows before re-identification (protected rows removed),
+    so a protected household's details never reach a general list's extra sheets.
+    """
     out = {}
     for name, sheet in inp.extra_sheets.items():
         if inp.extra_key and inp.extra_key in sheet.columns:
@@ -83,18 +129,10 @@ def _general_extra(inp: ListInput, kept: pd.DataFrame) -> dict[str, pd.DataFrame
     return out
 
 
-def numbers_as_numbers(table: pd.DataFrame) -> pd.DataFrame:
-    """Board tables are stored as text ("12" or ".."); Excel should get real numbers."""
-    out = table.copy()
-    for col in out.columns:
-        if col in LABEL_COLUMNS:
-            continue
-        s = out[col].astype("string")
-        digits = s.str.fullmatch(r"\d+").fillna(False)
-        if digits.any() and ((digits | ~s.str.contains(r"\d", regex=True).fillna(True)).all()):
-            out[col] = [int(v) if d else v for v, d in zip(s.astype(object), digits,
-                                                            strict=True)]
-    return out
+def _cut(frame: pd.DataFrame, lists: np.ndarray, n: int) -> list[pd.DataFrame]:
+    """Split rows ordered by list position into one frame per list (positions kept)."""
+    bounds = np.searchsorted(lists, np.arange(n + 1))
+    return [frame.iloc[bounds[i]:bounds[i + 1]] for i in range(n)]
 
 
 def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
@@ -103,58 +141,107 @@ def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
     """Write, seal, publish and audit the whole delivery for `as_of`."""
     history_path = data.state / HISTORY_FILE
     history = load_history(history_path)
-    # Each list's history is tracked on its own slice: hundreds of school lists must not
-    # each copy and sort the whole municipality's history.
-    by_list = {name: part for name, part in history.groupby("lista", sort=False)}
-    all_inputs = [i for inputs in lists.values() for i in inputs]
-    identities = read_identities(keys, data.vault, _subjects(all_inputs))
-    sealed = read_sealed(data.vault)
-    fields = officer_fields(policy)
-    reidentified: list[dict] = []
-    general_rows: dict[str, int] = {}
-    with staged_delivery(data.outbox, as_of, policy.version) as d:
-        for kind, inputs in lists.items():
-            restricted_parts, closed_parts = [], []
-            for inp in inputs:
-                own = by_list.get(inp.spec.name, empty_history())
-                rows, closed, by_list[inp.spec.name] = track_cases(
-                    own, inp.spec, inp.rows, keys.pseudonym_key, as_of)
-                mine = identities.loc[identities["person_id"].isin(
-                    set(rows[inp.spec.subject].dropna()))] if len(rows) else identities.iloc[0:0]
-                general, restricted = split_and_reidentify(rows, inp.spec, mine, skyddade,
-                                                           policy)
-                kept = rows.loc[general.index] if len(general) else rows.iloc[0:0]
-                summary = build_summary(inp.spec, policy, as_of, general, avslutade=closed,
-                                        skyddade=skyddade)
-                rel = f"{inp.spec.role}/{inp.spec.name}.xlsx"
-                fp = write_list_xlsx(d.path(rel), inp.spec, general, summary,
-                                     _general_extra(inp, kept))
-                d.record(rel, len(general), fp)
-                general_rows[inp.spec.name] = len(general)
-                reidentified.append({"list": inp.spec.name, "role": inp.spec.role,
-                                     "count": len(general), "policy_version": policy.version,
-                                     "file": rel})
-                restricted_parts.append(restricted)
-                if closed is not None and "person_id" in closed.columns:
-                    closed_parts.append(closed[closed["person_id"].isin(set(skyddade))])
-            spec = list_spec(kind)
-            restricted_rows = (pd.concat(restricted_parts, ignore_index=True)
-                               if restricted_parts else pd.DataFrame())
-            write_sealed_list(d.path(restricted_path(kind)), spec, restricted_rows, sealed,
-                              keys.officer_public, as_of, policy.version, fields,
-                              avslutade=pd.concat(closed_parts, ignore_index=True)
-                              if closed_parts else None)
-        for board in boards:
-            rel = f"namnd/{board.name}.xlsx"
-            summary = {"Referensdatum": as_of, "Policyversion": policy.version, **board.summary}
-            fp = write_table_xlsx(d.path(rel), board.title, numbers_as_numbers(board.table),
-                                  summary, board.charts)
-            d.record(rel, len(board.table), fp)
-            if board.html is not None:
-                d.path(f"namnd/{board.name}.html").write_text(board.html, encoding="utf-8")
-    parts = [p for p in by_list.values() if len(p)]
-    save_history(history_path, pd.concat(parts, ignore_index=True).sort_values(
-        ["lista", "arende_id", "first_seen"], ignore_index=True) if parts else empty_history())
-    record_delivery(AuditLog(data.audit), as_of, d.manifest, reidentified)
+    batches = {kind: _batches(inputs) for kind, inputs in lists.items()}
+    jobs = sum(len(inputs) for inputs in lists.values()) + len(boards)
+    with Renderer(helpers(jobs)) as render:
+        identities = read_identities(keys, data.vault,
+                                     _subjects([b for bs in batches.values() for b in bs]))
+        sealed = read_sealed(data.vault)
+        protected = frozenset(pd.Series(list(skyddade), dtype="string").dropna())
+        with staged_delivery(data.outbox, as_of, policy.version) as d:
+            run = _Run(d, render, keys, policy, as_of, identities, protected)
+            for board in boards:  # first: the helper can draw the charts meanwhile
+                summary = {"Referensdatum": as_of, "Policyversion": policy.version,
+                           **board.summary}
+                render.submit(board_bytes, (board.title, board.table, summary, board.charts,
+                                            board.page),
+                              partial(_store_board, d, board), helper=True)
+            for kind, kind_batches in batches.items():
+                restricted, closed = [], []
+                for batch in kind_batches:
+                    history = run.lists(history, batch, restricted, closed)
+                _seal_kind(d, kind, restricted, closed, protected, sealed, keys, policy, as_of)
+            render.finish()
+    save_history(history_path, history.sort_values(["lista", "arende_id", "first_seen"],
+                                                   ignore_index=True))
+    record_delivery(AuditLog(data.audit), as_of, d.manifest, run.reidentified)
     purge(data.outbox, as_of, policy.gallring.utkorg_dagar)
-    return DeliveryReport(d.manifest, general_rows)
+    return DeliveryReport(d.manifest, run.general_rows)
+
+
+@dataclass
+class _Run:
+    """What every list of one delivery shares, and what the delivery records of them."""
+
+    d: Delivery
+    render: Renderer
+    keys: Keys
+    policy: Policy
+    as_of: date
+    identities: pd.DataFrame
+    protected: frozenset
+    reidentified: list[dict] = field(default_factory=list)
+    general_rows: dict[str, int] = field(default_factory=dict)
+
+    def lists(self, history: pd.DataFrame, batch: _Batch, restricted: list[pd.DataFrame],
+              closed: list[pd.DataFrame]) -> pd.DataFrame:
+        """Track, split, re-identify and render a batch's lists; return the new history.
+
+        Protected rows and every list's closed cases are added to `restricted` and `closed`
+        for the kind's sealed list.
+        """
+        t = track_lists(history, [i.spec for i in batch.inputs], batch.rows, batch.lists,
+                        self.keys.pseudonym_key, self.as_of)
+        general, mask = reidentify_general(t.rows, batch.inputs[0].spec, self.identities,
+                                           self.protected, self.policy)
+        mask = mask.to_numpy()
+        restricted.append(t.rows[mask])
+        n = len(batch.inputs)
+        kept = (_cut(t.rows[~mask], t.lists[~mask], n)
+                if any(i.extra_sheets for i in batch.inputs) else [None] * n)
+        for inp, rows, own, gone in zip(batch.inputs, _cut(general, t.lists[~mask], n), kept,
+                                        t.closed, strict=True):
+            spec = inp.spec
+            summary = build_summary(spec, self.policy, self.as_of, rows, avslutade=gone,
+                                    skyddade=self.protected)
+            extra = check_list(spec, rows, summary, _general_extra(inp, own))
+            rel = f"{spec.role}/{spec.name}.xlsx"
+            self.render.submit(list_bytes, (spec, rows, summary, extra),
+                               partial(_store_list, self.d, rel, len(rows)))
+            self.general_rows[spec.name] = len(rows)
+            self.reidentified.append({"list": spec.name, "role": spec.role, "count": len(rows),
+                                      "policy_version": self.policy.version, "file": rel})
+            closed.append(gone)
+        return t.history
+
+
+def _store_list(d: Delivery, rel: str, rows: int, rendered: tuple[bytes, str]) -> None:
+    content, fingerprint = rendered
+    d.path(rel).write_bytes(content)
+    d.record(rel, rows, fingerprint)
+
+
+def _store_board(d: Delivery, board: BoardTable,
+                 rendered: tuple[bytes, str, str | None]) -> None:
+    content, fingerprint, page = rendered
+    rel = f"namnd/{board.name}.xlsx"
+    d.path(rel).write_bytes(content)
+    d.record(rel, len(board.table), fingerprint)
+    for text in (board.html, page):
+        if text is not None:
+            d.path(f"namnd/{board.name}.html").write_text(text, encoding="utf-8")
+
+
+def _seal_kind(d: Delivery, kind: str, restricted_parts: list[pd.DataFrame],
+               closed_parts: list[pd.DataFrame], protected: frozenset, sealed: pd.DataFrame,
+               keys: Keys, policy: Policy, as_of: date) -> None:
+    """The kind's one sealed list: its protected rows, and its protected closed cases."""
+    rows = (pd.concat(restricted_parts, ignore_index=True) if restricted_parts
+            else pd.DataFrame())
+    closed = pd.concat(closed_parts, ignore_index=True) if closed_parts else None
+    if closed is not None:
+        closed = closed[protected_members(closed["person_id"], protected)]
+        closed = closed.reset_index(drop=True)
+    write_sealed_list(d.path(restricted_path(kind)), list_spec(kind), rows, sealed,
+                      keys.officer_public, as_of, policy.version, officer_fields(policy),
+                      avslutade=closed)

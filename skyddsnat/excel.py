@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -193,15 +195,14 @@ def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.Da
     protected persons are dropped here (by `person_id` in `skyddade`) and person ids are
     never shown: a general list must not even tell that a protected person's case closed.
     """
-    if avslutade is not None:
-        if "person_id" in avslutade.columns:
-            protected = pd.Index(pd.Series(list(skyddade), dtype="string"))
-            avslutade = avslutade[~avslutade["person_id"].isin(protected)]
-        avslutade = avslutade.drop(columns=[c for c in PERSON_ID_COLUMNS
-                                            if c in avslutade.columns])
+    if avslutade is not None and len(avslutade):
+        shown = [c for c in avslutade.columns if c not in PERSON_ID_COLUMNS]
+        keep = (~protected_members(avslutade["person_id"], skyddade)
+                if "person_id" in avslutade.columns else slice(None))
+        avslutade = avslutade.loc[keep, shown]
     as_of_d = pd.Timestamp(as_of).date()
     role = policy.mottagare.roller.get(spec.role)
-    statuses = rows["status"].value_counts() if "status" in rows else pd.Series(dtype=int)
+    statuses = _counts(rows["status"]) if "status" in rows else {}
     out: dict[str, object] = {
         "Lista": spec.title,
         "Fil": spec.name,
@@ -216,8 +217,9 @@ def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.Da
     }
     for col in spec.count_by:
         if col in rows:
-            for value, n in rows[col].value_counts().sort_index().items():
-                out[f"{spec.header(col)}: {value}"] = int(n)
+            counts = _counts(rows[col])
+            for value in sorted(counts):
+                out[f"{spec.header(col)}: {value}"] = counts[value]
     out["Gallras senast"] = as_of_d + pd.Timedelta(days=policy.gallring.utkorg_dagar)
     out["Hanteringsanvisning"] = policy.gallring.hanteringsanvisning
     if role is not None:
@@ -227,13 +229,31 @@ def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.Da
     return out
 
 
+def _counts(s: pd.Series) -> Counter:
+    """Non-missing values and how often each occurs (value_counts without pandas' overhead,
+    which hundreds of small lists paid for several times each)."""
+    return Counter(v for v in s.to_numpy(dtype=object) if not _missing(v))
+
+
+def protected_members(person_ids: pd.Series, skyddade) -> np.ndarray:
+    """Which of (a few) person ids are protected; `skyddade` best a frozenset of ids.
+
+    A delivery asks this once per list: building a lookup of every protected person each
+    time cost more than the lists themselves.
+    """
+    if not isinstance(skyddade, frozenset | set):
+        skyddade = frozenset(pd.Series(list(skyddade), dtype="string").dropna())
+    return np.fromiter((p in skyddade for p in person_ids.to_numpy(dtype=object)),
+                       dtype=bool, count=len(person_ids))
+
+
 def general_rows_check(spec: ListSpec, rows: pd.DataFrame) -> None:
     missing = [c for c in spec.columns if c not in rows.columns]
     if missing:
         raise ListSpecError(f"listan {spec.name} saknar kolumnerna {missing}")
 
 
-def write_list_xlsx(path: Path | str, spec: ListSpec, rows: pd.DataFrame,
+def write_list_xlsx(path: Path | str | BinaryIO, spec: ListSpec, rows: pd.DataFrame,
                     summary: Mapping[str, object],
                     extra_sheets: Mapping[str, pd.DataFrame] | None = None) -> str:
     """Write one list; return a fingerprint of its content (stable across re-runs).
@@ -242,6 +262,13 @@ def write_list_xlsx(path: Path | str, spec: ListSpec, rows: pd.DataFrame,
     carry person ids. The fingerprint leaves out the "Skapad" timestamp, so a re-run with
     the same content has the same fingerprint (used for idempotent audit entries).
     """
+    extra_sheets = check_list(spec, rows, summary, extra_sheets)
+    return render_list(path, spec, rows, summary, extra_sheets)
+
+
+def check_list(spec: ListSpec, rows: pd.DataFrame, summary: Mapping[str, object],
+               extra_sheets: Mapping[str, pd.DataFrame] | None) -> dict[str, pd.DataFrame]:
+    """Refuse what a list may not hold (before any rendering); return its extra sheets."""
     extra_sheets = dict(extra_sheets or {})
     general_rows_check(spec, rows)
     _refuse_person_ids(summary)
@@ -251,10 +278,17 @@ def write_list_xlsx(path: Path | str, spec: ListSpec, rows: pd.DataFrame,
         leaking = [c for c in sheet.columns if c in PERSON_ID_COLUMNS]
         if leaking:
             raise ListSpecError(f"bladet {name} innehåller person-id-kolumner {leaking}")
-    table = rows.loc[:, list(spec.columns)]
+    return extra_sheets
+
+
+def render_list(target: Path | str | BinaryIO, spec: ListSpec, rows: pd.DataFrame,
+                summary: Mapping[str, object], extra_sheets: Mapping[str, pd.DataFrame]) -> str:
+    """The workbook of a list `check_list` accepted, to a path or a binary buffer."""
+    columns = list(spec.columns)
+    table = rows if list(rows.columns) == columns else rows.loc[:, columns]
     headers = [spec.header(c) for c in spec.columns]
     as_of = summary.get("Referensdatum")
-    with _workbook(path, as_of, spec.title) as wb:
+    with _workbook(target, as_of, spec.title) as wb:
         _write_summary(wb, spec.title, summary, spec)
         _write_table(wb, LIST_SHEET, table, headers, spec.date_columns)
         for name, sheet in extra_sheets.items():
@@ -263,7 +297,7 @@ def write_list_xlsx(path: Path | str, spec: ListSpec, rows: pd.DataFrame,
     return _fingerprint(spec.name, table, summary, extra_sheets)
 
 
-def write_table_xlsx(path: Path | str, title: str, table: pd.DataFrame,
+def write_table_xlsx(path: Path | str | BinaryIO, title: str, table: pd.DataFrame,
                      summary: Mapping[str, object],
                      charts: Mapping[str, Path | str] | None = None) -> str:
     """A board table (kommunbild): numbers as numbers, suppressed cells ("..") as text.
@@ -296,13 +330,15 @@ def _refuse_person_ids(sheets: Mapping[str, object]) -> None:
 class _workbook:
     """xlsxwriter Workbook with safe cell typing and a created date fixed to the reference."""
 
-    def __init__(self, path: Path | str, as_of: object, title: str) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # xlsxwriter stages each sheet's XML (names, personnummer) as named temp files; keep
-        # them beside the output (the outbox staging dir, cleaned on failure) rather than in
-        # the system temp dir, where a crash or a full disk would leave them behind.
-        self.wb = xlsxwriter.Workbook(str(path), {
-            "tmpdir": str(Path(path).parent),
+    def __init__(self, path: Path | str | BinaryIO, as_of: object, title: str) -> None:
+        if isinstance(path, str | Path):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            path = str(path)
+        # The sheets' XML (names, personnummer) is assembled in memory: no temp file of
+        # plaintext is ever written (xlsxwriter's default stages each part as a temp file),
+        # and hundreds of lists no longer pay for creating and removing them.
+        self.wb = xlsxwriter.Workbook(path, {
+            "in_memory": True,
             "strings_to_numbers": False, "strings_to_formulas": False,
             "strings_to_urls": False, "nan_inf_to_errors": True,
             "default_date_format": DATE_FORMAT})
@@ -364,37 +400,55 @@ def _write_table(wb: xlsxwriter.Workbook, name: str, table: pd.DataFrame, header
         ws.write_string(0, j, str(col), fmt["header"])
         if label != str(col):
             ws.write_comment(0, j, label, {"x_scale": 1.5})
-    for j, col in enumerate(table.columns):
-        s = table[col]
+    for j, (col, s) in enumerate(table.items()):
         if col in date_columns:
             s = pd.to_datetime(s, errors="coerce")
-        _write_column(ws, j, s, fmt)
-        ws.set_column(j, j, _width(headers[j], s))
+        longest = _write_column(ws, j, s, fmt)
+        ws.set_column(j, j, float(min(max(len(headers[j]) * 0.9, longest, 6) + 2, 50)))
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(len(table), 1), max(len(headers) - 1, 0))
 
 
-def _write_column(ws, j: int, s: pd.Series, fmt: dict) -> None:
+def _missing(v: object) -> bool:
+    return v is None or v is pd.NA or (not isinstance(v, str) and pd.isna(v) is True)
+
+
+def _write_column(ws, j: int, s: pd.Series, fmt: dict) -> int:
+    """Write one column from row 1; return its longest value as text (for the width).
+
+    Works on the column's Python values, not cell by cell through pandas: hundreds of small
+    lists spent more time in per-cell pandas checks than in writing. Empty cells are not
+    written at all (an unformatted blank cell is not stored in the file anyway).
+    """
     if pd.api.types.is_datetime64_any_dtype(s):
         for i, v in enumerate(s.to_numpy(dtype=object), start=1):
-            if pd.isna(v):
-                ws.write_blank(i, j, None)
-            else:
+            if not _missing(v):
                 ws.write_datetime(i, j, v.to_pydatetime(), fmt["date"])
-        return
-    if pd.api.types.is_bool_dtype(s):
-        s = s.map({True: "ja", False: "nej"})
-    if pd.api.types.is_numeric_dtype(s):
-        values = s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        return 10
+    values = s.to_numpy(dtype=object)
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        longest = max((len(str(v)) for v in values if not _missing(v)), default=0)
+        if pd.api.types.is_bool_dtype(s):
+            for i, v in enumerate(values, start=1):
+                if not _missing(v):
+                    ws.write_string(i, j, "ja" if v else "nej")
+            return longest
         number = fmt["decimal"] if pd.api.types.is_float_dtype(s) else fmt["integer"]
-        for i, v in enumerate(values, start=1):
-            if np.isnan(v):
-                ws.write_blank(i, j, None)
-            else:
+        floats = s.to_numpy(dtype=float, na_value=np.nan)
+        for i, v in enumerate(floats.tolist(), start=1):
+            if v == v:  # not NaN
                 ws.write_number(i, j, v, number)
-        return
-    for i, v in enumerate(s.to_numpy(dtype=object), start=1):
-        _write_cell(ws, i, j, v, fmt)
+        return longest
+    longest = 0
+    for i, v in enumerate(values, start=1):
+        if type(v) is str:
+            ws.write_string(i, j, v)
+            longest = max(longest, len(v))
+        else:
+            _write_cell(ws, i, j, v, fmt)
+            if not _missing(v):
+                longest = max(longest, len(str(v)))
+    return longest
 
 
 def _write_cell(ws, i: int, j: int, v: object, fmt: dict) -> None:
@@ -434,16 +488,6 @@ def _formats(wb: xlsxwriter.Workbook) -> dict:
         }
         wb._skyddsnat_formats = cached
     return cached
-
-
-def _width(header: str, s: pd.Series) -> float:
-    if pd.api.types.is_datetime64_any_dtype(s):
-        longest = 10
-    elif len(s):
-        longest = int(s.astype("string").str.len().max(skipna=True) or 0)
-    else:
-        longest = 0
-    return float(min(max(len(header) * 0.9, longest, 6) + 2, 50))
 
 
 def _fingerprint(name: str, table: pd.DataFrame, summary: Mapping[str, object],

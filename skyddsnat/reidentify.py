@@ -60,14 +60,23 @@ def split_and_reidentify(rows: pd.DataFrame, spec: ListSpec, identities: pd.Data
     unchanged (pseudonymous). Raises ReidentificationRefused if the spec asks for an
     identity column the policy does not give its role.
     """
+    general, mask = reidentify_general(rows, spec, identities, skyddade, policy)
+    return general, rows[mask.to_numpy()].reset_index(drop=True)
+
+
+def reidentify_general(rows: pd.DataFrame, spec: ListSpec, identities: pd.DataFrame,
+                       skyddade, policy: Policy) -> tuple[pd.DataFrame, pd.Series]:
+    """The general rows re-identified (in order, index reset) and the protected-row mask.
+
+    The mask lets a caller that re-identified many lists' rows in one go cut the result
+    back into its lists (`rows[~mask]` lines up with the general rows).
+    """
     allowed = allowed_fields(spec, policy)
     _refuse_unallowed(spec, allowed)
     if spec.subject not in rows.columns:
         raise ReidentificationRefused(f"listan {spec.name} saknar kolumnen {spec.subject}")
     mask = protected_mask(rows, spec, skyddade)
-    restricted = rows[mask].reset_index(drop=True)
-    general = attach_identities(rows[~mask], spec, identities, allowed)
-    return general, restricted
+    return attach_identities(rows[~mask.to_numpy()], spec, identities, allowed), mask
 
 
 def attach_identities(rows: pd.DataFrame, spec: ListSpec, identities: pd.DataFrame,

@@ -129,3 +129,13 @@ def test_appending_after_verification_keeps_the_chain(data_dir):
     entry = log.append("aterid", {"lista": "skolplikt", "antal": 3}, key="x")
     assert entry["seq"] == 6
     assert log.verify() == []
+
+
+def test_many_entries_appended_at_once_chain_like_one_at_a_time(data_dir):
+    log = AuditLog(data_dir.audit)
+    added = log.append_many([("leverans", {"as_of": "2025-09-02", "n": i}, f"m{i}")
+                             for i in range(3)])
+    assert [e["seq"] for e in added] == [6, 7, 8]
+    assert log.verify() == []
+    assert log.keys(containing="2025-09-02") == {("leverans", f"m{i}") for i in range(3)}
+    assert log.has("leverans", "k1") and not log.keys(containing="2031-01-01")

@@ -1,10 +1,61 @@
 """Turning the pseudonymous domain tables into list inputs for the delivery (no Dagster)."""
 
+from functools import partial
+
+import numpy as np
 import pandas as pd
 
-from skyddsnat.delivery import ListInput
+from skyddsnat.charts import board_html
+from skyddsnat.delivery import BoardTable, ListInput
 from skyddsnat.excel import list_spec
 from skyddsnat.income_check import LISTED
+from skyddsnat.layout import DataDir
+
+# Tables the delivery needs only a little of, read straight from the warehouse: the month
+# rows of the listed households (out of a million) and the school unit codes of registers.
+READ_IN_PART = ("inkomstkontroll_manader", "elevregister", "betyg", "franvaro_termin")
+
+
+def delivery_inputs(data: DataDir, t: dict[str, pd.DataFrame], policy, as_of
+                    ) -> tuple[dict[str, list[ListInput]], list[BoardTable]]:
+    """Every list and board table of a delivery, from the loaded tables `t` and the parts
+    of `READ_IN_PART` that are needed."""
+    def read(name: str, **kw) -> pd.DataFrame:
+        return pd.read_parquet(data.table(name), **kw)
+
+    register = read("elevregister", columns=["huvudman", "skolenhetskod"])
+    households = t["inkomstkontroll_hushall"]
+    listed = sorted(households.loc[households["atgard"].isin(LISTED), "hushall_id"]
+                    .dropna().unique())
+    months = read("inkomstkontroll_manader", filters=[("hushall_id", "in", listed)]) \
+        if listed else read("inkomstkontroll_manader").iloc[0:0]
+    protected = t["skyddade"]["person_id"]
+    lists = {
+        "skolplikt": skolplikt_lists(t["skolplikt_arenden"], t["skolplikt_datakvalitet"],
+                                     protected),
+        "franvaro": per_school_lists("franvaro", t["franvaro_elever"], own_school_units(
+            register, read("franvaro_termin", columns=["skolenhetskod"])["skolenhetskod"])),
+        "atgardsprogram": per_school_lists("atgardsprogram", t["atgardsprogram_elever"],
+                                           own_school_units(register, read(
+                                               "betyg", columns=["skolenhetskod"])[
+                                               "skolenhetskod"])),
+        "inkomstkontroll": income_lists(households, months, t["inkomstkontroll_signaler"]),
+    }
+    boards = [kommunbild_board(t["kommunbild_tabell"], policy, as_of),
+              BoardTable("atgardsprogram_kommun", "Åtgärdsprogram och F per skolenhet",
+                         t["atgardsprogram_kommun"])]
+    return lists, boards
+
+
+def kommunbild_board(table: pd.DataFrame, policy, as_of) -> BoardTable:
+    """The board's table; its HTML page is drawn during the delivery (in its helper process
+    when there is one: drawing a large city's charts takes seconds)."""
+    u = policy.undertryckning
+    page = partial(board_html, table, "Frånvaro i grundskolan – kommunbild", policy.version,
+                   as_of, min_base=u.minsta_bas_andel, symbol=u.symbol, k=u.k)
+    return BoardTable("kommunbild", "Frånvaro per skolenhet, årskurs och månad", table,
+                      {"Röjandekontroll": f"Antal 1–{u.k - 1} visas som {u.symbol}, med "
+                                          "sekundär undertryckning mot summorna."}, page=page)
 
 
 def skolplikt_lists(cases: pd.DataFrame, findings: pd.DataFrame,
@@ -18,11 +69,15 @@ def skolplikt_lists(cases: pd.DataFrame, findings: pd.DataFrame,
 
 def income_lists(households: pd.DataFrame, months: pd.DataFrame,
                  flags: pd.DataFrame) -> list[ListInput]:
-    """One list per income year, with month-by-month detail and signals as extra sheets."""
+    """One list per income year, with month-by-month detail and signals as extra sheets.
+
+    `months` needs to hold only the listed households' rows: the delivery keeps no other.
+    """
     out = []
     for year in sorted(households["inkomstar"].dropna().unique()):
         rows = households[(households["inkomstar"] == year) & households["atgard"].isin(LISTED)]
-        detail = months[months["inkomstar"] == year].drop(columns=["inkomstar"])
+        detail = months.loc[months["inkomstar"] == year,
+                            [c for c in months.columns if c != "inkomstar"]]
         signals = flags[flags["inkomstar"] == year][["hushall_id", "signal", "beskrivning"]]
         out.append(ListInput(list_spec("inkomstkontroll", int(year)), rows.reset_index(drop=True),
                              {"Månadsdetaljer": detail, "Signaler": signals},
@@ -34,13 +89,16 @@ def own_school_units(elevregister: pd.DataFrame, *others: pd.Series) -> list[str
     """The municipality's own school units: every rektor gets a file, empty or not, so a
     school whose only cases are protected looks exactly like a school with none."""
     own = elevregister.loc[elevregister["huvudman"] == "kommunal", "skolenhetskod"]
-    units = set(own.dropna())
+    units = set(own.dropna().unique())
     for s in others:
-        units |= set(s.dropna())
+        units |= set(s.dropna().unique())
     return sorted(units)
 
 
 def per_school_lists(kind: str, rows: pd.DataFrame, schools: list[str]) -> list[ListInput]:
+    """One list per school, cut from one grouping of the rows (not one scan per school)."""
+    groups = rows.groupby("skolenhetskod", sort=False, dropna=True).indices
+    empty = np.array([], dtype=np.intp)
     return [ListInput(list_spec(kind, code),
-                      rows[rows["skolenhetskod"] == code].reset_index(drop=True))
+                      rows.iloc[groups.get(code, empty)].reset_index(drop=True))
             for code in schools]
