@@ -68,3 +68,20 @@ def test_every_day_file_is_archived_either_way(both):
         return sorted(p.name for p in (data / "archive").rglob("*narvaro*"))
 
     assert archived(serial) == archived(parallel) and archived(serial)
+
+
+def test_invoice_files_from_workers_give_the_same_table_and_vault(both):
+    """A first night's invoice months are ingested in workers too; same table, same
+    identities staged into the vault, same file cache."""
+    from skyddsnat.identity_store import vault_person_ids
+
+    (serial, _, _), (parallel, _, _) = both
+    for table in ("avgifter", "betyg", "inkomster"):
+        pd.testing.assert_frame_equal(pd.read_parquet(serial / "warehouse" / f"{table}.parquet"),
+                                      pd.read_parquet(parallel / "warehouse" / f"{table}.parquet"))
+    held = [sorted(vault_person_ids(d / "vault")) for d in (serial, parallel)]
+    assert held[0] == held[1] and held[0]
+    cached = sorted(p.name for p in (serial / "warehouse" / "_filcache" / "avgifter").iterdir())
+    assert len(cached) >= 8
+    assert cached == sorted(
+        p.name for p in (parallel / "warehouse" / "_filcache" / "avgifter").iterdir())

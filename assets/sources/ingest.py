@@ -14,6 +14,7 @@ import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec
 
 from assets.constants import CHECK_GX, CHECK_PANDERA, CHECK_ROWS
+from assets.sources.workers import mapped, workers_for
 from pipelines.resources import Skyddsnat
 from schemas.gx_suites import validate as gx_validate
 from schemas.sources import MODELS
@@ -74,7 +75,7 @@ def _store(cache: Path, path: Path, key: str, result: IngestResult) -> None:
     for old in cache.glob(f"{path.name}.*"):
         old.unlink()
     write_pseudonymous(result.table, cache / f"{path.name}.{key}.parquet", result.source)
-    result.checked = validation(result.source, result.table)
+    result.checked = result.checked or validation(result.source, result.table)
     (cache / f"{path.name}.{key}.json").write_text(json.dumps({
         "file": result.file, "encoding": result.encoding, "rows_read": result.rows_read,
         "quarantined_by_reason": result.quarantined_by_reason, "checked": result.checked}))
@@ -111,6 +112,18 @@ def _store_rows(cache: Path, path: Path, result: IngestResult) -> None:
             old.unlink()
 
 
+PER_WORKER = 4  # invoice or grade files (~100 k rows each) a worker must have
+_MEMO = PnrMemo()  # per worker process: the same households month after month
+
+
+def ingest_checked(path: Path, source: str, policy, pseudonym_key: bytes,
+                   reference: date) -> IngestResult:
+    """One file ingested and validated; in a worker process."""
+    result = ingest_file(path, source, policy, pseudonym_key, reference, memo=_MEMO)
+    result.checked = validation(source, result.table)
+    return result
+
+
 def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date,
                  stage: bool = True, cache: bool = False, rows: bool = False,
                  memo: PnrMemo | None = None) -> Ingested:
@@ -128,18 +141,27 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
     cache_dir = data.warehouse / CACHE_DIR / source
     rows_path = _row_cache_path(cache_dir, keys, policy.version) if rows else None
     out = Ingested(source)
-    fresh: list[tuple[Path, IngestResult]] = []
+    results: list[IngestResult | None] = []
+    todo: list[tuple[int, Path, str]] = []
     for path in files:
         key = _cache_key(path, keys, policy.version) if cache else ""
-        result = _cached(cache_dir, path, key, source) if cache else None
-        if result is None:
+        results.append(_cached(cache_dir, path, key, source) if cache else None)
+        if results[-1] is None:
+            todo.append((len(results) - 1, path, key))
+    if cache and (workers := workers_for(len(todo), PER_WORKER)) > 1:
+        # Many new files of a cached source (a first night): ingested in worker processes.
+        jobs = [(p, source, policy, keys.pseudonym_key, reference) for _, p, _ in todo]
+        with mapped(ingest_checked, jobs, workers) as done:
+            for (i, _, _), result in zip(todo, done, strict=True):
+                results[i] = result
+    else:
+        for i, path, _ in todo:
             known = (_load_rows(rows_path, keys, data.vault, source) if rows_path
                      else None)
-            result = ingest_file(path, source, policy, keys.pseudonym_key, reference, known,
-                                 memo)
-            fresh.append((path, result))
-            if cache:
-                _store(cache_dir, path, key, result)
+            results[i] = ingest_file(path, source, policy, keys.pseudonym_key, reference,
+                                     known, memo)
+    fresh = [(path, results[i]) for i, path, _ in todo]
+    for result in results:
         if not stage:  # plaintext identities are not kept for a year of day files
             result.identities = result.identities.iloc[0:0]
         out.results.append(result)
@@ -153,8 +175,12 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
         if idents:
             merged = pd.concat(idents, ignore_index=True).drop_duplicates("person_id")
             stage_identities(keys, data.vault, source, merged)
+    # Caches are written after staging: a cached file or row stages no identity again, so
+    # it may only be remembered once its identities are safely staged.
+    if cache:
+        for i, path, key in todo:
+            _store(cache_dir, path, key, results[i])
     if rows_path is not None:
-        # After staging: a row is only reused once its identity has been staged.
         for _, r in fresh:
             if r.row_cache is not None:
                 _store_rows(cache_dir, rows_path, r)

@@ -1,11 +1,7 @@
 """Daily attendance: one partition per day (Europe/Stockholm), backfilled in a single run."""
 
 
-import os
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
 from datetime import date
-from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +17,7 @@ from assets.constants import (
     GROUP_SOURCES,
 )
 from assets.sources.ingest import Ingested, Tally, source_check_specs, validation
+from assets.sources.workers import mapped, workers_for
 from pipelines.privacy import SafeError, privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.archive import archive_file, archive_quarantine
@@ -33,15 +30,7 @@ from skyddsnat.storage import write_pseudonymous
 NAME = "narvaro"
 
 
-def _workers(n_files: int) -> int:
-    """Processes for a backfill: one per core (SKYDDSNAT_INGEST_WORKERS overrides), and none
-    for a night's single file or a short range, where starting them costs more than it saves."""
-    configured = os.environ.get("SKYDDSNAT_INGEST_WORKERS")
-    workers = int(configured) if configured else (os.cpu_count() or 1)
-    return max(1, min(workers, n_files // PER_WORKER))
-
-
-PER_WORKER = 10  # files a worker must have to be worth its start-up (~3 s of imports)
+PER_WORKER = 10  # day files a worker must have to be worth its start-up
 _MEMO = PnrMemo()  # per process: the same pupils every day, each number decided once
 
 
@@ -84,15 +73,10 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
             for d, p in present]
     tally = Tally(NAME)
     # One day at a time per process: a backfill holds a day's rows in memory, never the year.
-    workers = _workers(len(jobs))
-    with ExitStack() as stack:
-        if workers > 1:
-            context.log.info(f"{len(jobs)} dagfiler läses i {workers} processer")
-            pool = stack.enter_context(
-                ProcessPoolExecutor(workers, mp_context=get_context("spawn")))
-            done = pool.map(ingest_day, *zip(*jobs, strict=True)) if jobs else iter(())
-        else:
-            done = (ingest_day(*job) for job in jobs)
+    workers = workers_for(len(jobs), PER_WORKER)
+    if workers > 1:
+        context.log.info(f"{len(jobs)} dagfiler läses i {workers} processer")
+    with mapped(ingest_day, jobs, workers) as done:
         for (path, *_), (result, stored) in zip(jobs, done, strict=True):
             archive_file(keys, data.archive, as_of, path)
             archive_quarantine(keys, data.archive, as_of, result.file, result.quarantine)
