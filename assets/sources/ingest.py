@@ -23,7 +23,7 @@ from skyddsnat.contract import SOURCES
 from skyddsnat.identity_store import stage_identities, vault_person_ids
 from skyddsnat.ingest.memo import PnrMemo
 from skyddsnat.ingest.row_cache import RowCache, digest_key
-from skyddsnat.ingest.source_table import IngestResult, ingest_file
+from skyddsnat.ingest.source_table import IngestResult, ingest_file, stored_column
 from skyddsnat.storage import write_pseudonymous
 
 CACHE_DIR = "_filcache"
@@ -50,12 +50,16 @@ class Ingested:
 
 
 
-def _cache_key(path: Path, keys, policy_version: str) -> str:
-    """Content, policy and pseudonym key decide a file's result; any change re-ingests it."""
-    h = hashlib.sha256(Path(path).read_bytes())
+def _fingerprint(keys, policy_version: str, label: bytes, content: bytes = b"") -> str:
+    """Content, policy and pseudonym key decide a cached result; any change invalidates it."""
+    h = hashlib.sha256(content)
     h.update(policy_version.encode())
-    h.update(hmac.digest(keys.pseudonym_key, b"skyddsnat/filcache", hashlib.sha256))
+    h.update(hmac.digest(keys.pseudonym_key, label, hashlib.sha256))
     return h.hexdigest()[:20]
+
+
+def _cache_key(path: Path, keys, policy_version: str) -> str:
+    return _fingerprint(keys, policy_version, b"skyddsnat/filcache", Path(path).read_bytes())
 
 
 def _cached(cache: Path, path: Path, key: str, source: str) -> IngestResult | None:
@@ -82,9 +86,8 @@ def _store(cache: Path, path: Path, key: str, result: IngestResult) -> None:
 
 
 def _row_cache_path(cache: Path, keys, policy_version: str) -> Path:
-    h = hashlib.sha256(policy_version.encode())
-    h.update(hmac.digest(keys.pseudonym_key, b"skyddsnat/radcache", hashlib.sha256))
-    return cache / f"{ROW_CACHE}.{h.hexdigest()[:20]}.parquet"
+    key = _fingerprint(keys, policy_version, b"skyddsnat/radcache")
+    return cache / f"{ROW_CACHE}.{key}.parquet"
 
 
 def _load_rows(path: Path, keys, vault_dir: Path, source: str) -> RowCache:
@@ -98,7 +101,7 @@ def _load_rows(path: Path, keys, vault_dir: Path, source: str) -> RowCache:
         held = vault_person_ids(vault_dir)
         ok = pd.Series(True, index=rows.index)
         for col in SOURCES[source].pnr_columns:
-            ids = rows["person_id" if col == "personnummer" else col]
+            ids = rows[stored_column(col)]
             ok &= ids.isna() | ids.isin(held)
         rows = rows[ok]
     return RowCache(digest_key(keys.pseudonym_key), rows)
@@ -113,30 +116,30 @@ def _store_rows(cache: Path, path: Path, result: IngestResult) -> None:
 
 
 PER_WORKER = 4  # invoice or grade files (~100 k rows each) a worker must have
-_MEMO = PnrMemo()  # per worker process: the same households month after month
+# Per worker process: the same pupils every day, the same households month after month.
+_MEMO = PnrMemo()
 
 
 def ingest_checked(path: Path, source: str, policy, pseudonym_key: bytes,
                    reference: date) -> IngestResult:
-    """One file ingested and validated; in a worker process."""
+    """One file ingested and validated; in a worker process during a backfill."""
     result = ingest_file(path, source, policy, pseudonym_key, reference, memo=_MEMO)
     result.checked = validation(source, result.table)
     return result
 
 
 def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date,
-                 stage: bool = True, cache: bool = False, rows: bool = False,
-                 memo: PnrMemo | None = None) -> Ingested:
+                 stage: bool = True, cache: bool = False, rows: bool = False) -> Ingested:
     """Ingest, stage identities encrypted, archive each file and its quarantine (encrypted).
 
     With `cache`, a file already ingested with the same content, policy and pseudonym key is
     taken from its stored pseudonymous result: a year of invoice files is not re-read every
     night (its identities are already in the vault and its quarantine in the archive).
     With `rows` (a snapshot, one file), only rows new since the last ingest are parsed and
-    staged (skyddsnat/ingest/row_cache.py). `memo` carries personnummer decisions between
-    files and calls within one run (skyddsnat/ingest/memo.py).
+    staged (skyddsnat/ingest/row_cache.py). Personnummer decisions are shared between the
+    files of one call (skyddsnat/ingest/memo.py).
     """
-    memo = memo or PnrMemo()
+    memo = PnrMemo()
     keys, policy, data = res.key_material(), res.policy(), res.data()
     cache_dir = data.warehouse / CACHE_DIR / source
     rows_path = _row_cache_path(cache_dir, keys, policy.version) if rows else None

@@ -16,14 +16,13 @@ from assets.constants import (
     ATTENDANCE_PARTITIONS,
     GROUP_SOURCES,
 )
-from assets.sources.ingest import Ingested, Tally, source_check_specs, validation
+from assets.sources.ingest import Ingested, Tally, ingest_checked, source_check_specs
 from assets.sources.workers import mapped, workers_for
 from pipelines.privacy import SafeError, privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.archive import archive_file, archive_quarantine
 from skyddsnat.inbox import daily_file
-from skyddsnat.ingest.memo import PnrMemo
-from skyddsnat.ingest.source_table import IngestResult, ingest_file
+from skyddsnat.ingest.source_table import IngestResult
 from skyddsnat.policy import Policy
 from skyddsnat.storage import write_pseudonymous
 
@@ -31,7 +30,6 @@ NAME = "narvaro"
 
 
 PER_WORKER = 10  # day files a worker must have to be worth its start-up
-_MEMO = PnrMemo()  # per process: the same pupils every day, each number decided once
 
 
 def ingest_day(path: Path, day: date, policy: Policy, pseudonym_key: bytes, reference: date,
@@ -41,14 +39,13 @@ def ingest_day(path: Path, day: date, policy: Policy, pseudonym_key: bytes, refe
     Returns the result with its validation and quarantined rows (for the encrypted archive);
     the caller drops each day's rows as soon as they are counted.
     """
-    result = ingest_file(path, NAME, policy, pseudonym_key, reference, memo=_MEMO)
+    result = ingest_checked(path, NAME, policy, pseudonym_key, reference)
     table = result.table[result.table["datum"] == pd.Timestamp(day)]
     if len(table) != len(result.table):
         # Rows dated another day than the file: quarantining here would hide them from
         # the accounting, so the whole file is refused instead.
         raise SafeError(f"{result.file}: rader med annat datum än filens")
     write_pseudonymous(table, target, NAME)
-    result.checked = validation(NAME, result.table)
     result.identities = result.identities.iloc[0:0]  # the elevregister has the pupils
     return result, len(table)
 

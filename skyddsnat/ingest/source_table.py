@@ -62,6 +62,11 @@ class IngestResult:
                 **{f"karantan_{k}": v for k, v in sorted(self.quarantined_by_reason.items())}}
 
 
+def stored_column(column: str) -> str:
+    """A personnummer column's name in the stored table (`personnummer` becomes `person_id`)."""
+    return "person_id" if column == "personnummer" else column
+
+
 def _reason_for_check(check: str) -> str:
     check = str(check)
     if check in REASONS:
@@ -127,7 +132,7 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
         else:
             identities.append(pd.DataFrame({"person_id": ids, "personnummer": typed[col]}))
         typed[col] = ids
-    typed = typed.rename(columns={"personnummer": "person_id"})
+    typed = typed.rename(columns={"personnummer": stored_column("personnummer")})
     model = MODELS[source_name]
     keep = list(model.to_schema().columns)
     typed = typed[keep]
@@ -144,8 +149,7 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
     cache_rows = (RowCache.table(typed[reason.isna()], digests) if digests is not None
                   else None)
 
-    key = [("person_id" if k == "personnummer" else k) for k in
-           policy.kallor.kallor[source_name].nyckel]
+    key = [stored_column(k) for k in policy.kallor.kallor[source_name].nyckel]
     clean = reason.isna()
     dup = typed[clean].duplicated(subset=key, keep="first")
     reason = reason.mask(clean & dup.reindex(reason.index, fill_value=False), "dubblett")
@@ -162,8 +166,8 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
 
     ident = pd.concat(identities, ignore_index=True) if identities else pd.DataFrame()
     if not ident.empty:
-        accepted_ids = pd.concat([table[("person_id" if c == "personnummer" else c)]
-                                  for c in pnr_cols], ignore_index=True).dropna()
+        accepted_ids = pd.concat([table[stored_column(c)] for c in pnr_cols],
+                                 ignore_index=True).dropna()
         ident = ident[ident["person_id"].isin(accepted_ids)]
         ident = ident.drop_duplicates("person_id", keep="first").reset_index(drop=True)
 
