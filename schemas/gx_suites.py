@@ -110,6 +110,18 @@ def build_suite(source: str) -> gx.ExpectationSuite:
     return suite
 
 
+def _numpy_ints(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable Int64 columns as numpy int64 (float64 where a value is missing).
+
+    GX compares an extension-typed column value by value in Python, a numpy one vectorised;
+    the values, and which of them GX counts as missing, are the same either way."""
+    ints = [c for c, t in frame.dtypes.items() if isinstance(t, pd.Int64Dtype)]
+    if not ints:
+        return frame
+    return frame.assign(**{c: frame[c].astype("float64" if frame[c].hasnans else "int64")
+                           for c in ints})
+
+
 def validate(source: str, frame: pd.DataFrame) -> dict[str, object]:
     """Validate a pseudonymous table; returns only counts and the failing expectation types."""
     _ctx, ds = _context()
@@ -121,7 +133,7 @@ def validate(source: str, frame: pd.DataFrame) -> dict[str, object]:
         bd = asset.get_batch_definition("hela")
     except (LookupError, KeyError):
         bd = asset.add_batch_definition_whole_dataframe("hela")
-    batch = bd.get_batch(batch_parameters={"dataframe": frame})
+    batch = bd.get_batch(batch_parameters={"dataframe": _numpy_ints(frame)})
     result = batch.validate(build_suite(source), result_format=RESULT_FORMAT)
     failed = sorted({r.expectation_config.type for r in result.results if not r.success})
     stats = result.statistics

@@ -12,9 +12,10 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+import schemas.checks  # noqa: F401 - registers the str_fullmatch check
 from skyddsnat.contract import BESLUTSTYPER, BETYG, HUVUDMAN, SKOLFORMER, VERKSAMHETER
 
-PSEUDONYM = r"^[0-9a-f]{32}$"
+PSEUDONYM = r"[0-9a-f]{32}"
 
 
 class _Base(pa.DataFrameModel):
@@ -26,21 +27,21 @@ class _Base(pa.DataFrameModel):
 class Personer(_Base):
     """Folkbokföring: one resident or guardian per row (names and addresses are in the vault)."""
 
-    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    person_id: Series[pd.StringDtype] = pa.Field(str_fullmatch=PSEUDONYM)
     fodelsedatum: Series[pd.Timestamp] = pa.Field(nullable=False)
-    kommunkod: Series[pd.StringDtype] = pa.Field(str_matches=r"^\d{4}$")
+    kommunkod: Series[pd.StringDtype] = pa.Field(str_fullmatch=r"[0-9]{4}")
     folkbokford_datum: Series[pd.Timestamp] = pa.Field(nullable=True)
     sekretessmarkering: Series[bool]
     skyddad_folkbokforing: Series[bool]
-    vardnadshavare_1: Series[pd.StringDtype] = pa.Field(nullable=True, str_matches=PSEUDONYM)
-    vardnadshavare_2: Series[pd.StringDtype] = pa.Field(nullable=True, str_matches=PSEUDONYM)
+    vardnadshavare_1: Series[pd.StringDtype] = pa.Field(nullable=True, str_fullmatch=PSEUDONYM)
+    vardnadshavare_2: Series[pd.StringDtype] = pa.Field(nullable=True, str_fullmatch=PSEUDONYM)
 
 
 class Placeringar(_Base):
     """Elevregister: one placement per row."""
 
-    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
-    skolenhetskod: Series[pd.StringDtype] = pa.Field(str_matches=r"^\d{8}$")
+    person_id: Series[pd.StringDtype] = pa.Field(str_fullmatch=PSEUDONYM)
+    skolenhetskod: Series[pd.StringDtype] = pa.Field(str_fullmatch=r"[0-9]{8}")
     skolenhet_namn: Series[pd.StringDtype] = pa.Field(nullable=True)
     huvudman: Series[pd.StringDtype] = pa.Field(isin=list(HUVUDMAN))
     skolform: Series[pd.StringDtype] = pa.Field(isin=list(SKOLFORMER))
@@ -55,7 +56,7 @@ class Placeringar(_Base):
 
 
 class Skolpliktsbeslut(_Base):
-    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    person_id: Series[pd.StringDtype] = pa.Field(str_fullmatch=PSEUDONYM)
     beslutstyp: Series[pd.StringDtype] = pa.Field(isin=list(BESLUTSTYPER))
     giltig_fran: Series[pd.Timestamp]
     giltig_till: Series[pd.Timestamp] = pa.Field(nullable=True)
@@ -70,8 +71,8 @@ class Narvaro(_Base):
     """One pupil-day at one school unit."""
 
     datum: Series[pd.Timestamp]
-    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
-    skolenhetskod: Series[pd.StringDtype] = pa.Field(str_matches=r"^\d{8}$")
+    person_id: Series[pd.StringDtype] = pa.Field(str_fullmatch=PSEUDONYM)
+    skolenhetskod: Series[pd.StringDtype] = pa.Field(str_fullmatch=r"[0-9]{8}")
     schemalagd_min: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 0, "max_value": 1440})
     giltig_franvaro_min: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 0,
                                                                     "max_value": 1440})
@@ -86,11 +87,11 @@ class Narvaro(_Base):
 class Avgifter(_Base):
     """One child in one invoice month."""
 
-    faktura_manad: Series[pd.StringDtype] = pa.Field(str_matches=r"^\d{4}-\d{2}$")
+    faktura_manad: Series[pd.StringDtype] = pa.Field(str_fullmatch=r"[0-9]{4}-[0-9]{2}")
     hushall_id: Series[pd.StringDtype]
-    betalare: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
-    medbetalare: Series[pd.StringDtype] = pa.Field(nullable=True, str_matches=PSEUDONYM)
-    barn: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    betalare: Series[pd.StringDtype] = pa.Field(str_fullmatch=PSEUDONYM)
+    medbetalare: Series[pd.StringDtype] = pa.Field(nullable=True, str_fullmatch=PSEUDONYM)
+    barn: Series[pd.StringDtype] = pa.Field(str_fullmatch=PSEUDONYM)
     verksamhet: Series[pd.StringDtype] = pa.Field(isin=list(VERKSAMHETER))
     barn_ordning: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 1, "max_value": 20})
     anmald_inkomst: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
@@ -100,13 +101,13 @@ class Avgifter(_Base):
 
 class Inkomster(_Base):
     inkomstar: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 1990, "max_value": 2100})
-    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    person_id: Series[pd.StringDtype] = pa.Field(str_fullmatch=PSEUDONYM)
     faststalld_inkomst: Series[pd.Int64Dtype] = pa.Field(ge=0)
 
 
 class Atgardsprogram(_Base):
-    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
-    skolenhetskod: Series[pd.StringDtype] = pa.Field(str_matches=r"^\d{8}$")
+    person_id: Series[pd.StringDtype] = pa.Field(str_fullmatch=PSEUDONYM)
+    skolenhetskod: Series[pd.StringDtype] = pa.Field(str_fullmatch=r"[0-9]{8}")
     beslutsdatum: Series[pd.Timestamp]
     avslutad_datum: Series[pd.Timestamp] = pa.Field(nullable=True)
 
@@ -116,16 +117,16 @@ class Atgardsprogram(_Base):
 
 
 class Betyg(_Base):
-    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
-    skolenhetskod: Series[pd.StringDtype] = pa.Field(str_matches=r"^\d{8}$")
-    termin: Series[pd.StringDtype] = pa.Field(str_matches=r"^(HT|VT)\d{4}$")
+    person_id: Series[pd.StringDtype] = pa.Field(str_fullmatch=PSEUDONYM)
+    skolenhetskod: Series[pd.StringDtype] = pa.Field(str_fullmatch=r"[0-9]{8}")
+    termin: Series[pd.StringDtype] = pa.Field(str_fullmatch=r"(HT|VT)[0-9]{4}")
     arskurs: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 0, "max_value": 10})
     amne: Series[pd.StringDtype]
     betyg: Series[pd.StringDtype] = pa.Field(isin=list(BETYG))
 
 
 class Franvaroarenden(_Base):
-    person_id: Series[pd.StringDtype] = pa.Field(str_matches=PSEUDONYM)
+    person_id: Series[pd.StringDtype] = pa.Field(str_fullmatch=PSEUDONYM)
     steg: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 1, "max_value": 5})
     datum: Series[pd.Timestamp]
 

@@ -141,28 +141,44 @@ def _plainly_valid(uniques: np.ndarray, ref: date) -> pd.Series:
     return pd.Series(values, dtype="string")
 
 
-def normalize_series(values: pd.Series, reference: date | None = None,
-                     memo: dict[str, object] | None = None) -> pd.Series:
-    """Vectorised over unique values: the 12-digit form, or <NA> where invalid or blank.
+def normalize_uniques(uniques: np.ndarray, reference: date | None = None,
+                      memo: dict[str, object] | None = None) -> np.ndarray:
+    """The 12-digit form of each distinct (stripped, non-missing) value, or <NA>.
 
     Plainly valid numbers are decided with numpy; the rest (other forms, '+', invalid)
     one by one with `normalize`, so the rules live in one place. `memo` (raw value → result,
     for this reference date only) carries decisions from one file of a run to the next:
     a year of attendance files names the same pupils every day."""
-    as_str = values.astype("string").str.strip()
-    uniques = pd.unique(as_str.dropna())
     memo = {} if memo is None else memo
-    todo = np.asarray([u for u in uniques if u not in memo], dtype=object)
-    fast = _plainly_valid(todo, reference or date.today()).to_numpy(dtype=object)
-    for u, f in zip(todo, fast, strict=True):
-        if f is not pd.NA:
-            memo[u] = f
-            continue
-        try:
-            memo[u] = normalize(u, reference)
-        except InvalidPersonnummer:
-            memo[u] = pd.NA
-    return as_str.map({u: memo[u] for u in uniques}).astype("string")
+    uniques = np.asarray(uniques, dtype=object)
+    found = [memo.get(u, _UNSEEN) for u in uniques]
+    todo = np.array([u for u, f in zip(uniques, found, strict=True) if f is _UNSEEN],
+                    dtype=object)
+    if len(todo):
+        fast = _plainly_valid(todo, reference or date.today()).to_numpy(dtype=object)
+        for u, f in zip(todo, fast, strict=True):
+            if f is not pd.NA:
+                memo[u] = f
+                continue
+            try:
+                memo[u] = normalize(u, reference)
+            except InvalidPersonnummer:
+                memo[u] = pd.NA
+        found = [memo[u] for u in uniques]
+    return np.array(found, dtype=object)
+
+
+_UNSEEN = object()
+
+
+def normalize_series(values: pd.Series, reference: date | None = None,
+                     memo: dict[str, object] | None = None) -> pd.Series:
+    """Vectorised over unique values: the 12-digit form, or <NA> where invalid or blank."""
+    as_str = values.astype("string").str.strip()
+    codes, uniques = pd.factorize(as_str, use_na_sentinel=True)
+    norm = normalize_uniques(np.asarray(uniques, dtype=object), reference, memo)
+    arr = pd.array(norm, dtype="string").take(codes, allow_fill=True)
+    return pd.Series(arr, index=values.index)
 
 
 def birth_dates(pnr12: pd.Series) -> pd.Series:
@@ -197,5 +213,6 @@ __all__ = [
     "luhn_ok",
     "normalize",
     "normalize_series",
+    "normalize_uniques",
 ]
 

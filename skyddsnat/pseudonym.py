@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import numpy as np
 import pandas as pd
 
 PSEUDONYM_HEX = 32
@@ -27,17 +28,17 @@ def pseudonymize_series(key: bytes, pnr12: pd.Series,
     `memo` (number → pseudonym under this key) carries hashes from one file of a run to the
     next; it lives in memory only, for one run."""
     codes, uniques = pd.factorize(pnr12, use_na_sentinel=True)
-    digest = hmac.digest
-    sha = hashlib.sha256
+    uniques = np.asarray(uniques, dtype=object)  # iterating a StringArray is ~10x slower
     memo = {} if memo is None else memo
-    hashed = []
-    for u in uniques:
-        h = memo.get(u)
-        if h is None:
-            h = memo[u] = digest(key, u.encode(), sha).hex()[:PSEUDONYM_HEX]
-        hashed.append(h)
-    lookup = pd.array(hashed + [pd.NA], dtype="string")
-    return pd.Series(lookup[codes], index=pnr12.index, dtype="string")
+    hashed = [memo.get(u) for u in uniques]
+    todo = [u for u, h in zip(uniques, hashed, strict=True) if h is None]
+    if todo:
+        digest, sha = hmac.digest, hashlib.sha256
+        for u in todo:
+            memo[u] = digest(key, u.encode(), sha).hex()[:PSEUDONYM_HEX]
+        hashed = [memo[u] for u in uniques]
+    lookup = pd.array(hashed, dtype="string")
+    return pd.Series(lookup.take(codes, allow_fill=True), index=pnr12.index, dtype="string")
 
 
 def case_id(key: bytes, person_id: str, list_name: str) -> str:

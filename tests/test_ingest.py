@@ -286,3 +286,55 @@ def test_a_run_memo_gives_the_same_pseudonyms_as_hashing_each_file():
     pd.testing.assert_series_equal(pseudonymize_series(KEY, second, memo.pseudonyms),
                                    pseudonymize_series(KEY, second))
     assert memo.scoped(REF, bytes(32)).pseudonyms == {}  # another key forgets everything
+
+
+_FIELD = st.text(alphabet=st.sampled_from(list("0123456789 -+;\"\r\tåÖé\u00a0xX")), max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.lists(_FIELD, min_size=2, max_size=4), min_size=1, max_size=8),
+       crlf=st.booleans(), tail=st.booleans(), blank=st.booleans())
+def test_arrow_reader_reads_as_the_line_reader(tmp_path_factory, rows, crlf, tail, blank):
+    """The Arrow fast path gives the line-by-line reader's frame, line numbers and digests,
+    or steps aside (quotes, bare CRs, blank lines, bad field counts)."""
+    import skyddsnat.ingest.reader as reader
+    from skyddsnat.ingest.row_cache import row_digester
+
+    newline = "\r\n" if crlf else "\n"
+    lines = ["inkomstar;personnummer;faststalld_inkomst"] + [";".join(r) for r in rows]
+    if blank:
+        lines.insert(2, "")
+    text = newline.join(lines) + (newline if tail else "")
+    path = tmp_path_factory.mktemp("r") / "inkomster_2024.csv"
+    path.write_bytes(text.encode("utf-8"))
+    digester = row_digester(KEY, REF, ("personnummer",))
+
+    def read():
+        try:
+            raw = read_source(path, SOURCES["inkomster"], row_digest=digester)
+        except SourceFileError as exc:
+            return ("error", exc.line, exc.column, str(exc))
+        return raw.frame, raw.frame.attrs["bad_field_count_lines"], raw.rows_read, raw.digests
+
+    fast = read()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(reader, "_plain_body", lambda *a: None)
+        slow = read()
+    if isinstance(slow[0], str) or isinstance(fast[0], str):
+        assert fast == slow
+        return
+    pd.testing.assert_frame_equal(fast[0], slow[0])
+    assert fast[1:] == slow[1:]
+
+
+def test_arrow_reader_takes_plain_exports(tmp_path, monkeypatch):
+    import skyddsnat.ingest.reader as reader
+
+    calls = []
+    plain = reader._plain_body
+    monkeypatch.setattr(reader, "_plain_body", lambda *a: calls.append(r := plain(*a)) or r)
+    path = tmp_path / "inkomster_2024.csv"
+    path.write_text(f"inkomstar;personnummer;faststalld_inkomst\r\n2024;{CHILD};1\r\n")
+    raw = read_source(path, SOURCES["inkomster"])
+    assert calls and calls[0] is not None
+    assert raw.frame.index.tolist() == [2] and raw.frame.loc[2, "personnummer"] == CHILD

