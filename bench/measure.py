@@ -35,7 +35,9 @@ class RunMeasure:
     run_s: float = 0.0  # Dagster RUN_START → RUN_SUCCESS
     steps: dict[str, float] = field(default_factory=dict)  # step key → seconds
     rows_read: dict[str, int] = field(default_factory=dict)  # source asset → rows read
+    step_rss_mib: dict[str, float] = field(default_factory=dict)  # step → sampled tree peak
     stderr_tail: str = ""
+    rss_samples: list[tuple[float, float]] = field(default_factory=list, repr=False)
 
     @property
     def cpu_s(self) -> float:
@@ -56,7 +58,8 @@ def fresh_dagster_home(path: Path) -> Path:
     return path
 
 
-def _sample_rss(pid: int, stop: threading.Event, peak: list[int]) -> None:
+def _sample_rss(pid: int, stop: threading.Event, peak: list[int],
+                samples: list[tuple[float, float]]) -> None:
     try:
         proc = psutil.Process(pid)
     except psutil.NoSuchProcess:
@@ -66,19 +69,24 @@ def _sample_rss(pid: int, stop: threading.Event, peak: list[int]) -> None:
             rss = proc.memory_info().rss + sum(
                 c.memory_info().rss for c in proc.children(recursive=True))
             peak[0] = max(peak[0], rss)
+            samples.append((time.time(), rss / 2**20))
         except psutil.Error:
             pass
         stop.wait(0.1)
 
 
-def run_measured(label: str, cmd: list[str], env: dict[str, str], cwd: Path = ROOT
+def run_measured(label: str, cmd: list[str], env: dict[str, str], cwd: Path = ROOT,
+                 samples: list[tuple[float, float]] | None = None
                  ) -> tuple[int, float, float, float, float, float, str]:
-    """Start cmd, sample its RSS, and reap it with wait4 for its own rusage."""
+    """Start cmd, sample its RSS (into `samples`: epoch time, MiB of the process tree), and
+    reap it with wait4 for its own rusage."""
+    samples = [] if samples is None else samples
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     stop, peak = threading.Event(), [0]
-    sampler = threading.Thread(target=_sample_rss, args=(proc.pid, stop, peak), daemon=True)
+    sampler = threading.Thread(target=_sample_rss, args=(proc.pid, stop, peak, samples),
+                               daemon=True)
     sampler.start()
     # Drain the pipes in threads so a chatty child never blocks; reap with wait4 ourselves.
     out: dict[str, str] = {}
@@ -111,9 +119,10 @@ def nightly(label: str, data_dir: Path, key_dir: Path, as_of: date, dagster_home
            "--key-dir", str(key_dir), "--as-of", as_of.isoformat()]
     if kommunkod:
         cmd += ["--kommunkod", kommunkod]
-    rc, wall, user, sys_, rss, sampled, tail = run_measured(label, cmd, env)
+    samples: list[tuple[float, float]] = []
+    rc, wall, user, sys_, rss, sampled, tail = run_measured(label, cmd, env, samples=samples)
     m = RunMeasure(label, as_of.isoformat(), rc, wall, user, sys_, rss, sampled,
-                   stderr_tail=tail)
+                   stderr_tail=tail, rss_samples=samples)
     read_event_log(dagster_home, m)
     return m
 
@@ -144,6 +153,10 @@ def read_event_log(dagster_home: Path, m: RunMeasure) -> None:
         elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
             if ev.step_key in started:
                 m.steps[ev.step_key] = rec.timestamp - started[ev.step_key]
+                during = [r for t, r in m.rss_samples
+                          if started[ev.step_key] <= t <= rec.timestamp]
+                if during:
+                    m.step_rss_mib[ev.step_key] = max(during)
         elif kind == DagsterEventType.ASSET_MATERIALIZATION:
             mat = ev.event_specific_data.materialization
             rows = mat.metadata.get("rader_lasta")

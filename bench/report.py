@@ -65,12 +65,20 @@ def render(profile: str, rows: dict[str, int], backfill: RunMeasure, nightly: Ru
            "| scenario | measure | value | target | |", "|---|---|---|---|---|",
            *_run_rows(backfill, TARGETS["backfill"]), *_run_rows(nightly, TARGETS["nightly"]),
            "", "### Per step (Dagster event log, STEP_START → STEP_SUCCESS)", "",
-           "| step | backfill s | nightly s |", "|---|---:|---:|"]
+           "Peak RSS per step: the highest 0.1 s sample of the process tree (the run and any "
+           "worker processes) while the step ran.", "",
+           "| step | backfill s | backfill peak RSS MiB | nightly s | nightly peak RSS MiB |",
+           "|---|---:|---:|---:|---:|"]
+
+    def fmt(v, spec):
+        return "" if v is None else format(v, spec)
+
     for step in sorted(set(backfill.steps) | set(nightly.steps),
                        key=lambda s: -backfill.steps.get(s, 0)):
-        b, n = backfill.steps.get(step), nightly.steps.get(step)
-        out.append(f"| {step} | {'' if b is None else f'{b:.2f}'} | "
-                   f"{'' if n is None else f'{n:.2f}'} |")
+        out.append(f"| {step} | {fmt(backfill.steps.get(step), '.2f')} | "
+                   f"{fmt(backfill.step_rss_mib.get(step), '.0f')} | "
+                   f"{fmt(nightly.steps.get(step), '.2f')} | "
+                   f"{fmt(nightly.step_rss_mib.get(step), '.0f')} |")
     if comparisons:
         out += ["", "### Core computations against DuckDB", "",
                 "`ours` = the pure function in skyddsnat/ on the pseudonymous warehouse tables "

@@ -75,13 +75,17 @@ def main(argv: list[str] | None = None) -> int:
 
     raw = {"profile": args.profile, "as_of": as_of.isoformat(), "next_day": nxt.isoformat(),
            "source_rows": rows, "generator": gen_summary,
-           "runs": [asdict(backfill) | {"cpu_s": backfill.cpu_s},
-                    asdict(nightly) | {"cpu_s": nightly.cpu_s}],
+           "runs": [_plain(backfill), _plain(nightly)],
            "comparisons": [asdict(c) | {"ratio": c.ratio} for c in comparisons]}
     (data / f"results_{args.profile}.json").write_text(json.dumps(raw, indent=1, default=str))
     write_results(args.out, args.profile, rows, backfill, nightly, comparisons)
     _say(f"skrivet: {args.out}")
     return 0 if backfill.returncode == 0 and nightly.returncode == 0 else 1
+
+
+def _plain(m: measure.RunMeasure) -> dict:
+    """The measure as JSON-ready fields, without the raw RSS samples."""
+    return {k: v for k, v in asdict(m).items() if k != "rss_samples"} | {"cpu_s": m.cpu_s}
 
 
 def _profile(name: str):

@@ -11,6 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from skyddsnat.keys import Keys
 from skyddsnat.seal import seal_identities
@@ -140,13 +143,19 @@ def rewrap_vault(keys: Keys, vault_dir: Path) -> dict[str, int]:
     return {"poster": len(fresh), **{f"tidigare_{k}": int(v) for k, v in before.items()}}
 
 
-def vault_person_ids(vault_dir: Path) -> pd.Index:
-    """Everyone whose identity the vault holds: AES records, sealed records and staging."""
+def vault_person_ids(vault_dir: Path) -> pa.Array:
+    """Everyone whose identity the vault holds: AES records, sealed records and staging.
+
+    An Arrow array of distinct pseudonyms (for `pyarrow.compute.is_in`): the vault holds
+    every person of the municipality, and Python strings for each would cost a second."""
     vault_dir = Path(vault_dir)
-    parts = [pd.read_parquet(p, columns=["person_id"])["person_id"]
+    parts = [pq.read_table(p, columns=["person_id"]).column("person_id").cast(pa.string())
              for p in [vault_dir / VAULT_FILE, vault_dir / SEALED_FILE,
                        *sorted((vault_dir / STAGING).glob("*.parquet"))] if p.exists()]
-    return pd.Index(pd.concat(parts).unique() if parts else [], dtype="string")
+    if not parts:
+        return pa.array([], type=pa.string())
+    return pc.unique(pa.chunked_array([c for part in parts for c in part.chunks],
+                                      type=pa.string()))
 
 
 def key_ids_in_use(vault_dir: Path) -> set[str]:

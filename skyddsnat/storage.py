@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
-from skyddsnat.guard import assert_pseudonymous
+from skyddsnat.guard import pseudonymous_table
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
@@ -20,5 +21,9 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 def write_pseudonymous(frame: pd.DataFrame, path: Path, name: str) -> None:
     """Every stored analysis table passes the plaintext guard before it touches the disk."""
-    assert_pseudonymous(frame, name)
-    write_parquet(frame, path)
+    table = pseudonymous_table(frame, name)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)

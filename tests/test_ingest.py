@@ -338,3 +338,28 @@ def test_arrow_reader_takes_plain_exports(tmp_path, monkeypatch):
     raw = read_source(path, SOURCES["inkomster"])
     assert calls and calls[0] is not None
     assert raw.frame.index.tolist() == [2] and raw.frame.loc[2, "personnummer"] == CHILD
+
+
+@pytest.mark.parametrize("column", [
+    pd.array(["a" * 32, "19800101-1234"], dtype="string"),        # Arrow string scan
+    pd.Series([7, 198001011234], dtype=object),                   # object numbers: as text
+    pd.Series(["x", None, "8001011234"], dtype=object),
+])
+def test_write_pseudonymous_refuses_plaintext_before_writing(tmp_path, column):
+    from skyddsnat.storage import write_pseudonymous
+
+    target = tmp_path / "t.parquet"
+    with pytest.raises(PlaintextLeak, match="kolumnen x") as info:
+        write_pseudonymous(pd.DataFrame({"x": column}), target, "t")
+    assert "1234" not in str(info.value)
+    assert not list(tmp_path.iterdir())
+
+
+def test_write_pseudonymous_stores_what_pandas_would(tmp_path):
+    from skyddsnat.storage import write_pseudonymous
+
+    frame = pd.DataFrame({"person_id": pd.array(["a" * 32, None], dtype="string"),
+                          "n": pd.array([1, None], dtype="Int64"),
+                          "d": pd.to_datetime(["2026-01-01", None]), "ok": [True, False]})
+    write_pseudonymous(frame, tmp_path / "t.parquet", "t")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), frame)

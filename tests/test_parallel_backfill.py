@@ -79,7 +79,7 @@ def test_invoice_files_from_workers_give_the_same_table_and_vault(both):
     for table in ("avgifter", "betyg", "inkomster"):
         pd.testing.assert_frame_equal(pd.read_parquet(serial / "warehouse" / f"{table}.parquet"),
                                       pd.read_parquet(parallel / "warehouse" / f"{table}.parquet"))
-    held = [sorted(vault_person_ids(d / "vault")) for d in (serial, parallel)]
+    held = [sorted(vault_person_ids(d / "vault").to_pylist()) for d in (serial, parallel)]
     assert held[0] == held[1] and held[0]
     cached = sorted(p.name for p in (serial / "warehouse" / "_filcache" / "avgifter").iterdir())
     assert len(cached) >= 8

@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec
 
 from assets.constants import CHECK_GX, CHECK_PANDERA, CHECK_ROWS
@@ -96,14 +98,15 @@ def _load_rows(path: Path, keys, vault_dir: Path, source: str) -> RowCache:
     A reused row stages no identity, so it is only safe while the vault still has its
     persons: a vault deleted or restored from an older backup makes those rows new again.
     """
-    rows = pd.read_parquet(path) if path.exists() else None
-    if rows is not None and len(rows):
-        held = vault_person_ids(vault_dir)
-        ok = pd.Series(True, index=rows.index)
-        for col in SOURCES[source].pnr_columns:
-            ids = rows[stored_column(col)]
-            ok &= ids.isna() | ids.isin(held)
-        rows = rows[ok]
+    rows = None
+    if path.exists():
+        table = pq.read_table(path)
+        if table.num_rows:
+            held = vault_person_ids(vault_dir)
+            for col in SOURCES[source].pnr_columns:
+                ids = table.column(stored_column(col))
+                table = table.filter(pc.or_kleene(pc.is_null(ids), pc.is_in(ids, held)))
+        rows = table.to_pandas()
     return RowCache(digest_key(keys.pseudonym_key), rows)
 
 
