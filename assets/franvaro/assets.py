@@ -10,6 +10,7 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, Output, asset, mul
 
 from assets.constants import GROUP_FRANVARO
 from assets.franvaro.days import day_before, read_between, stored_days
+from assets.sources.narvaro import read_days
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.absence import (
@@ -33,6 +34,28 @@ MONTHS = "franvaro_manadssummor"
 def _previous(data, name: str) -> pd.DataFrame | None:
     path = data.table(name)
     return pd.read_parquet(path) if path.exists() else None
+
+
+BATCH_DAYS = 20  # a rebuild folds the term 20 days (~1.7 M Stockholm rows) at a time
+
+
+def fold_in_batches(data, days: list, state: pd.DataFrame | None, months: pd.DataFrame | None,
+                    start) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Fold the given stored days into the term state and month sums, a batch at a time.
+
+    Folding is incremental by design (a night folds one day onto the last), so a rebuild
+    folds the term in batches of days instead of reading it whole: the same result, a
+    batch's rows in memory instead of the term's. Returns state, months, days read."""
+    read = 0
+    batches = [days[i:i + BATCH_DAYS] for i in range(0, len(days), BATCH_DAYS)] or [[]]
+    for batch in batches:
+        new = read_days(data, batch)
+        state = fold_days(state, new, start)
+        sums = month_sums(new)
+        months = sums if months is None else combine_month_sums(months, sums)
+        read += int(new["datum"].nunique()) if len(new) else 0
+        del new
+    return state, months, read
 
 
 @multi_asset(
@@ -61,11 +84,9 @@ def franvaro_tillstand(context: AssetExecutionContext, skyddsnat: Skyddsnat):
         first = start
     else:
         first = pd.Timestamp(state["vikt_till"].max()).date() + pd.Timedelta(days=1)
-    new = read_between(data, days, max(first, start), settled)
-    state = fold_days(state, new, start)
-    months = month_sums(new) if months is None else combine_month_sums(months, month_sums(new))
-    meta = {"terminsstart": start.isoformat(), "omraknad": rebuild,
-            "dagar_lasta": int(new["datum"].nunique()) if len(new) else 0}
+    wanted = [d for d in days if max(first, start) <= d <= settled]
+    state, months, read = fold_in_batches(data, wanted, state, months, start)
+    meta = {"terminsstart": start.isoformat(), "omraknad": rebuild, "dagar_lasta": read}
     yield Output(state, output_name=STATE, metadata=meta)
     yield Output(months, output_name=MONTHS, metadata=meta)
 
