@@ -32,6 +32,8 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from skyddsnat.maxtaxa import (
     child_ranks,
@@ -129,27 +131,11 @@ def int_codes(values, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64), pd.Index(uniques)
 
 
-def _codes_by_runs(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """`int_codes` of a column in household order, hashing each run of repeats once.
-
-    A household's payer (and co-payer) is the same row after row, and hashing a million
-    ids is what costs; comparing neighbours is cheap.
-    """
-    ids = np.where(values.isna().to_numpy(), None, np.asarray(values.array, dtype=object))
-    new_run = np.ones(len(ids), dtype=bool)
-    new_run[1:] = ids[1:] != ids[:-1]
-    run_starts = np.flatnonzero(new_run)
-    codes, uniques = int_codes(ids[run_starts])
-    return np.repeat(codes, np.diff(np.append(run_starts, len(ids)))), uniques
-
-
 def _adult_codes(payer: pd.Series, co_payer: pd.Series):
-    """Payer and co-payer codes in one code space, and the adults they index."""
-    payer_codes, payers = _codes_by_runs(payer)
-    co_codes, co_payers = _codes_by_runs(co_payer)
-    merged, adults = int_codes(np.concatenate([payers.to_numpy(), co_payers.to_numpy()]))
-    return (_take(merged[: len(payers)], payer_codes, -1),
-            _take(merged[len(payers):], co_codes, -1), adults.astype("string"))
+    """Payer and co-payer codes in one code space, and the adults they index (in order of
+    first appearance, payers first)."""
+    codes, adults = int_codes(pd.concat([payer, co_payer], ignore_index=True).array)
+    return codes[:len(payer)], codes[len(payer):], adults.astype("string")
 
 
 def _take(values: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
@@ -224,8 +210,12 @@ def faststalld_by_person(inkomster: pd.DataFrame, year: int) -> pd.Series:
 
 def household_income(billed: BilledYear, inkomster: pd.DataFrame) -> HouseholdIncome:
     """Every row's household income, looking up each adult's fastställd income once."""
-    by_person = pd.array(faststalld_by_person(inkomster, billed.year).reindex(billed.adults),
-                         dtype="Int64")
+    incomes = faststalld_by_person(inkomster, billed.year)
+    # Each adult's row among the incomes (person ids are unique there), looked up in Arrow.
+    at = pc.index_in(pa.array(billed.adults.array, type=pa.large_string()),
+                     value_set=pa.array(incomes.index.array, type=pa.large_string()))
+    by_person = pd.array(incomes.array, dtype="Int64").take(
+        pc.fill_null(at, -1).to_numpy().astype(np.int64), allow_fill=True)
     amount = by_person.to_numpy(dtype=np.int64, na_value=0)
     known = ~by_person.isna()
     has_co = billed.co_payer >= 0

@@ -123,7 +123,10 @@ def period_codes(months: pd.Series, fees: Fees) -> np.ndarray:
 
 def verksamhet_codes(verksamhet: pd.Series) -> np.ndarray:
     """Index into VERKSAMHETER for every row; an unknown or missing verksamhet is an error."""
-    codes = pd.Categorical(verksamhet.astype("string"), categories=VERKSAMHETER).codes
+    found, uniques = pd.factorize(verksamhet.astype("string"), use_na_sentinel=True)
+    known = {v: i for i, v in enumerate(VERKSAMHETER)}
+    lookup = np.array([known.get(u, -1) for u in uniques] + [-1], dtype=np.int64)
+    codes = lookup[found]  # a missing value (-1) takes the last entry: -1
     if (codes < 0).any():
         unknown = sorted(set(verksamhet.dropna().astype(str)) - set(VERKSAMHETER))
         raise ValueError(f"okänd verksamhet {', '.join(map(repr, unknown)) or 'saknas'}")

@@ -25,8 +25,10 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from skyddsnat.policy import SchoolDuty
+from skyddsnat.pseudonym import number_pseudonyms
 
 ORSAKER = ("dubbel_placering", "nyinflyttad", "placering_avslutad", "okand")
 FYND = ("narvaro_utan_placering", "placering_okand_person")
@@ -58,13 +60,11 @@ def grade_label(grade: int, lasar: int, reform_lasar: int) -> str:
     return "FK" if grade == 0 else str(grade)
 
 
-def _grade_labels(grades: pd.Series, lasar: int, reform_lasar: int) -> pd.Series:
-    """Vectorised grade_label over a column of grade indexes."""
-    if lasar >= reform_lasar:
-        labels = (grades + 1).astype("string")
-    else:
-        labels = grades.astype("string").where(grades != 0, "FK")
-    return labels.astype("string")
+def _grade_labels(grades: np.ndarray, lasar: int, reform_lasar: int) -> pd.array:
+    """grade_label over an array of grade indexes 0…9, by lookup."""
+    labels = pa.array([grade_label(g, lasar, reform_lasar) for g in range(SKOLPLIKT_YEARS)],
+                      type=pa.large_string())
+    return pd.StringDtype().__from_arrow__(labels.take(pa.array(grades)))
 
 
 def _ts(as_of: date) -> pd.Timestamp:
@@ -77,30 +77,59 @@ def _active(start: pd.Series, end: pd.Series, as_of: date) -> pd.Series:
     return (start <= ts) & (end.isna() | (end >= ts))
 
 
+def _born_between(born: pd.Series, first_year: int, last_year: int) -> np.ndarray:
+    """first_year ≤ birth year ≤ last_year, on the datetime64 values; a blank date is not."""
+    values = born.to_numpy(dtype="datetime64[ns]")
+    return ((values >= np.datetime64(f"{first_year:04d}-01-01", "ns"))
+            & (values < np.datetime64(f"{last_year + 1:04d}-01-01", "ns")))
+
+
+def _resident_of_age(personer: pd.DataFrame, y: int, policy: SchoolDuty) -> pd.DataFrame:
+    """Rows of resident children born in the skolplikt years of läsår y (duplicates kept)."""
+    first_year = y - SKOLPLIKT_FIRST_AGE - (SKOLPLIKT_YEARS - 1)
+    in_range = _born_between(personer["fodelsedatum"], first_year, y - SKOLPLIKT_FIRST_AGE)
+    resident = (personer["kommunkod"] == policy.kommunkod).to_numpy(dtype=bool, na_value=False)
+    return personer.loc[resident & in_range, ["person_id", "fodelsedatum", "folkbokford_datum"]]
+
+
 def skolpliktiga(personer: pd.DataFrame, as_of: date, policy: SchoolDuty) -> pd.DataFrame:
     """Resident children with skolplikt in the läsår of as_of, with their expected årskurs.
 
     Returns person_id, fodelsedatum, forvantad_arskurs (label), folkbokford_datum.
     """
     y = lasar_start(as_of)
-    birth_year = personer["fodelsedatum"].dt.year
-    first_year = y - SKOLPLIKT_FIRST_AGE - (SKOLPLIKT_YEARS - 1)
-    in_range = birth_year.between(first_year, y - SKOLPLIKT_FIRST_AGE)
-    resident = personer["kommunkod"] == policy.kommunkod
-    kids = personer.loc[(resident & in_range).fillna(False).astype(bool)]
-    kids = kids.drop_duplicates("person_id")
-    grade = (y - kids["fodelsedatum"].dt.year - SKOLPLIKT_FIRST_AGE).astype("Int64")
+    kids = _resident_of_age(personer, y, policy)
+    kids = kids.loc[_first_occurrences(number_pseudonyms(kids["person_id"])[0][0])]
+    return _with_grades(kids, y, policy)
+
+
+def _with_grades(kids: pd.DataFrame, y: int, policy: SchoolDuty) -> pd.DataFrame:
+    born_year = kids["fodelsedatum"].to_numpy(dtype="datetime64[Y]").astype(np.int64) + 1970
+    grade = y - born_year - SKOLPLIKT_FIRST_AGE
     out = pd.DataFrame({
         "person_id": kids["person_id"].astype("string"),
         "fodelsedatum": kids["fodelsedatum"],
         "forvantad_arskurs": _grade_labels(grade, y, policy.forskoleklass_avskaffas_lasar),
         "folkbokford_datum": kids["folkbokford_datum"],
-    })
+    }, index=kids.index)
     return out.reset_index(drop=True)
 
 
-def _count_per_person(ids: pd.Series, name: str) -> pd.Series:
-    return ids.value_counts().rename(name).rename_axis("person_id")
+def _first_occurrences(codes: np.ndarray) -> np.ndarray:
+    first = np.zeros(len(codes), dtype=bool)
+    if len(codes):
+        first[np.unique(codes, return_index=True)[1]] = True
+    return first
+
+
+def _occurrences(ids: pd.Series, *groups: pd.Series) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The first occurrences among `ids`, and for each group how often each of `ids` occurs
+    in it (0 if never): one numbering of all the pseudonyms, then counting by number (no
+    index alignment of string keys)."""
+    (head, *parts), n = number_pseudonyms(ids, *groups)
+    counts = [np.where(head >= 0, np.bincount(part[part >= 0], minlength=n)[np.maximum(head, 0)],
+                       0) for part in parts]
+    return _first_occurrences(head), counts
 
 
 def find_exceptions(
@@ -115,39 +144,37 @@ def find_exceptions(
     Reason precedence (DESIGN.md): dubbel_placering; covered (not reported); nyinflyttad;
     placering_avslutad; okand. Returns person_id, forvantad_arskurs, folkbokford_datum, orsak.
     """
-    kids = skolpliktiga(personer, as_of, policy)
-    ts = _ts(as_of)
+    y, ts = lasar_start(as_of), _ts(as_of)
+    candidates = _resident_of_age(personer, y, policy)
 
-    fulfilling = placeringar.loc[placeringar["skolform"].isin(policy.skolformer_som_uppfyller)]
-    is_active = _active(fulfilling["startdatum"], fulfilling["slutdatum"], as_of)
-    active_n = _count_per_person(fulfilling.loc[is_active, "person_id"], "aktiva")
-    ended = fulfilling.loc[fulfilling["slutdatum"] < ts, "person_id"]
-    ended_n = _count_per_person(ended, "avslutade")
-
-    valid = beslut.loc[beslut["beslutstyp"].isin(policy.beslut_som_uppfyller)]
-    valid = valid.loc[_active(valid["giltig_fran"], valid["giltig_till"], as_of)]
-    decision_n = _count_per_person(valid["person_id"], "beslut")
-
-    facts = kids[["person_id"]].join(
-        pd.concat([active_n, ended_n, decision_n], axis=1), on="person_id"
-    ).fillna(0)
-    aktiva = facts["aktiva"].to_numpy()
+    fulfilling = placeringar["skolform"].isin(policy.skolformer_som_uppfyller).to_numpy()
+    is_active = fulfilling & _active(placeringar["startdatum"], placeringar["slutdatum"],
+                                     as_of).to_numpy(dtype=bool, na_value=False)
+    ended = fulfilling & (placeringar["slutdatum"] < ts).to_numpy(dtype=bool, na_value=False)
+    valid = (beslut["beslutstyp"].isin(policy.beslut_som_uppfyller).to_numpy()
+             & _active(beslut["giltig_fran"], beslut["giltig_till"], as_of).to_numpy(
+                 dtype=bool, na_value=False))
+    pids = placeringar["person_id"]
+    first, counts = _occurrences(candidates["person_id"], pids[is_active], pids[ended],
+                                 beslut["person_id"][valid])
+    kids = _with_grades(candidates.loc[first], y, policy)  # as skolpliktiga()
+    aktiva, avslutade, beslut_n = (c[first] for c in counts)
     days_registered = (ts - kids["folkbokford_datum"]).dt.days
     newly = (days_registered < policy.grace_days).fillna(False).to_numpy(dtype=bool)
 
     conditions = [
         aktiva >= 2,
-        (aktiva >= 1) | (facts["beslut"].to_numpy() >= 1),
+        (aktiva >= 1) | (beslut_n >= 1),
         newly,
-        facts["avslutade"].to_numpy() >= 1,
+        avslutade >= 1,
     ]
-    choices = ["dubbel_placering", "", "nyinflyttad", "placering_avslutad"]
-    orsak = np.select(conditions, choices, default="okand")
-
-    out = kids.drop(columns="fodelsedatum").assign(orsak=pd.array(orsak, dtype="string"))
-    out = out.loc[out["orsak"] != ""]
-    rank = out["orsak"].map({o: i for i, o in enumerate(ORSAKER)})
-    out = out.assign(_rank=rank).sort_values(["_rank", "person_id"], kind="stable")
+    choices = [1, 0, 2, 3]  # ranks in ORSAKER + 1; 0 = covered, not reported
+    rank = np.select(conditions, choices, default=4)
+    reported = rank > 0
+    out = kids.drop(columns="fodelsedatum").loc[reported]
+    out = out.assign(orsak=pd.array(np.array(ORSAKER, dtype=object)[rank[reported] - 1],
+                                    dtype="string"))
+    out = out.assign(_rank=rank[reported]).sort_values(["_rank", "person_id"], kind="stable")
     return out.drop(columns="_rank").reset_index(drop=True)
 
 

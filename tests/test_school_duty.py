@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -376,3 +377,40 @@ def test_exceptions_match_the_rules(pers, plac, bes, as_of):
         if reason is not None:
             expected[person_id] = reason
     assert dict(zip(out["person_id"], out["orsak"], strict=True)) == expected
+
+
+_PSEUDO = st.sampled_from([f"{i:032x}" for i in range(6)] + ["kort", None])
+
+
+@settings(max_examples=200, deadline=None)
+@given(columns=st.lists(st.lists(_PSEUDO, max_size=8), min_size=1, max_size=3),
+       collide=st.booleans())
+def test_number_pseudonyms_is_an_exact_numbering(columns, collide):
+    """Equal values get equal numbers and different values different ones, whether the words
+    path (fixed-width pseudonyms), a forced mix collision or the string fallback decides."""
+    import skyddsnat.pseudonym as ps
+
+    series = [pd.Series(c, dtype="string") for c in columns]
+    with pytest.MonkeyPatch.context() as mp:
+        if collide:  # every value mixes to the same word: the check must catch it
+            mp.setattr(ps, "_MIX", np.zeros(4, dtype=np.uint64))
+        codes, n = ps.number_pseudonyms(*series)
+    values = [v for c in columns for v in c]
+    flat = np.concatenate(codes) if codes else np.array([], dtype=int)
+    assert [len(c) for c in codes] == [len(c) for c in columns]
+    for v, c in zip(values, flat, strict=True):
+        assert (c == -1) == (v is None)
+    seen = {}
+    for v, c in zip(values, flat, strict=True):
+        if v is not None:
+            assert seen.setdefault(v, c) == c
+    assert len(set(seen.values())) == len(seen) == n
+
+
+def test_number_pseudonyms_takes_the_word_path_for_pseudonyms():
+    from skyddsnat.pseudonym import _pseudonym_words, pseudonym
+
+    ids = pd.Series([pseudonym(b"k" * 32, str(i)) for i in range(5)], dtype="string")
+    words = _pseudonym_words(pd.concat([ids, ids.iloc[1:3]], ignore_index=True))
+    assert words is not None and words.shape == (7, 4)
+    assert _pseudonym_words(pd.Series(["kort"], dtype="string")) is None
