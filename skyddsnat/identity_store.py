@@ -8,6 +8,7 @@ after the step the pipeline host can no longer read any protected identity.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -149,13 +150,25 @@ def vault_person_ids(vault_dir: Path) -> pa.Array:
     An Arrow array of distinct pseudonyms (for `pyarrow.compute.is_in`): the vault holds
     every person of the municipality, and Python strings for each would cost a second."""
     vault_dir = Path(vault_dir)
-    parts = [pq.read_table(p, columns=["person_id"]).column("person_id").cast(pa.string())
-             for p in [vault_dir / VAULT_FILE, vault_dir / SEALED_FILE,
-                       *sorted((vault_dir / STAGING).glob("*.parquet"))] if p.exists()]
+    files = [p for p in [vault_dir / VAULT_FILE, vault_dir / SEALED_FILE,
+                         *sorted((vault_dir / STAGING).glob("*.parquet"))] if p.exists()]
+    parts = [_person_ids(str(p), *_version(p)) for p in files]
     if not parts:
         return pa.array([], type=pa.string())
-    return pc.unique(pa.chunked_array([c for part in parts for c in part.chunks],
-                                      type=pa.string()))
+    return pc.unique(pa.chunked_array(parts, type=pa.string()))
+
+
+def _version(path: Path) -> tuple[int, int, int]:
+    st = path.stat()  # files are replaced atomically: a new version is a new inode
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+@lru_cache(maxsize=8)
+def _person_ids(path: str, _inode: int, _mtime_ns: int, _size: int) -> pa.Array:
+    """One vault file's person ids, read once per version of the file (every snapshot source
+    of a night asks, and the vault itself changes only when it is merged)."""
+    column = pq.read_table(path, columns=["person_id"]).column("person_id").cast(pa.string())
+    return pc.unique(column)
 
 
 def key_ids_in_use(vault_dir: Path) -> set[str]:
