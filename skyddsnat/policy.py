@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -190,7 +191,18 @@ def policy_hash(policy_dir: Path = DEFAULT_POLICY_DIR) -> str:
 
 
 def load_policy(policy_dir: Path | str = DEFAULT_POLICY_DIR) -> Policy:
-    """Load and check policies/; raise PolicyError listing every problem with file and key."""
+    """Load and check policies/; raise PolicyError listing every problem with file and key.
+
+    Every asset of a run asks for the policy; the checked model (frozen) is kept per
+    content of the directory, so a changed file is always read again."""
+    return _load_policy(str(Path(policy_dir).resolve()), policy_hash(policy_dir))
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+
+
+@lru_cache(maxsize=4)
+def _load_policy(policy_dir: str, version: str) -> Policy:
     policy_dir = Path(policy_dir)
     problems: list[tuple[str, str, str]] = []
     raw: dict[str, object] = {}
@@ -200,7 +212,7 @@ def load_policy(policy_dir: Path | str = DEFAULT_POLICY_DIR) -> Policy:
             problems.append((fname, "-", "filen saknas"))
             continue
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"rad {mark.line + 1}" if mark else "-"
@@ -210,7 +222,7 @@ def load_policy(policy_dir: Path | str = DEFAULT_POLICY_DIR) -> Policy:
     if problems:
         raise PolicyError(problems)
     try:
-        policy = Policy.model_validate({**raw, "version": policy_hash(policy_dir)})
+        policy = Policy.model_validate({**raw, "version": version})
     except ValidationError as exc:
         for err in exc.errors(include_input=False, include_url=False):
             loc = [str(p) for p in err["loc"]]
