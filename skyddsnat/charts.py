@@ -13,14 +13,11 @@ import io
 from datetime import date
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from skyddsnat.suppression import TOTAL  # noqa: E402
+from skyddsnat.suppression import TOTAL
 
 LEVEL_COLUMNS = {"antal_10": "≥ 10 %", "antal_15": "≥ 15 %", "antal_20": "≥ 20 %"}
 
@@ -52,7 +49,6 @@ def shares(frame: pd.DataFrame, min_base: int) -> pd.DataFrame:
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -61,7 +57,8 @@ def _percent(value: float, symbol: str) -> str:
 
 
 def _trend_chart(total: pd.DataFrame, share: pd.DataFrame, symbol: str) -> str:
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.subplots()
     months = total["manad"].tolist()
     x = np.arange(len(months))
     for col, label in LEVEL_COLUMNS.items():
@@ -83,7 +80,8 @@ def _school_chart(schools: pd.DataFrame, share: pd.Series, month: str, symbol: s
     labels = schools["skolenhet_namn"].fillna(schools["skolenhet"]).tolist()
     values = share.to_numpy()
     order = np.argsort(np.nan_to_num(values, nan=-1.0))
-    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.28 * len(labels) + 1)))
+    fig = Figure(figsize=(8, max(2.5, 0.28 * len(labels) + 1)))
+    ax = fig.subplots()
     y = np.arange(len(order))
     shown = np.nan_to_num(values[order], nan=0.0)
     ax.barh(y, shown, color="#3b6ea5")
