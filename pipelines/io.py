@@ -1,6 +1,6 @@
 """IO manager for pseudonymous tables: Parquet under warehouse/, written atomically.
 
-Every table is checked by `assert_pseudonymous` before it touches the disk.
+Every table passes the plaintext guard (skyddsnat/guard.py) before it touches the disk.
 """
 
 

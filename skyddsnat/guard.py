@@ -1,7 +1,8 @@
 """Last line of defence before anything is stored: tables must be pseudonymous.
 
-Every stored table passes through `assert_pseudonymous`: no identity column, and no string
-value shaped like a personnummer. It raises without echoing what it found.
+Every stored table passes these checks (`pseudonymous_table`, through
+`storage.write_pseudonymous`): no identity column, and no string value shaped like a
+personnummer. They raise without echoing what they found.
 """
 
 from __future__ import annotations

@@ -141,6 +141,9 @@ def _plainly_valid(uniques: np.ndarray, ref: date) -> pd.Series:
     return pd.Series(values, dtype="string")
 
 
+_UNSEEN = object()
+
+
 def normalize_uniques(uniques: np.ndarray, reference: date | None = None,
                       memo: dict[str, object] | None = None) -> np.ndarray:
     """The 12-digit form of each distinct (stripped, non-missing) value, or <NA>.
@@ -166,9 +169,6 @@ def normalize_uniques(uniques: np.ndarray, reference: date | None = None,
                 memo[u] = pd.NA
         found = [memo[u] for u in uniques]
     return np.array(found, dtype=object)
-
-
-_UNSEEN = object()
 
 
 def normalize_series(values: pd.Series, reference: date | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -11,19 +12,19 @@ import pyarrow.parquet as pq
 from skyddsnat.guard import pseudonymous_table
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
+    write(tmp)
     os.replace(tmp, path)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def write_pseudonymous(frame: pd.DataFrame, path: Path, name: str) -> None:
     """Every stored analysis table passes the plaintext guard before it touches the disk."""
     table = pseudonymous_table(frame, name)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    _atomic(path, lambda tmp: pq.write_table(table, tmp))

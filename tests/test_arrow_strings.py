@@ -26,3 +26,24 @@ def test_isin_is_pandas_isin(left, right, as_index):
     assert got.dtype == bool
     np.testing.assert_array_equal(got.to_numpy(), _pandas_isin(s.array, values))
     np.testing.assert_array_equal(got.to_numpy(), _pandas_isin(s.array, list(right)))
+
+
+def test_models_expect_arrow_strings_whatever_was_imported_first():
+    """pandera fixes what a bare StringDtype means when it is imported; the models state the
+    storage, so a process that imports pandera before skyddsnat still ingests."""
+    import subprocess
+    import sys
+
+    code = (
+        "import pandera.pandas\n"
+        "import pandas as pd\n"
+        "from schemas.sources import MODELS\n"
+        "for model in MODELS.values():\n"
+        "    for name, col in model.to_schema().columns.items():\n"
+        "        if 'string' in str(col.dtype):\n"
+        "            assert str(col.dtype) == 'string[pyarrow]', (name, col.dtype)\n"
+        "assert pd.Series(['x'], dtype='string').dtype.storage == 'pyarrow'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=__import__("pathlib").Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr[-2000:]

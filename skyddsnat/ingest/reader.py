@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,7 @@ def _header_names(header: list[str]) -> list[str]:
     return [h.strip().lower() for h in header]
 
 
-RowDigest = Callable[[list[str]], Callable[[list[str]], str]]
+RowDigest = Callable[[list[str]], Callable[[Sequence[str]], str]]
 
 
 def read_source(path: Path, source: Source, aliases: dict[str, str] | None = None,
@@ -96,14 +96,27 @@ def read_source(path: Path, source: Source, aliases: dict[str, str] | None = Non
     missing = [c for c in expected if c not in seen]
     if missing:
         raise SourceFileError(file, "kolumn saknas", 1, ", ".join(missing))
-    fast = _plain_body(text, header, row_digest)
-    if fast is not None:
-        frame, digests = fast
-        frame = frame.reindex(columns=list(expected))
-        frame.attrs["bad_field_count_lines"] = []
-        return RawTable(file, encoding, frame, rows_read=len(frame), digests=digests)
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"'))
-    body = rows[1:]
+    body = _plain_body(text, header) or _line_body(text, header, file)
+    digests = None
+    if row_digest is not None:
+        digest = row_digest(header)
+        digests = [digest(row) for row in body.rows()]
+    frame = body.frame.reindex(columns=list(expected))
+    frame.attrs["bad_field_count_lines"] = body.bad_lines
+    return RawTable(file, encoding, frame, rows_read=len(frame) + len(body.bad_lines),
+                    digests=digests)
+
+
+@dataclass
+class _Body:
+    frame: pd.DataFrame  # the file's columns as strings, index = file line number
+    rows: Callable[[], Iterable[Sequence[str]]]  # the same rows as raw fields
+    bad_lines: list[int]
+
+
+def _line_body(text: str, header: list[str], file: str) -> _Body:
+    """Line by line with `csv.reader`: quoting, blank lines and bad field counts decided."""
+    body = list(csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"'))[1:]
     n_fields = len(header)
     truncated_tail = not text.endswith(("\n", "\r"))
     good: list[list[str]] = []
@@ -120,20 +133,12 @@ def read_source(path: Path, source: Source, aliases: dict[str, str] | None = Non
             continue
         good.append(row)
         lines.append(lineno)
-    digests = None
-    if row_digest is not None:
-        digest = row_digest(header)
-        digests = [digest(row) for row in good]
     frame = pd.DataFrame(good, columns=header, dtype="string")
-    frame = frame.reindex(columns=list(expected))
     frame.index = pd.Index(lines, name="rad")
-    frame.attrs["bad_field_count_lines"] = bad_lines
-    return RawTable(file, encoding, frame, rows_read=len(good) + len(bad_lines),
-                    digests=digests)
+    return _Body(frame, lambda: good, bad_lines)
 
 
-def _plain_body(text: str, header: list[str], row_digest: RowDigest | None
-                ) -> tuple[pd.DataFrame, list[str] | None] | None:
+def _plain_body(text: str, header: list[str]) -> _Body | None:
     """The body of a plain file read by Arrow's CSV reader, or None to read it line by line.
 
     Plain means: no quote character, no bare carriage return, and every line (no blank ones)
@@ -168,9 +173,4 @@ def _plain_body(text: str, header: list[str], row_digest: RowDigest | None
         return None
     frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
     frame.index = pd.RangeIndex(2, lines + 2, name="rad")
-    digests = None
-    if row_digest is not None:
-        digest = row_digest(header)
-        columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
-        digests = [digest(row) for row in zip(*columns, strict=True)]
-    return frame, digests
+    return _Body(frame, lambda: zip(*(c.to_pylist() for c in table.columns), strict=True), [])
