@@ -2,6 +2,7 @@
 
 The data dir and key dir come from the environment (SKYDDSNAT_DATA_DIR, SKYDDSNAT_KEY_DIR);
 without them the demo's folders are used, so `make ui` shows the demo municipality.
+With SKYDDSNAT_KONSORTIUM (a consortium file) it serves several, see pipelines/konsortium.py.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import assets.sources.narvaro as narvaro_assets
 import assets.sources.tables as source_tables
 from pipelines.io import WarehouseIOManager
 from pipelines.jobs import nightly_job
+from pipelines.konsortium import konsortium_definitions
 from pipelines.resources import Skyddsnat
 from pipelines.schedules import build_schedule
 from pipelines.sensors import build_sensor
+from skyddsnat.konsortium import from_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = os.environ.get("SKYDDSNAT_DATA_DIR", str(ROOT / "demo" / "data"))
@@ -32,7 +35,10 @@ KEY_DIR = os.environ.get("SKYDDSNAT_KEY_DIR", str(ROOT / "demo" / "keys"))
 ASSET_MODULES = [source_tables, narvaro_assets, protection_assets, skolplikt_assets,
                  avgifter_assets, franvaro_assets, atgardsprogram_assets, delivery_assets]
 
-defs = Definitions(
+KONSORTIUM = from_environment()  # SKYDDSNAT_KONSORTIUM: several municipalities, see there
+
+defs = konsortium_definitions(KONSORTIUM, load_assets_from_modules(ASSET_MODULES)) \
+    if KONSORTIUM else Definitions(
     assets=load_assets_from_modules(ASSET_MODULES),
     jobs=[nightly_job],
     schedules=[build_schedule(DATA_DIR, KEY_DIR)],

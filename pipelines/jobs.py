@@ -9,10 +9,12 @@ from dagster import AssetSelection, RunRequest, define_asset_job
 from assets.constants import ATTENDANCE_PARTITIONS
 from skyddsnat.inbox import files_for
 from skyddsnat.layout import DataDir
+from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
 
 JOB_NAME = "nattlig_korning"
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
+KOMMUN_TAG = "skyddsnat/kommunkod"
 
 nightly_job = define_asset_job(
     JOB_NAME,
@@ -33,20 +35,30 @@ def attendance_range(data: DataDir, as_of: date) -> tuple[date, date]:
     return (min(missing) if missing else as_of), as_of
 
 
-def run_config(data_dir: str, key_dir: str, as_of: date, kommunkod: str = "") -> dict:
+def run_config(data_dir: str, key_dir: str, as_of: date | None, kommunkod: str = "",
+               policy_dir: str = "") -> dict:
+    """The run config of one municipality's night (as_of None: the day the run starts)."""
+    config = {"data_dir": data_dir, "key_dir": key_dir,
+              "as_of": as_of.isoformat() if as_of else "", "kommunkod": kommunkod}
+    if policy_dir:
+        config["policy_dir"] = policy_dir
     return {"resources": {
-        "skyddsnat": {"config": {"data_dir": data_dir, "key_dir": key_dir,
-                                 "as_of": as_of.isoformat(), "kommunkod": kommunkod}},
+        "skyddsnat": {"config": config},
         "warehouse": {"config": {"data_dir": data_dir}},
     }}
 
 
-def run_tags(data_dir: str, as_of: date) -> dict[str, str]:
+def run_tags(data_dir: str, as_of: date, kommunkod: str = "",
+             policy_dir: str = "") -> dict[str, str]:
+    """Partition range, reference day and municipality (the queue allows one run per kommun)."""
     start, end = attendance_range(DataDir(data_dir), as_of)
+    kod = kommunkod or load_policy(policy_dir or DEFAULT_POLICY_DIR).skolplikt.kommunkod
     return {RANGE_START: start.isoformat(), RANGE_END: end.isoformat(),
-            "skyddsnat/referensdag": as_of.isoformat()}
+            "skyddsnat/referensdag": as_of.isoformat(), KOMMUN_TAG: kod}
 
 
-def run_request_for(data_dir: str, key_dir: str, as_of: date, run_key: str | None) -> RunRequest:
-    return RunRequest(run_key=run_key, run_config=run_config(data_dir, key_dir, as_of),
-                      tags=run_tags(data_dir, as_of))
+def run_request_for(data_dir: str, key_dir: str, as_of: date, run_key: str | None,
+                    kommunkod: str = "", policy_dir: str = "") -> RunRequest:
+    return RunRequest(run_key=run_key,
+                      run_config=run_config(data_dir, key_dir, as_of, kommunkod, policy_dir),
+                      tags=run_tags(data_dir, as_of, kommunkod, policy_dir))

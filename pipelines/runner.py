@@ -35,7 +35,7 @@ def run_nightly(data_dir: Path, key_dir: Path | None, as_of: date, kommunkod: st
                     else DagsterInstance.ephemeral())
     result = job.execute_in_process(
         run_config=run_config(str(data_dir), str(key_dir or ""), as_of, kommunkod),
-        tags=run_tags(str(data_dir), as_of),
+        tags=run_tags(str(data_dir), as_of, kommunkod),
         instance=instance,
         raise_on_error=False,
     )

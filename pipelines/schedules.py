@@ -9,12 +9,15 @@ from assets.constants import TIMEZONE
 from pipelines.jobs import nightly_job, run_request_for
 
 
-def build_schedule(data_dir: str, key_dir: str):
-    @schedule(job=nightly_job, cron_schedule="0 2 * * *", execution_timezone=TIMEZONE,
-              default_status=DefaultScheduleStatus.STOPPED,
+def build_schedule(data_dir: str, key_dir: str, *, job=nightly_job, name: str = "",
+                   kommunkod: str = "", policy_dir: str = "",
+                   default_status=DefaultScheduleStatus.STOPPED):
+    @schedule(job=job, name=name or None, cron_schedule="0 2 * * *",
+              execution_timezone=TIMEZONE, default_status=default_status,
               description="Varje natt 02:00 (Europe/Stockholm); referensdag = dagens datum.")
     def nattlig_schema(context: ScheduleEvaluationContext):
         as_of = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date()
-        return run_request_for(data_dir, key_dir, as_of, run_key=f"schema-{as_of.isoformat()}")
+        return run_request_for(data_dir, key_dir, as_of, run_key=f"schema-{as_of.isoformat()}",
+                               kommunkod=kommunkod, policy_dir=policy_dir)
 
     return nattlig_schema

@@ -25,9 +25,12 @@ def _parse_cursor(cursor: str | None) -> dict[str, str]:
     return dict(line.split("=", 1) for line in (cursor or "").splitlines() if "=" in line)
 
 
-def build_sensor(data_dir: str, key_dir: str, settle_seconds: float = 30.0):
-    @sensor(job=nightly_job, minimum_interval_seconds=60,
-            default_status=DefaultSensorStatus.STOPPED,
+def build_sensor(data_dir: str, key_dir: str, settle_seconds: float = 30.0, *,
+                 job=nightly_job, name: str = "", kommunkod: str = "", policy_dir: str = "",
+                 minimum_interval_seconds: int = 60,
+                 default_status=DefaultSensorStatus.STOPPED):
+    @sensor(job=job, name=name or None, minimum_interval_seconds=minimum_interval_seconds,
+            default_status=default_status,
             description="Startar nattkörningen när en ny, färdigskriven fil finns i inkorgen.")
     def inkorg_sensor(context: SensorEvaluationContext):
         inbox = DataDir(data_dir).inbox
@@ -51,6 +54,7 @@ def build_sensor(data_dir: str, key_dir: str, settle_seconds: float = 30.0):
             return SkipReason(f"inga nya färdiga filer ({pending} skrivs fortfarande)")
         as_of = datetime.now(ZoneInfo(TIMEZONE)).date()
         run_key = "inkorg-" + hashlib.sha256(repr(new).encode()).hexdigest()[:16]
-        return run_request_for(data_dir, key_dir, as_of, run_key=run_key)
+        return run_request_for(data_dir, key_dir, as_of, run_key=run_key,
+                               kommunkod=kommunkod, policy_dir=policy_dir)
 
     return inkorg_sensor

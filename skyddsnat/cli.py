@@ -157,38 +157,51 @@ def unseal_cmd(file: Path = typer.Argument(..., help="En restricted/*.sealed-fil
         typer.echo(f"Öppnad: {p}")
 
 
+_KONSORTIUM = typer.Option(None, "--konsortium", envvar="SKYDDSNAT_KONSORTIUM",
+                           help="Konsortiefil: flera kommuner i samma driftmiljö.")
+
+
 @policy_app.command("check")
-def policy_check(policy_dir: Path = typer.Option(None, "--policy-dir")):
+def policy_check(policy_dir: Path = typer.Option(None, "--policy-dir"),
+                 konsortium: Path = _KONSORTIUM):
     """Kontrollera policyerna; varje fel med fil och nyckel."""
+    from skyddsnat.konsortium import load_konsortium
     from skyddsnat.policy import DEFAULT_POLICY_DIR, PolicyError, load_policy
 
     try:
         p = load_policy(policy_dir or DEFAULT_POLICY_DIR)
+        k = load_konsortium(konsortium) if konsortium else None
     except PolicyError as exc:
-        for f, k, m in exc.problems:
-            typer.echo(f"{f}: {k}: {m}", err=True)
+        for f, key, m in exc.problems:
+            typer.echo(f"{f}: {key}: {m}", err=True)
         _fail(f"{len(exc.problems)} fel i policyerna")
     typer.echo(f"Policyerna är giltiga. Version {p.version}.")
+    if k:
+        typer.echo(f"Konsortiet {k.namn} är giltigt: {len(k.kommuner)} kommuner, "
+                   f"version {k.version}.")
 
 
 @policy_app.command("explain")
 def policy_explain(policy_dir: Path = typer.Option(None, "--policy-dir"),
                    out: Path = typer.Option(None, "--out",
-                                            help="Skriv till fil (.md eller .html).")):
+                                            help="Skriv till fil (.md eller .html)."),
+                   konsortium: Path = _KONSORTIUM):
     """Registerförteckning (art. 30 GDPR) på svenska: vem får vilka uppgifter, varför, hur länge."""
+    from skyddsnat.konsortium import explain_section, load_konsortium
     from skyddsnat.policy import DEFAULT_POLICY_DIR, PolicyError, load_policy
     from skyddsnat.policy_explain import explain_html, explain_markdown
 
     try:
         p = load_policy(policy_dir or DEFAULT_POLICY_DIR)
+        extra = (explain_section(load_konsortium(konsortium)),) if konsortium else ()
     except PolicyError as exc:
         _fail(str(exc))
     if out and out.suffix == ".html":
-        out.write_text(explain_html(p), encoding="utf-8")
+        out.write_text(explain_html(p, extra), encoding="utf-8")
     elif out:
-        out.write_text(explain_markdown(p), encoding="utf-8")
+        out.write_text(explain_markdown(p, extra), encoding="utf-8")
     else:
-        typer.echo(explain_markdown(p))
+        typer.echo(explain_markdown(p, extra))
 
 
 @audit_app.command("verify")

@@ -78,9 +78,9 @@ def document(p: Policy) -> list[Section]:
     return s
 
 
-def explain_markdown(p: Policy) -> str:
+def explain_markdown(p: Policy, extra: tuple[Section, ...] = ()) -> str:
     out = []
-    for i, sec in enumerate(document(p)):
+    for i, sec in enumerate([*document(p), *extra]):
         out.append(("# " if i == 0 else "## ") + sec.title + "\n")
         out.extend(par + "\n" for par in sec.paragraphs)
         for header, rows in sec.tables:
@@ -91,14 +91,14 @@ def explain_markdown(p: Policy) -> str:
     return "\n".join(out)
 
 
-def explain_html(p: Policy) -> str:
+def explain_html(p: Policy, extra: tuple[Section, ...] = ()) -> str:
     e = html.escape
     out = ['<!doctype html><html lang="sv"><head><meta charset="utf-8">',
            "<title>Registerförteckning – Skyddsnät</title>",
            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
            "text-align:left;vertical-align:top}</style></head><body>"]
-    for i, sec in enumerate(document(p)):
+    for i, sec in enumerate([*document(p), *extra]):
         tag = "h1" if i == 0 else "h2"
         out.append(f"<{tag}>{e(sec.title)}</{tag}>")
         out.extend(f"<p>{e(par)}</p>" for par in sec.paragraphs)
