@@ -10,7 +10,7 @@ from dagster import DagsterEventType, DagsterInstance
 from pipelines.jobs import JOB_NAME, run_config, run_tags
 from skyddsnat.keys import load_keys, verify_against_data
 from skyddsnat.layout import DataDir
-from skyddsnat.policy import load_policy
+from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
 
 
 @dataclass
@@ -21,12 +21,14 @@ class RunOutcome:
 
 
 def run_nightly(data_dir: Path, key_dir: Path | None, as_of: date, kommunkod: str = "",
-                instance: DagsterInstance | None = None) -> RunOutcome:
+                instance: DagsterInstance | None = None,
+                policy_dir: Path | None = None) -> RunOutcome:
     """Check keys and policy first (before any data is read), then execute the job."""
     data = DataDir(data_dir)
     keys = load_keys(key_dir)
     verify_against_data(keys, data.state)
-    load_policy()
+    policy_dir = Path(policy_dir or DEFAULT_POLICY_DIR)
+    load_policy(policy_dir)
     from pipelines.definitions import defs  # heavy import, after the cheap checks
 
     job = defs.resolve_job_def(JOB_NAME)
@@ -34,7 +36,8 @@ def run_nightly(data_dir: Path, key_dir: Path | None, as_of: date, kommunkod: st
         instance = (DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
                     else DagsterInstance.ephemeral())
     result = job.execute_in_process(
-        run_config=run_config(str(data_dir), str(key_dir or ""), as_of, kommunkod),
+        run_config=run_config(str(data_dir), str(key_dir or ""), as_of, kommunkod,
+                              str(policy_dir)),
         tags=run_tags(str(data_dir), as_of, kommunkod),
         instance=instance,
         raise_on_error=False,

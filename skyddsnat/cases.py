@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skyddsnat.excel import ListSpec
+from skyddsnat.lists.catalog import ListSpec
 from skyddsnat.pseudonym import case_id
 from skyddsnat.storage import write_parquet
 

@@ -117,7 +117,10 @@ def run_cmd(data_dir: Path = typer.Option(..., "--data-dir"),
             key_dir: Path = typer.Option(None, "--key-dir",
                                          help="Nyckelkatalog; utan den läses nycklar från miljön."),
             as_of: str = typer.Option(..., "--as-of", help="Referensdag ÅÅÅÅ-MM-DD."),
-            kommunkod: str = typer.Option("", "--kommunkod", help="Ersätter policyns kommunkod.")):
+            kommunkod: str = typer.Option("", "--kommunkod", help="Ersätter policyns kommunkod."),
+            policy_dir: Path = typer.Option(
+                None, "--policy-dir", envvar="SKYDDSNAT_POLICY_DIR",
+                help="Kommunens granskade policykatalog (annars den medföljande policies/).")):
     """Kör nattjobbet en gång, i processen, precis som schemat kör det."""
     from skyddsnat.keys import KeyProblem
     from skyddsnat.policy import PolicyError
@@ -127,7 +130,8 @@ def run_cmd(data_dir: Path = typer.Option(..., "--data-dir"),
     try:
         from pipelines.runner import run_nightly
 
-        outcome = run_nightly(data_dir, key_dir, _date(as_of), kommunkod)
+        outcome = run_nightly(data_dir, key_dir, _date(as_of), kommunkod,
+                              policy_dir=policy_dir)
     except KeyProblem as exc:
         _fail(f"nyckelfel – inget data har lästs: {exc}", 3)
     except PolicyError as exc:
@@ -162,7 +166,8 @@ _KONSORTIUM = typer.Option(None, "--konsortium", envvar="SKYDDSNAT_KONSORTIUM",
 
 
 @policy_app.command("check")
-def policy_check(policy_dir: Path = typer.Option(None, "--policy-dir"),
+def policy_check(policy_dir: Path = typer.Option(None, "--policy-dir",
+                                                envvar="SKYDDSNAT_POLICY_DIR"),
                  konsortium: Path = _KONSORTIUM):
     """Kontrollera policyerna; varje fel med fil och nyckel."""
     from skyddsnat.konsortium import load_konsortium
@@ -182,7 +187,8 @@ def policy_check(policy_dir: Path = typer.Option(None, "--policy-dir"),
 
 
 @policy_app.command("explain")
-def policy_explain(policy_dir: Path = typer.Option(None, "--policy-dir"),
+def policy_explain(policy_dir: Path = typer.Option(None, "--policy-dir",
+                                                  envvar="SKYDDSNAT_POLICY_DIR"),
                    out: Path = typer.Option(None, "--out",
                                             help="Skriv till fil (.md eller .html)."),
                    konsortium: Path = _KONSORTIUM):

@@ -102,3 +102,85 @@ SOURCES: dict[str, Source] = {
 IDENTITY_FIELDS = ("personnummer", "fornamn", "efternamn", "utdelningsadress", "postnummer",
                    "postort")
 ADDRESS_FIELDS = ("utdelningsadress", "postnummer", "postort")
+
+
+# --- the output contract (DESIGN.md "Outputs") ------------------------------------------------
+
+@dataclass(frozen=True)
+class ListContract:
+    """What a list kind holds, whoever receives it: its full columns and how cases are keyed.
+
+    `cut` is the dimension a list may be split by (one file per school unit or per income
+    year); policies/mottagare.yaml decides whether it is. Identity columns (`personnummer`,
+    `fornamn`, …, with `identity_prefix`; `<prefix>namn` is first + last name) are filled by
+    re-identification, and only those whose fields the list's route in the policy names.
+    The case key is what makes a case: the subject plus, for skolplikt, the reason (a child
+    whose reason changes closes one case and opens another); for absence and action
+    programmes the school unit (a pupil on two schools' lists has one case at each); for the
+    income check the household and year.
+    """
+
+    kind: str
+    title: str
+    subject: str
+    columns: tuple[str, ...]
+    identity_prefix: str = ""
+    date_columns: tuple[str, ...] = ()
+    extra_sheets: tuple[str, ...] = ()
+    case_key_columns: tuple[str, ...] = ()
+    count_by: tuple[str, ...] = ()
+    cut: str | None = None  # "skolenhet" | "ar"
+
+    def identity_fields(self, column: str) -> tuple[str, ...] | None:
+        return identity_fields(column, self.identity_prefix)
+
+    def identity_columns(self) -> dict[str, tuple[str, ...]]:
+        return identity_columns(self.columns, self.identity_prefix)
+
+
+def identity_fields(column: str, prefix: str = "") -> tuple[str, ...] | None:
+    """The vault fields an identity column is made of (`<prefix>namn` is first + last name);
+    None for a column that is not an identity."""
+    if column == f"{prefix}namn":
+        return ("fornamn", "efternamn")
+    for f in IDENTITY_FIELDS:
+        if column == f"{prefix}{f}":
+            return (f,)
+    return None
+
+
+def identity_columns(columns: tuple[str, ...], prefix: str = "") -> dict[str, tuple[str, ...]]:
+    return {c: need for c in columns if (need := identity_fields(c, prefix)) is not None}
+
+
+_PERSON = ("arende_id", "personnummer", "fornamn", "efternamn")
+LISTS: dict[str, ListContract] = {
+    c.kind: c for c in (
+        ListContract(
+            "skolplikt", "Skolpliktsbevakning: barn som inte går i skolan", "person_id",
+            (*_PERSON, "forvantad_arskurs", "folkbokford_datum", "orsak", "status"),
+            date_columns=("folkbokford_datum",), extra_sheets=("Datakvalitet",),
+            case_key_columns=("person_id", "orsak"), count_by=("orsak",)),
+        ListContract(
+            "franvaro", "Problematisk frånvaro", "person_id",
+            (*_PERSON, "arskurs", "franvaro_procent", "ogiltig_procent",
+             "langsta_sammanhangande_dagar", "niva", "franvaro_procent_4v",
+             "ogiltig_procent_4v", "langsta_sammanhangande_dagar_4v", "niva_4v",
+             "utredningsplikt", "fynd", "status"),
+            case_key_columns=("person_id", "skolenhetskod"), count_by=("niva",),
+            cut="skolenhet"),
+        ListContract(
+            "atgardsprogram", "Elever med F utan åtgärdsprogram", "person_id",
+            (*_PERSON, "arskurs", "antal_f", "antal_streck", "streck_och_franvaro", "status"),
+            case_key_columns=("person_id", "skolenhetskod"), cut="skolenhet"),
+        ListContract(
+            "inkomstkontroll", "Inkomstkontroll av barnomsorgsavgift", "betalare",
+            ("arende_id", "hushall_id", "betalare_personnummer", "betalare_namn", "inkomstar",
+             "debiterat", "korrekt_avgift", "differens", "atgard", "status"),
+            identity_prefix="betalare_", extra_sheets=("Månadsdetaljer", "Signaler"),
+            case_key_columns=("betalare", "hushall_id", "inkomstar"), count_by=("atgard",),
+            cut="ar"),
+    )
+}
+# Aggregates for the board: never an identity, whoever receives them.
+BOARD_TABLES = ("kommunbild", "atgardsprogram_kommun")

@@ -24,17 +24,11 @@ import pandas as pd
 
 from skyddsnat.audit import AuditLog
 from skyddsnat.cases import load_history, save_history, track_lists
-from skyddsnat.excel import (
-    PERSON_ID_COLUMNS,
-    ListSpec,
-    build_summary,
-    check_list,
-    list_spec,
-    protected_members,
-)
+from skyddsnat.excel import build_summary, check_list, protected_members
 from skyddsnat.identity_store import read_identities, read_sealed
 from skyddsnat.keys import Keys
 from skyddsnat.layout import DataDir
+from skyddsnat.lists.catalog import PERSON_ID_COLUMNS, ListCatalog, ListSpec
 from skyddsnat.outbox import Delivery, purge, record_delivery, staged_delivery
 from skyddsnat.policy import Policy
 from skyddsnat.reidentify import officer_fields, reidentify_general
@@ -139,6 +133,7 @@ def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
             lists: dict[str, list[ListInput]], boards: list[BoardTable],
             skyddade: pd.Series) -> DeliveryReport:
     """Write, seal, publish and audit the whole delivery for `as_of`."""
+    catalog = ListCatalog(policy)
     history_path = data.state / HISTORY_FILE
     history = load_history(history_path)
     batches = {kind: _batches(inputs) for kind, inputs in lists.items()}
@@ -155,12 +150,14 @@ def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
                            **board.summary}
                 render.submit(board_bytes, (board.title, board.table, summary, board.charts,
                                             board.page),
-                              partial(_store_board, d, board), helper=True)
+                              partial(_store_board, d, board, catalog.board_role(board.name)),
+                              helper=True)
             for kind, kind_batches in batches.items():
                 restricted, closed = [], []
                 for batch in kind_batches:
                     history = run.lists(history, batch, restricted, closed)
-                _seal_kind(d, kind, restricted, closed, protected, sealed, keys, policy, as_of)
+                _seal_kind(d, catalog.sealed(kind), restricted, closed, protected, sealed, keys,
+                           policy, as_of)
             render.finish()
     save_history(history_path, history.sort_values(["lista", "arende_id", "first_seen"],
                                                    ignore_index=True))
@@ -221,18 +218,18 @@ def _store_list(d: Delivery, rel: str, rows: int, rendered: tuple[bytes, str]) -
     d.record(rel, rows, fingerprint)
 
 
-def _store_board(d: Delivery, board: BoardTable,
+def _store_board(d: Delivery, board: BoardTable, role: str,
                  rendered: tuple[bytes, str, str | None]) -> None:
     content, fingerprint, page = rendered
-    rel = f"namnd/{board.name}.xlsx"
+    rel = f"{role}/{board.name}.xlsx"
     d.path(rel).write_bytes(content)
     d.record(rel, len(board.table), fingerprint)
     for text in (board.html, page):
         if text is not None:
-            d.path(f"namnd/{board.name}.html").write_text(text, encoding="utf-8")
+            d.path(f"{role}/{board.name}.html").write_text(text, encoding="utf-8")
 
 
-def _seal_kind(d: Delivery, kind: str, restricted_parts: list[pd.DataFrame],
+def _seal_kind(d: Delivery, spec: ListSpec, restricted_parts: list[pd.DataFrame],
                closed_parts: list[pd.DataFrame], protected: frozenset, sealed: pd.DataFrame,
                keys: Keys, policy: Policy, as_of: date) -> None:
     """The kind's one sealed list: its protected rows, and its protected closed cases."""
@@ -242,6 +239,6 @@ def _seal_kind(d: Delivery, kind: str, restricted_parts: list[pd.DataFrame],
     if closed is not None:
         closed = closed[protected_members(closed["person_id"], protected)]
         closed = closed.reset_index(drop=True)
-    write_sealed_list(d.path(restricted_path(kind)), list_spec(kind), rows, sealed,
+    write_sealed_list(d.path(restricted_path(spec.kind)), spec, rows, sealed,
                       keys.officer_public, as_of, policy.version, officer_fields(policy),
                       avslutade=closed)

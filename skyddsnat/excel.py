@@ -1,8 +1,8 @@
-"""Exception lists as Excel files in Swedish: what each list holds, and how it is written.
+"""Exception lists as Excel files in Swedish: how a list the catalogue describes is written.
 
-A `ListSpec` is the one description of a list that case tracking, re-identification,
-sealing and writing all read, so a column can only reach a recipient if the spec names it
-and the policy allows it. Workbooks are written with xlsxwriter with every cell typed
+What a list holds, and for whom, is the list catalogue's (`skyddsnat.lists.catalog`); this
+module only writes workbooks (and refuses rows or sheets that do not match their spec).
+Workbooks are written with xlsxwriter with every cell typed
 explicitly (strings are never turned into formulas or numbers, so a name starting with "="
 stays text), and with the workbook's created date set to the reference date so the bytes
 depend only on the content.
@@ -14,7 +14,6 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -23,14 +22,12 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from skyddsnat.contract import IDENTITY_FIELDS
+from skyddsnat.lists.catalog import PERSON_ID_COLUMNS, ListSpec
 from skyddsnat.policy import Policy
 
 SUMMARY_SHEET = "Sammanfattning"
 LIST_SHEET = "Lista"
 DATE_FORMAT = "yyyy-mm-dd"
-PERSON_ID_COLUMNS = ("person_id", "betalare", "medbetalare", "barn",
-                     "vardnadshavare_1", "vardnadshavare_2")
 SUPPRESSED = ".."
 
 HEADERS: dict[str, str] = {
@@ -102,88 +99,9 @@ class ListSpecError(ValueError):
     """A list's rows or extra sheets do not match its spec (names the rule, never a value)."""
 
 
-@dataclass(frozen=True)
-class ListSpec:
-    """One exception list: what it is called, who gets it, and exactly which columns.
-
-    The case key (`case_key_columns`) is what makes a case: the subject plus, for
-    skolplikt, the reason, so a child whose reason changes (nyinflyttad -> okand) closes
-    one case and opens another; for per-school lists the school unit, so a pupil on two
-    schools' lists has one case at each; for the income check the household and year.
-    """
-
-    kind: str
-    name: str
-    role: str
-    title: str
-    subject: str
-    columns: tuple[str, ...]
-    identity_prefix: str = ""
-    headers: Mapping[str, str] = field(default_factory=lambda: dict(HEADERS))
-    date_columns: tuple[str, ...] = ()
-    extra_sheets: tuple[str, ...] = ()
-    case_key_columns: tuple[str, ...] = ()
-    count_by: tuple[str, ...] = ()
-    per_skolenhet: bool = False
-
-    def header(self, column: str) -> str:
-        return self.headers.get(column, HEADERS.get(column, column))
-
-    def identity_columns(self) -> dict[str, tuple[str, ...]]:
-        """The list's identity columns and the vault fields each is made of."""
-        p = self.identity_prefix
-        wanted = {f"{p}{f}": (f,) for f in IDENTITY_FIELDS}
-        wanted[f"{p}namn"] = ("fornamn", "efternamn")
-        return {c: wanted[c] for c in self.columns if c in wanted}
-
-    def case_key(self) -> tuple[str, ...]:
-        return self.case_key_columns or (self.subject,)
-
-
-_ROLE = {"skolplikt": "skolpliktshandlaggare", "franvaro": "rektor",
-         "atgardsprogram": "rektor", "inkomstkontroll": "avgiftshandlaggare"}
-LIST_KINDS = tuple(_ROLE)
-
-
-def list_spec(kind: str, qualifier: str | int | None = None) -> ListSpec:
-    """The standard spec of a list kind; `qualifier` is the school unit code or income year.
-
-    Without a qualifier a per-school or per-year kind describes the whole kind, as the
-    sealed restricted list does (one file for all schools or years).
-    """
-    person = ("arende_id", "personnummer", "fornamn", "efternamn")
-    if kind == "skolplikt":
-        return ListSpec(
-            kind, "skolplikt", _ROLE[kind], "Skolpliktsbevakning: barn som inte går i skolan",
-            "person_id", (*person, "forvantad_arskurs", "folkbokford_datum", "orsak", "status"),
-            date_columns=("folkbokford_datum",), extra_sheets=("Datakvalitet",),
-            case_key_columns=("person_id", "orsak"), count_by=("orsak",))
-    name = kind if qualifier is None else f"{kind}_{qualifier}"
-    school = "alla skolenheter" if qualifier is None else f"skolenhet {qualifier}"
-    if kind == "franvaro":
-        return ListSpec(
-            kind, name, _ROLE[kind], f"Problematisk frånvaro, {school}", "person_id",
-            (*person, "arskurs", "franvaro_procent", "ogiltig_procent",
-             "langsta_sammanhangande_dagar", "niva", "franvaro_procent_4v",
-             "ogiltig_procent_4v", "langsta_sammanhangande_dagar_4v", "niva_4v",
-             "utredningsplikt", "fynd", "status"),
-            case_key_columns=("person_id", "skolenhetskod"), count_by=("niva",),
-            per_skolenhet=True)
-    if kind == "atgardsprogram":
-        return ListSpec(
-            kind, name, _ROLE[kind], f"Elever med F utan åtgärdsprogram, {school}", "person_id",
-            (*person, "arskurs", "antal_f", "antal_streck", "streck_och_franvaro", "status"),
-            case_key_columns=("person_id", "skolenhetskod"), per_skolenhet=True)
-    if kind == "inkomstkontroll":
-        return ListSpec(
-            kind, name, _ROLE[kind],
-            "Inkomstkontroll av barnomsorgsavgift"
-            + ("" if qualifier is None else f", inkomstår {qualifier}"), "betalare",
-            ("arende_id", "hushall_id", "betalare_personnummer", "betalare_namn", "inkomstar",
-             "debiterat", "korrekt_avgift", "differens", "atgard", "status"),
-            identity_prefix="betalare_", extra_sheets=("Månadsdetaljer", "Signaler"),
-            case_key_columns=("betalare", "hushall_id", "inkomstar"), count_by=("atgard",))
-    raise ListSpecError(f"okänd listtyp {kind}")
+def header(column: str) -> str:
+    """The Swedish label a person reads for a column (the contract name if it has none)."""
+    return HEADERS.get(column, column)
 
 
 def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.DataFrame,
@@ -219,7 +137,7 @@ def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.Da
         if col in rows:
             counts = _counts(rows[col])
             for value in sorted(counts):
-                out[f"{spec.header(col)}: {value}"] = counts[value]
+                out[f"{header(col)}: {value}"] = counts[value]
     out["Gallras senast"] = as_of_d + pd.Timedelta(days=policy.gallring.utkorg_dagar)
     out["Hanteringsanvisning"] = policy.gallring.hanteringsanvisning
     if role is not None:
@@ -286,13 +204,13 @@ def render_list(target: Path | str | BinaryIO, spec: ListSpec, rows: pd.DataFram
     """The workbook of a list `check_list` accepted, to a path or a binary buffer."""
     columns = list(spec.columns)
     table = rows if list(rows.columns) == columns else rows.loc[:, columns]
-    headers = [spec.header(c) for c in spec.columns]
+    headers = [header(c) for c in spec.columns]
     as_of = summary.get("Referensdatum")
     with _workbook(target, as_of, spec.title) as wb:
         _write_summary(wb, spec.title, summary, spec)
         _write_table(wb, LIST_SHEET, table, headers, spec.date_columns)
         for name, sheet in extra_sheets.items():
-            _write_table(wb, name, sheet, [spec.header(c) for c in sheet.columns],
+            _write_table(wb, name, sheet, [header(c) for c in sheet.columns],
                          tuple(c for c in sheet.columns if _is_datetime(sheet[c])))
     return _fingerprint(spec.name, table, summary, extra_sheets)
 
@@ -304,7 +222,7 @@ def write_table_xlsx(path: Path | str | BinaryIO, title: str, table: pd.DataFram
 
     `charts` maps a caption to a PNG file placed on a sheet "Diagram".
     """
-    headers = [HEADERS.get(c, c) for c in table.columns]
+    headers = [header(c) for c in table.columns]
     _refuse_person_ids({**summary, LIST_SHEET: table})
     with _workbook(path, summary.get("Referensdatum"), title) as wb:
         _write_summary(wb, title, summary, None)
@@ -377,7 +295,6 @@ def _write_summary(wb: xlsxwriter.Workbook, title: str, summary: Mapping[str, ob
         row += 1
         ws.write_string(row, 0, str(label), fmt["bold"])
         row += 1
-        header = (spec.header if spec else lambda c: HEADERS.get(c, c))
         for j, col in enumerate(frame.columns):
             ws.write_string(row, j, header(col), fmt["header"])
         for values in frame.itertuples(index=False, name=None):

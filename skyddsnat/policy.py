@@ -7,6 +7,7 @@ the file and key, so `skyddsnat policy check` can list them all at once.
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -22,9 +23,13 @@ from pydantic import (
     field_validator,
 )
 
-from skyddsnat.contract import ADDRESS_FIELDS, IDENTITY_FIELDS, SOURCES
+from skyddsnat.contract import ADDRESS_FIELDS, BOARD_TABLES, IDENTITY_FIELDS, LISTS, SOURCES
 
-DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+SHIPPED_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+POLICY_DIR_ENV = "SKYDDSNAT_POLICY_DIR"
+# A municipality keeps its reviewed policy outside the code: SKYDDSNAT_POLICY_DIR (or
+# `--policy-dir`) points at it; without either the shipped policies/ are used.
+DEFAULT_POLICY_DIR = Path(os.environ.get(POLICY_DIR_ENV) or SHIPPED_POLICY_DIR)
 
 
 class Strict(BaseModel):
@@ -317,11 +322,18 @@ def _recipient_checks(mottagare: Recipients) -> list[tuple[str, str, str]]:
             elif field in ADDRESS_FIELDS and not role.forseglad:
                 out.append((mo, f"roller.{role_name}.identitet",
                             f"{field} får bara lämnas till förseglad mottagare"))
+    for list_name in (*LISTS, *BOARD_TABLES):
+        if list_name not in mottagare.listor:
+            out.append((mo, f"listor.{list_name}", "listan saknar mottagare"))
     for list_name, route in mottagare.listor.items():
+        out.extend(_list_route_checks(list_name, route))
         role = mottagare.roller.get(route.mottagare)
         if role is None:
             out.append((mo, f"listor.{list_name}.mottagare", f"okänd roll {route.mottagare}"))
             continue
+        if role.forseglad:
+            out.append((mo, f"listor.{list_name}.mottagare",
+                        "allmänna listor går inte till den förseglade mottagaren"))
         for field in route.identitet:
             if field not in role.identitet:
                 out.append((mo, f"listor.{list_name}.identitet",
@@ -332,6 +344,32 @@ def _recipient_checks(mottagare: Recipients) -> list[tuple[str, str, str]]:
         out.append((mo, "forseglad_mottagare", "okänd roll"))
     elif not officer.forseglad:
         out.append((mo, "forseglad_mottagare", "rollen måste vara förseglad"))
+    return out
+
+
+def _list_route_checks(name: str, route: ListRoute) -> list[tuple[str, str, str]]:
+    """What a list's route may ask for: identity fields the list has columns for, and a cut
+    (per school unit, per year) the list kind has."""
+    mo = FILES["mottagare"]
+    key = f"listor.{name}"
+    if name in BOARD_TABLES:
+        out = [(mo, f"{key}.identitet", "nämndens tabeller får inte ha identitetsuppgifter")
+               ] if route.identitet else []
+        if route.per_skolenhet or route.per_ar:
+            out.append((mo, key, "nämndens tabeller delas inte per skolenhet eller år"))
+        return out
+    contract = LISTS.get(name)
+    if contract is None:
+        return [(mo, key, "okänd lista (finns inte i utdatakontraktet)")]
+    out = []
+    possible = {f for need in contract.identity_columns().values() for f in need}
+    for field in route.identitet:
+        if field in IDENTITY_FIELDS and field not in possible:
+            out.append((mo, f"{key}.identitet", f"listan har ingen kolumn för {field}"))
+    if route.per_skolenhet and contract.cut != "skolenhet":
+        out.append((mo, f"{key}.per_skolenhet", "listan kan inte delas per skolenhet"))
+    if route.per_ar and contract.cut != "ar":
+        out.append((mo, f"{key}.per_ar", "listan kan inte delas per år"))
     return out
 
 

@@ -13,7 +13,7 @@ from collections.abc import Collection
 
 import pandas as pd
 
-from skyddsnat.excel import PERSON_ID_COLUMNS, ListSpec
+from skyddsnat.lists.catalog import PERSON_ID_COLUMNS, ListSpec
 from skyddsnat.policy import Policy
 
 

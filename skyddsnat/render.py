@@ -28,7 +28,8 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from skyddsnat.excel import ListSpec, render_list, write_table_xlsx
+from skyddsnat.excel import render_list, write_table_xlsx
+from skyddsnat.lists.catalog import ListSpec
 
 WORKERS_ENV = "SKYDDSNAT_DELIVERY_WORKERS"
 MIN_JOBS = 40  # the helper costs ~1.5 s of imports; below this many workbooks it does not pay

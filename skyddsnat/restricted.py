@@ -16,14 +16,16 @@ import json
 import re
 import struct
 from dataclasses import asdict, replace
+from dataclasses import fields as dataclass_fields
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from skyddsnat.contract import ADDRESS_FIELDS
-from skyddsnat.excel import LIST_KINDS, ListSpec, write_list_xlsx
+from skyddsnat.contract import ADDRESS_FIELDS, LISTS
+from skyddsnat.excel import write_list_xlsx
+from skyddsnat.lists.catalog import ListSpec
 from skyddsnat.reidentify import attach_identities
 from skyddsnat.seal import SealBroken, open_bytes, open_identities, seal_bytes
 
@@ -97,7 +99,7 @@ def open_sealed_list(path: Path | str, private_key: X25519PrivateKey) -> dict:
         kind, as_of, version = header["kind"], header["as_of"], header["policy_version"]
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         raise SealBroken("filhuvudet är skadat") from None
-    if magic != HEADER_MAGIC or not sep or kind not in LIST_KINDS \
+    if magic != HEADER_MAGIC or not sep or kind not in LISTS \
             or not all(_SAFE.match(str(v)) for v in (as_of, version)):
         raise SealBroken("inte en förseglad Skyddsnät-lista")
     plain = open_bytes(private_key, blob, list_info(kind, as_of, version))
@@ -163,11 +165,12 @@ def _officer_spec(spec: ListSpec, fields: list[str]) -> ListSpec:
     ident = [i for i, c in enumerate(cols) if c in spec.identity_columns()]
     at = (max(ident) + 1) if ident else 1
     cols[at:at] = [c for c in extra if c not in cols]
-    return replace(spec, columns=tuple(cols), role="skyddsbehorig", extra_sheets=())
+    return replace(spec, columns=tuple(cols), extra_sheets=())
 
 
 def _spec_from(raw: dict) -> ListSpec:
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    known = {f.name for f in dataclass_fields(ListSpec)}  # older files carried more
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known}
     return ListSpec(**fields)
 
 

@@ -17,7 +17,7 @@ from skyddsnat.cases import (
     track_cases,
     update_history,
 )
-from skyddsnat.excel import list_spec
+from skyddsnat.lists.catalog import list_spec
 from skyddsnat.pseudonym import case_id
 
 KEY = b"k" * 32

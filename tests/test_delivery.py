@@ -16,10 +16,10 @@ from assets.delivery.lists import delivery_inputs
 from skyddsnat import render
 from skyddsnat.cases import empty_history, track_cases, track_lists
 from skyddsnat.delivery import deliver
-from skyddsnat.excel import list_spec
 from skyddsnat.identity_store import merge_vault, stage_identities
 from skyddsnat.keys import init_keys, load_keys
 from skyddsnat.layout import DataDir
+from skyddsnat.lists.catalog import list_spec
 from skyddsnat.policy import load_policy
 from skyddsnat.render import WORKERS_ENV
 from skyddsnat.suppression import TOTAL

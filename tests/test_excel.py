@@ -13,10 +13,10 @@ from skyddsnat.excel import (
     SUMMARY_SHEET,
     ListSpecError,
     build_summary,
-    list_spec,
     write_list_xlsx,
     write_table_xlsx,
 )
+from skyddsnat.lists.catalog import list_spec
 from skyddsnat.policy import load_policy
 
 POLICY = load_policy()

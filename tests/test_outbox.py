@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from skyddsnat.audit import AuditLog
-from skyddsnat.excel import build_summary, list_spec, write_list_xlsx
+from skyddsnat.excel import build_summary, write_list_xlsx
 from skyddsnat.keys import init_keys, load_keys
+from skyddsnat.lists.catalog import list_spec
 from skyddsnat.outbox import (
     DELIVERIES,
     MANIFEST,

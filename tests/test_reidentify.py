@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyddsnat.excel import list_spec
+from skyddsnat.lists.catalog import list_spec
 from skyddsnat.policy import load_policy
 from skyddsnat.reidentify import (
     ReidentificationRefused,

@@ -10,7 +10,8 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from skyddsnat.excel import build_summary, check_list, list_spec
+from skyddsnat.excel import build_summary, check_list
+from skyddsnat.lists.catalog import list_spec
 from skyddsnat.policy import load_policy
 from skyddsnat.render import (
     WORKERS_ENV,

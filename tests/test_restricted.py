@@ -6,8 +6,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from skyddsnat.excel import LIST_SHEET, list_spec
+from skyddsnat.excel import LIST_SHEET
 from skyddsnat.keys import init_keys, load_keys, load_officer_private
+from skyddsnat.lists.catalog import list_spec
 from skyddsnat.policy import load_policy
 from skyddsnat.reidentify import officer_fields
 from skyddsnat.restricted import BUCKET, open_sealed_list, unseal_file, write_sealed_list

@@ -7,9 +7,9 @@ import pandas as pd
 
 from skyddsnat.charts import board_html
 from skyddsnat.delivery import BoardTable, ListInput
-from skyddsnat.excel import list_spec
 from skyddsnat.income_check import LISTED
 from skyddsnat.layout import DataDir
+from skyddsnat.lists.catalog import ListCatalog
 
 # Tables the delivery needs only a little of, read straight from the warehouse: the month
 # rows of the listed households (out of a million) and the school unit codes of registers.
@@ -30,16 +30,19 @@ def delivery_inputs(data: DataDir, t: dict[str, pd.DataFrame], policy, as_of
     months = read("inkomstkontroll_manader", filters=[("hushall_id", "in", listed)]) \
         if listed else read("inkomstkontroll_manader").iloc[0:0]
     protected = t["skyddade"]["person_id"]
+    catalog = ListCatalog(policy)
     lists = {
-        "skolplikt": skolplikt_lists(t["skolplikt_arenden"], t["skolplikt_datakvalitet"],
-                                     protected),
-        "franvaro": per_school_lists("franvaro", t["franvaro_elever"], own_school_units(
+        "skolplikt": skolplikt_lists(catalog, t["skolplikt_arenden"],
+                                     t["skolplikt_datakvalitet"], protected),
+        "franvaro": per_school_lists(catalog, "franvaro", t["franvaro_elever"], own_school_units(
             register, read("franvaro_termin", columns=["skolenhetskod"])["skolenhetskod"])),
-        "atgardsprogram": per_school_lists("atgardsprogram", t["atgardsprogram_elever"],
+        "atgardsprogram": per_school_lists(catalog, "atgardsprogram",
+                                           t["atgardsprogram_elever"],
                                            own_school_units(register, read(
                                                "betyg", columns=["skolenhetskod"])[
                                                "skolenhetskod"])),
-        "inkomstkontroll": income_lists(households, months, t["inkomstkontroll_signaler"]),
+        "inkomstkontroll": income_lists(catalog, households, months,
+                                        t["inkomstkontroll_signaler"]),
     }
     boards = [kommunbild_board(t["kommunbild_tabell"], policy, as_of),
               BoardTable("atgardsprogram_kommun", "Åtgärdsprogram och F per skolenhet",
@@ -58,28 +61,37 @@ def kommunbild_board(table: pd.DataFrame, policy, as_of) -> BoardTable:
                                           "sekundär undertryckning mot summorna."}, page=page)
 
 
-def skolplikt_lists(cases: pd.DataFrame, findings: pd.DataFrame,
+def skolplikt_lists(catalog: ListCatalog, cases: pd.DataFrame, findings: pd.DataFrame,
                     skyddade: pd.Series) -> list[ListInput]:
     """One list; data-quality findings as counts per school unit (no protected persons)."""
     general = findings[~findings["person_id"].isin(set(skyddade))]
     dq = (general.groupby(["fynd", "skolenhetskod"]).size().rename("antal").reset_index()
           if len(general) else pd.DataFrame(columns=["fynd", "skolenhetskod", "antal"]))
-    return [ListInput(list_spec("skolplikt"), cases, {"Datakvalitet": dq})]
+    return [ListInput(catalog.spec("skolplikt"), cases, {"Datakvalitet": dq})]
 
 
-def income_lists(households: pd.DataFrame, months: pd.DataFrame,
+def income_lists(catalog: ListCatalog, households: pd.DataFrame, months: pd.DataFrame,
                  flags: pd.DataFrame) -> list[ListInput]:
-    """One list per income year, with month-by-month detail and signals as extra sheets.
+    """One list per income year (or, if the policy says so, one for every year), with
+    month-by-month detail and signals as extra sheets.
 
     `months` needs to hold only the listed households' rows: the delivery keeps no other.
     """
+    listed = households[households["atgard"].isin(LISTED)]
+    if not catalog.per_year("inkomstkontroll"):
+        return [ListInput(catalog.spec("inkomstkontroll"), listed.reset_index(drop=True),
+                          {"Månadsdetaljer": months,
+                           "Signaler": flags[["hushall_id", "inkomstar", "signal",
+                                              "beskrivning"]]},
+                          extra_key="hushall_id")]
     out = []
     for year in sorted(households["inkomstar"].dropna().unique()):
-        rows = households[(households["inkomstar"] == year) & households["atgard"].isin(LISTED)]
+        rows = listed[listed["inkomstar"] == year]
         detail = months.loc[months["inkomstar"] == year,
                             [c for c in months.columns if c != "inkomstar"]]
         signals = flags[flags["inkomstar"] == year][["hushall_id", "signal", "beskrivning"]]
-        out.append(ListInput(list_spec("inkomstkontroll", int(year)), rows.reset_index(drop=True),
+        out.append(ListInput(catalog.spec("inkomstkontroll", int(year)),
+                             rows.reset_index(drop=True),
                              {"Månadsdetaljer": detail, "Signaler": signals},
                              extra_key="hushall_id"))
     return out
@@ -95,10 +107,14 @@ def own_school_units(elevregister: pd.DataFrame, *others: pd.Series) -> list[str
     return sorted(units)
 
 
-def per_school_lists(kind: str, rows: pd.DataFrame, schools: list[str]) -> list[ListInput]:
-    """One list per school, cut from one grouping of the rows (not one scan per school)."""
+def per_school_lists(catalog: ListCatalog, kind: str, rows: pd.DataFrame,
+                     schools: list[str]) -> list[ListInput]:
+    """One list per school, cut from one grouping of the rows (not one scan per school); or,
+    if the policy does not cut the kind per school unit, one list of every school's rows."""
+    if not catalog.per_school(kind):
+        return [ListInput(catalog.spec(kind), rows.reset_index(drop=True))]
     groups = rows.groupby("skolenhetskod", sort=False, dropna=True).indices
     empty = np.array([], dtype=np.intp)
-    return [ListInput(list_spec(kind, code),
+    return [ListInput(catalog.spec(kind, code),
                       rows.iloc[groups.get(code, empty)].reset_index(drop=True))
             for code in schools]

@@ -1,0 +1,1 @@
+"""Lists and their delivery: what each list holds, for whom, and how it is written."""
