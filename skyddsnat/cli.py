@@ -16,9 +16,11 @@ app = typer.Typer(help="Skyddsnät – skyddsnät för barn och elever, med inte
 keys_app = typer.Typer(help="Nycklar: init, rotate, rewrap.", no_args_is_help=True)
 policy_app = typer.Typer(help="Policyer: check, explain.", no_args_is_help=True)
 audit_app = typer.Typer(help="Revisionslogg: verify.", no_args_is_help=True)
+archive_app = typer.Typer(help="Förseglat arkiv: restore.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
+app.add_typer(archive_app, name="archive")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -68,27 +70,32 @@ def keys_rotate(key_dir: Path = typer.Option(..., "--key-dir")):
 def keys_rewrap(key_dir: Path = typer.Option(..., "--key-dir"),
                 data_dir: Path = typer.Option(..., "--data-dir"),
                 retire: bool = typer.Option(False, "--retire",
-                                            help="Ta bort nycklar som inte längre används.")):
-    """Kryptera om valvet och arkivet med den aktiva nyckeln (klartext lämnar aldrig processen)."""
-    from skyddsnat.archive import key_ids_in_archive, rewrap_archive
+                                            help="Ta bort nycklar som inte längre används."),
+                policy_dir: Path = typer.Option(None, "--policy-dir")):
+    """Kryptera om valvet med den aktiva nyckeln (klartext lämnar aldrig processen).
+
+    Arkivet är förseglat till förvararen och berörs inte; arkivfiler från före förseglingen
+    förseglas här en gång."""
+    from skyddsnat.archive import custodian_key, seal_legacy
     from skyddsnat.identity_store import key_ids_in_use, rewrap_vault
     from skyddsnat.keys import KeyProblem, load_keys, retire_vault_keys, verify_against_data
     from skyddsnat.layout import DataDir
+    from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
 
     data = DataDir(data_dir)
     try:
         keys = load_keys(key_dir)
         verify_against_data(keys, data.state)
         counts = rewrap_vault(keys, data.vault)
-        archived = rewrap_archive(keys, data.archive)
+        policy = load_policy(policy_dir or DEFAULT_POLICY_DIR)
+        legacy = seal_legacy(keys, custodian_key(keys, policy), data.archive)
         if retire:
-            used = key_ids_in_use(data.vault) | key_ids_in_archive(data.archive)
-            dropped = retire_vault_keys(key_dir, used)
+            dropped = retire_vault_keys(key_dir, key_ids_in_use(data.vault))
             typer.echo(f"Borttagna nycklar: {', '.join(dropped) or 'inga'}")
     except KeyProblem as exc:
         _fail(str(exc))
-    typer.echo(f"Omkrypterat: {counts['poster']} valvposter, {archived} arkivfiler "
-               f"till {keys.vault_active}.")
+    typer.echo(f"Omkrypterat: {counts['poster']} valvposter till {keys.vault_active}"
+               + (f"; {legacy} äldre arkivfiler förseglade." if legacy else "."))
 
 
 @app.command("generate")
@@ -147,18 +154,58 @@ def run_cmd(data_dir: Path = typer.Option(..., "--data-dir"),
 @app.command("unseal")
 def unseal_cmd(file: Path = typer.Argument(..., help="En restricted/*.sealed-fil."),
                key: Path = typer.Option(..., "--key", help="Handläggarens privata nyckel."),
-               out: Path = typer.Option(..., "--out", help="Katalog för de öppnade listorna.")):
-    """Öppna en förseglad lista (endast den särskilt behöriga handläggaren)."""
+               out: Path = typer.Option(..., "--out", help="Katalog för de öppnade listorna."),
+               log_dir: Path = typer.Option(None, "--log-dir",
+                                            help="Handläggarens öppningslogg (standard: "
+                                                 "oppningslogg/ bredvid nyckeln).")):
+    """Öppna en förseglad lista (endast den särskilt behöriga handläggaren); loggas lokalt."""
     from skyddsnat.keys import KeyProblem, load_officer_private
-    from skyddsnat.restricted import unseal_file
+    from skyddsnat.officer_log import default_log_dir, record_unseal
+    from skyddsnat.restricted import open_sealed_list, unseal_doc
     from skyddsnat.seal import SealBroken
 
     try:
-        written = unseal_file(file, load_officer_private(key), out)
+        private = load_officer_private(key)
+        doc = open_sealed_list(file, private)
+        written = unseal_doc(doc, private, out)
     except (KeyProblem, SealBroken) as exc:
         _fail(str(exc))
+    log_dir = log_dir or default_log_dir(key)
+    record_unseal(log_dir, file, doc, written)
     for p in written:
         typer.echo(f"Öppnad: {p}")
+    typer.echo(f"Loggat i {log_dir}.")
+
+
+@archive_app.command("restore")
+def archive_restore(data_dir: Path = typer.Option(..., "--data-dir"),
+                    key: Path = typer.Option(..., "--key",
+                                             help="Arkivförvararens privata nyckel."),
+                    day: str = typer.Option(..., "--day", help="Arkivdag ÅÅÅÅ-MM-DD."),
+                    out: Path = typer.Option(..., "--out",
+                                             help="Katalog för karantänrader (och exporter "
+                                                  "utan --to-inbox)."),
+                    to_inbox: bool = typer.Option(False, "--to-inbox",
+                                                  help="Lägg exporterna i inkorgen för "
+                                                       "omkörning.")):
+    """Öppna en arkivdag med förvararens nyckel för omkörning; förs in i revisionsloggen."""
+    from skyddsnat.archive import restore
+    from skyddsnat.audit import AuditLog
+    from skyddsnat.keys import KeyProblem, load_officer_private
+    from skyddsnat.layout import DataDir
+    from skyddsnat.seal import SealBroken
+
+    data = DataDir(data_dir)
+    try:
+        done = restore(load_officer_private(key), data.archive, _date(day), out,
+                       data.inbox if to_inbox else None)
+    except (KeyProblem, SealBroken) as exc:
+        _fail(str(exc))
+    AuditLog(data.audit).append("arkiv_aterlast", {
+        "arkivdag": done.day, "exporter": done.files, "karantan": done.quarantine,
+        "till_inkorgen": to_inbox})
+    typer.echo(f"Återläst {len(done.files)} exporter och {len(done.quarantine)} "
+               f"karantänfiler från {done.day}.")
 
 
 _KONSORTIUM = typer.Option(None, "--konsortium", envvar="SKYDDSNAT_KONSORTIUM",
@@ -211,12 +258,17 @@ def policy_explain(policy_dir: Path = typer.Option(None, "--policy-dir",
 
 
 @audit_app.command("verify")
-def audit_verify(data_dir: Path = typer.Option(..., "--data-dir")):
-    """Kontrollera revisionsloggens hashkedja."""
+def audit_verify(data_dir: Path = typer.Option(None, "--data-dir"),
+                 log_dir: Path = typer.Option(None, "--log-dir",
+                                              help="En annan logg, t.ex. handläggarens "
+                                                   "öppningslogg.")):
+    """Kontrollera revisionsloggens (eller öppningsloggens) hashkedja."""
     from skyddsnat.audit import AuditLog
     from skyddsnat.layout import DataDir
 
-    log = AuditLog(DataDir(data_dir).audit)
+    if (data_dir is None) == (log_dir is None):
+        _fail("ange antingen --data-dir eller --log-dir", 2)
+    log = AuditLog(log_dir if log_dir is not None else DataDir(data_dir).audit)
     problems = log.verify()
     if problems:
         for p in problems:

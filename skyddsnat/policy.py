@@ -6,6 +6,7 @@ the file and key, so `skyddsnat policy check` can list them all at once.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from datetime import date
@@ -102,9 +103,26 @@ class Suppression(Strict):
 
 class Retention(Strict):
     arkiv_dagar: int = Field(ge=1)
+    # Who may open the sealed archive: a sealed role; its key is the officer's public key in
+    # the key directory, or `arkiv_nyckel` (a reviewed X25519 public key, base64 of 32 bytes).
+    arkiv_forvarare: str
+    arkiv_nyckel: str | None = None
     utkorg_dagar: int = Field(ge=1)
     revisionslogg_ar: int = Field(ge=1)
     hanteringsanvisning: str
+
+    @field_validator("arkiv_nyckel")
+    @classmethod
+    def _x25519_public(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            raw = base64.b64decode(v, validate=True)
+        except ValueError:
+            raise ValueError("arkivnyckeln är inte base64") from None
+        if len(raw) != 32:
+            raise ValueError("arkivnyckeln ska vara en publik X25519-nyckel (32 byte)")
+        return v
 
 
 class SchoolDuty(Strict):
@@ -267,7 +285,23 @@ def _section_checks(sections: dict[str, object]) -> list[tuple[str, str, str]]:
         out.extend(_recipient_checks(sections["mottagare"]))
     if "maxtaxa" in sections:
         out.extend(_fee_period_checks(sections["maxtaxa"]))
+    if "gallring" in sections and "mottagare" in sections:
+        out.extend(_custodian_checks(sections["gallring"], sections["mottagare"]))
     return out
+
+
+def _custodian_checks(gallring: Retention, mottagare: Recipients) -> list[tuple[str, str, str]]:
+    """The archive's custodian is a sealed role whose public key the run can name."""
+    role = mottagare.roller.get(gallring.arkiv_forvarare)
+    where = (FILES["gallring"], "arkiv_forvarare")
+    if role is None:
+        return [(*where, f"okänd roll {gallring.arkiv_forvarare}")]
+    if not role.forseglad:
+        return [(*where, "arkivets förvarare måste vara en förseglad roll")]
+    if gallring.arkiv_forvarare != mottagare.forseglad_mottagare and not gallring.arkiv_nyckel:
+        return [(FILES["gallring"], "arkiv_nyckel",
+                 "en annan förvarare än den skyddsbehöriga behöver en granskad publik nyckel")]
+    return []
 
 
 def _classification_checks(klassning: dict[str, dict[str, ColumnClass]]

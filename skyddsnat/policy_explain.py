@@ -6,6 +6,8 @@ always say the same thing.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 from dataclasses import dataclass, field
 
@@ -57,8 +59,11 @@ def document(p: Policy) -> list[Section]:
         s.append(Section(f"Källa: {source}", [], [(["Kolumn", "Klass", "Behandling"], rows)]))
     g = p.gallring
     s.append(Section("Lagringstid (gallring)", [
-        f"Behandlade inkorgsfiler och karantänrader: krypterat arkiv, gallras efter "
-        f"{g.arkiv_dagar} dagar.",
+        f"Behandlade inkorgsfiler och karantänrader: arkiv förseglat med HPKE till "
+        f"{p.mottagare.roller[g.arkiv_forvarare].beskrivning.lower()} ("
+        + (f"granskad nyckel {_fingerprint(g.arkiv_nyckel)}" if g.arkiv_nyckel else
+           "den publika nyckeln i nyckelkatalogen")
+        + f"); driftmiljön kan inte läsa det. Arkivet gallras efter {g.arkiv_dagar} dagar.",
         f"Levererade listor: gallras ur utkorgen efter {g.utkorg_dagar} dagar.",
         "Revisionsloggen (återidentifieringar och leveranser) sparas minst "
         f"{g.revisionslogg_ar} år.",
@@ -108,3 +113,8 @@ def explain_html(p: Policy, extra: tuple[Section, ...] = ()) -> str:
             out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def _fingerprint(b64_key: str) -> str:
+    """The SHA-256 fingerprint a reviewer compares with the custodian's own key."""
+    return hashlib.sha256(base64.b64decode(b64_key)).hexdigest()[:16]

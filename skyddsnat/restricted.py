@@ -118,7 +118,11 @@ def unseal_file(path: Path | str, private_key: X25519PrivateKey, out_dir: Path |
     Per-school kinds give one file per school (`franvaro_<kod>.xlsx`); an empty list gives
     one empty `<kind>.xlsx`. Raises SealBroken on a wrong key or a tampered file.
     """
-    doc = open_sealed_list(path, private_key)
+    return unseal_doc(open_sealed_list(path, private_key), private_key, out_dir)
+
+
+def unseal_doc(doc: dict, private_key: X25519PrivateKey, out_dir: Path | str) -> list[Path]:
+    """`unseal_file` for a document already opened (the officer's log counts its rows)."""
     spec = _spec_from(doc["spec"])
     fields = list(doc["officer_fields"])
     rows = _frame(doc["rows"], spec.date_columns, doc.get("columns", []))

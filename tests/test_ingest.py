@@ -363,3 +363,27 @@ def test_write_pseudonymous_stores_what_pandas_would(tmp_path):
                           "d": pd.to_datetime(["2026-01-01", None]), "ok": [True, False]})
     write_pseudonymous(frame, tmp_path / "t.parquet", "t")
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), frame)
+
+
+def test_income_for_a_year_after_the_reference_year_is_refused(tmp_path):
+    """A file named for, or a row of, an income year after REF's year stops the source,
+    naming the file (and line), never the value."""
+    from skyddsnat.ingest.income_year import refuse_future_income_files
+
+    ok = tmp_path / "inkomster_2025.csv"
+    ok.write_text(f"inkomstar;personnummer;faststalld_inkomst\n2024;{MOTHER};5\n"
+                  f"2025;{CHILD};7\n", encoding="utf-8")
+    assert ingest_file(ok, "inkomster", POLICY, KEY, REF).accepted == 2
+    refuse_future_income_files(tmp_path, REF)
+    late = tmp_path / "inkomster_2025b.csv"
+    late.write_text(f"inkomstar;personnummer;faststalld_inkomst\n2025;{MOTHER};5\n"
+                    f"2026;{CHILD};123456\n", encoding="utf-8")
+    with pytest.raises(SourceFileError) as info:
+        ingest_file(late, "inkomster", POLICY, KEY, REF)
+    assert info.value.file == "inkomster_2025b.csv" and info.value.line == 3
+    assert "123456" not in str(info.value) and CHILD not in str(info.value)
+    (tmp_path / "inkomster_2026.csv").write_text("x\n", encoding="utf-8")
+    with pytest.raises(SourceFileError, match="inkomster_2026.csv: inkomstår efter "
+                                              "referensdagens år 2025"):
+        refuse_future_income_files(tmp_path, REF)
+    refuse_future_income_files(tmp_path, date(2026, 1, 1))

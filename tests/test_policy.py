@@ -228,3 +228,30 @@ def test_a_long_period_overlapping_two_later_ones_reports_both(pdir):
     found = {(k, m) for _f, k, m in problems(pdir)}
     assert ("perioder.1", "överlappar period 0") in found
     assert ("perioder.2", "överlappar period 0") in found
+
+
+def test_archive_custodian_must_be_a_sealed_role_with_a_key(pdir):
+    """gallring.arkiv_forvarare / arkiv_nyckel: validated, and shown in the register."""
+    edit(pdir, "gallring.yaml", lambda d: d.update({"arkiv_forvarare": "rektor"}))
+    assert ("gallring.yaml", "arkiv_forvarare",
+            "arkivets förvarare måste vara en förseglad roll") in problems(pdir)
+    edit(pdir, "gallring.yaml", lambda d: d.update({"arkiv_forvarare": "okand"}))
+    assert any(k == "arkiv_forvarare" for _f, k, _m in problems(pdir))
+
+    def registrar(d):
+        d["roller"]["registrator"] = {"beskrivning": "Registrator på kommunarkivet",
+                                      "identitet": [], "andamal": "Arkivvård.",
+                                      "rattslig_grund": "Arkivlagen.", "forseglad": True}
+    edit(pdir, "mottagare.yaml", registrar)
+    edit(pdir, "gallring.yaml", lambda d: d.update({"arkiv_forvarare": "registrator"}))
+    assert any(k == "arkiv_nyckel" for _f, k, _m in problems(pdir))
+    edit(pdir, "gallring.yaml", lambda d: d.update({"arkiv_nyckel": "inte-base64!"}))
+    assert any(k == "arkiv_nyckel" for _f, k, _m in problems(pdir))
+    import base64
+    import hashlib
+    raw = bytes(range(32))
+    edit(pdir, "gallring.yaml", lambda d: d.update({"arkiv_nyckel": base64.b64encode(raw)
+                                                    .decode()}))
+    md = explain_markdown(load_policy(pdir))
+    assert "registrator på kommunarkivet" in md
+    assert hashlib.sha256(raw).hexdigest()[:16] in md

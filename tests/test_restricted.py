@@ -144,3 +144,45 @@ def test_income_list_unseals_with_payer_identity_and_address(tmp_path, keys, sea
     assert record["betalare_namn"] == "Bror Lilja"
     assert record["betalare_utdelningsadress"] == "Hemliga vägen 2"
     assert record["differens"] == 800
+
+
+def test_unseal_appends_to_the_officers_hash_chained_log(tmp_path, keys, sealed_store):
+    """`skyddsnat unseal` logs which file, when and how many rows, on the officer's side;
+    `audit verify --log-dir` checks the chain and finds an edit."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from skyddsnat.cli import app
+
+    runner = CliRunner()
+    path = seal(tmp_path / "restricted" / "franvaro.sealed", keys, sealed_store, 3)
+    key_file = tmp_path / "officer.pem"
+    from cryptography.hazmat.primitives import serialization
+    key_file.write_bytes(keys[1].private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    for _ in range(2):
+        r = runner.invoke(app, ["unseal", str(path), "--key", str(key_file),
+                                "--out", str(tmp_path / "out")])
+        assert r.exit_code == 0, r.output
+    log = tmp_path / "oppningslogg" / "revisionslogg.jsonl"
+    entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [e["details"]["rader"] for e in entries] == [3, 3]
+    assert entries[0]["details"]["fil"] == "franvaro.sealed"
+    assert entries[0]["details"]["referensdatum"] == AS_OF and entries[0]["ts"]
+    text = log.read_text(encoding="utf-8")
+    assert "201501011234" not in text and "Alva" not in text
+    r = runner.invoke(app, ["audit", "verify", "--log-dir", str(tmp_path / "oppningslogg")])
+    assert r.exit_code == 0 and "2 poster" in r.output
+    log.write_text(text.replace('"rader":3', '"rader":1', 1), encoding="utf-8")
+    r = runner.invoke(app, ["audit", "verify", "--log-dir", str(tmp_path / "oppningslogg")])
+    assert r.exit_code != 0
+    # A wrong key opens nothing and logs nothing.
+    other = tmp_path / "other.pem"
+    other.write_bytes(keys[2].private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption()))
+    r = runner.invoke(app, ["unseal", str(path), "--key", str(other), "--out",
+                            str(tmp_path / "out2"), "--log-dir", str(tmp_path / "l2")])
+    assert r.exit_code != 0 and not (tmp_path / "l2").exists()

@@ -20,7 +20,7 @@ from assets.sources.workers import mapped, workers_for
 from pipelines.resources import Skyddsnat
 from schemas.gx_suites import validate as gx_validate
 from schemas.sources import MODELS
-from skyddsnat.archive import archive_file, archive_quarantine
+from skyddsnat.archive import archive_file, archive_quarantine, custodian_key
 from skyddsnat.contract import SOURCES
 from skyddsnat.identity_store import stage_identities, vault_person_ids
 from skyddsnat.ingest.memo import PnrMemo
@@ -190,10 +190,10 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
         for _, r in fresh:
             if r.row_cache is not None:
                 _store_rows(cache_dir, rows_path, r)
-    as_of = res.reference_date()
+    as_of, custodian = res.reference_date(), custodian_key(keys, policy)
     for path, r in fresh:
-        archive_file(keys, data.archive, as_of, path)
-        archive_quarantine(keys, data.archive, as_of, r.file, r.quarantine)
+        archive_file(custodian, data.archive, as_of, path)
+        archive_quarantine(custodian, data.archive, as_of, r.file, r.quarantine)
     return out
 
 

@@ -20,7 +20,7 @@ from assets.sources.ingest import Ingested, Tally, ingest_checked, source_check_
 from assets.sources.workers import mapped, workers_for
 from pipelines.privacy import SafeError, privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.archive import archive_file, archive_quarantine
+from skyddsnat.archive import archive_file, archive_quarantine, custodian_key
 from skyddsnat.inbox import daily_file
 from skyddsnat.ingest.source_table import IngestResult
 from skyddsnat.policy import Policy
@@ -63,7 +63,7 @@ def ingest_day(path: Path, day: date, policy: Policy, pseudonym_key: bytes, refe
 @privacy_safe
 def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     data, keys, policy = skyddsnat.data(), skyddsnat.key_material(), skyddsnat.policy()
-    as_of = skyddsnat.reference_date()
+    as_of, custodian = skyddsnat.reference_date(), custodian_key(keys, policy)
     days = [date.fromisoformat(k) for k in context.partition_keys]
     present = [(d, p) for d in days if (p := daily_file(data.inbox, NAME, d)) is not None]
     jobs = [(p, d, policy, keys.pseudonym_key, as_of, data.partition(NAME, d.isoformat()))
@@ -75,8 +75,8 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
         context.log.info(f"{len(jobs)} dagfiler läses i {workers} processer")
     with mapped(ingest_day, jobs, workers) as done:
         for (path, *_), (result, stored) in zip(jobs, done, strict=True):
-            archive_file(keys, data.archive, as_of, path)
-            archive_quarantine(keys, data.archive, as_of, result.file, result.quarantine)
+            archive_file(custodian, data.archive, as_of, path)
+            archive_quarantine(custodian, data.archive, as_of, result.file, result.quarantine)
             tally.add(result, stored)
             del result  # one day's rows at a time
     meta = tally.metadata(policy.version)

@@ -11,6 +11,7 @@ from assets.sources.ingest import Tally, ingest_files, source_check_specs
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.inbox import SNAPSHOTS, files_for, newest_snapshot
+from skyddsnat.ingest.income_year import refuse_future_income_files
 
 DESCRIPTIONS = {
     "folkbokforing": "Folkbokföringen (barn 0–18 och vårdnadshavare), pseudonymiserad; namn och "
@@ -29,6 +30,8 @@ CACHED = {"avgifter", "inkomster", "betyg"}
 
 
 def _files(inbox: Path, source: str, as_of: date) -> list[Path]:
+    if source == "inkomster":
+        refuse_future_income_files(inbox, as_of)
     if source in SNAPSHOTS:
         newest = newest_snapshot(inbox, source, as_of)
         return [newest] if newest else []

@@ -18,6 +18,7 @@ import pandera.pandas as pa
 
 from schemas.sources import MODELS
 from skyddsnat.contract import SOURCES
+from skyddsnat.ingest.income_year import refuse_future_income_rows
 from skyddsnat.ingest.memo import PnrMemo
 from skyddsnat.ingest.parse import parse_frame
 from skyddsnat.ingest.reader import read_source
@@ -117,6 +118,8 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
         frame = raw.frame[~hit]
     typed, reason = parse_frame(frame, source, reference, memo.normalized)
 
+    if source_name == "inkomster":
+        refuse_future_income_rows(raw.file, typed["inkomstar"][reason.isna()], reference)
     if source_name == "folkbokforing":
         typed["fodelsedatum"] = typed["fodelsedatum"].fillna(birth_dates(typed["personnummer"]))
     pnr_cols = source.pnr_columns
