@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dagster import Definitions, EnvVar, load_assets_from_modules
+from dagster import Definitions, EnvVar, load_asset_checks_from_modules, load_assets_from_modules
 
 import assets.atgardsprogram.assets as atgardsprogram_assets
 import assets.avgifter.assets as avgifter_assets
 import assets.delivery.assets as delivery_assets
+import assets.disclosure_checks as disclosure_checks
 import assets.franvaro.assets as franvaro_assets
 import assets.protection.assets as protection_assets
 import assets.skolplikt.assets as skolplikt_assets
@@ -40,6 +41,7 @@ KONSORTIUM = from_environment()  # SKYDDSNAT_KONSORTIUM: several municipalities,
 defs = konsortium_definitions(KONSORTIUM, load_assets_from_modules(ASSET_MODULES)) \
     if KONSORTIUM else Definitions(
     assets=load_assets_from_modules(ASSET_MODULES),
+    asset_checks=load_asset_checks_from_modules([disclosure_checks]),
     jobs=[nightly_job],
     schedules=[build_schedule(DATA_DIR, KEY_DIR)],
     sensors=[build_sensor(DATA_DIR, KEY_DIR)],

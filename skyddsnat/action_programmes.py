@@ -25,6 +25,8 @@ from datetime import date
 
 import pandas as pd
 
+from skyddsnat.disclosure_audit import TableStructure
+
 _TERM = re.compile(r"^(HT|VT)(\d{4})$")
 KEY = ["person_id", "skolenhetskod"]
 
@@ -129,3 +131,16 @@ def school_table(pupils: pd.DataFrame, skyddade: pd.Series | set) -> pd.DataFram
     counts = flags.groupby(["skolenhetskod", "termin"], as_index=False, observed=True).sum()
     value_cols = counts.columns[2:]
     return counts.astype(dict.fromkeys(value_cols, "Int64"))
+
+
+MEASURES = ["elever_med_f", "elever_med_atgardsprogram", "f_utan_atgardsprogram",
+            "elever_med_streck"]
+# The board's table as declared to the suppression and the audit: one row per school unit
+# and "Totalt"; F without a programme is a part of F (a group: "all pupils with F lack one"),
+# and F with a programme (elever_med_f − f_utan_atgardsprogram) a part of those with one.
+BOARD_STRUCTURE = TableStructure(
+    keys=("skolenhet",), margins=("skolenhet",), measures=tuple(MEASURES),
+    relations=({"f_utan_atgardsprogram": 1, "elever_med_f": -1},
+               {"elever_med_f": 1, "f_utan_atgardsprogram": -1,
+                "elever_med_atgardsprogram": -1}),
+    groups=(("f_utan_atgardsprogram", "elever_med_f"),))

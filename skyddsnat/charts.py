@@ -1,8 +1,10 @@
 """The board's page: a self-contained HTML file with charts of the published kommunbild.
 
-Everything shown is read from the suppressed kommunbild table: a share is drawn only when its
-numerator and base are both published and the base is at least `min_base` pupils; otherwise
-the page shows the symbol. Nothing is derived from totals, so suppression holds in the charts.
+Everything shown is one of `page_figures`, read from the published kommunbild table: a count
+is a published cell, a share is drawn only when its numerator and base are both published and
+the base is at least `min_base` pupils (a ratio follows its suppressed count); otherwise the
+page shows the symbol. The audit checks the same figures against the proven table
+(`skyddsnat.disclosure_audit.figure_problems`) before anything is delivered.
 """
 
 from __future__ import annotations
@@ -44,6 +46,37 @@ def shares(frame: pd.DataFrame, min_base: int) -> pd.DataFrame:
         share = 100.0 * published(frame[col]) / base
         out[col] = share.where(base >= min_base)
     return out
+
+
+FIGURE_COLUMNS = ["del", "manad", "skolenhet", "arskurs", "matt", "bas", "varde"]
+
+
+def page_figures(kommunbild_df: pd.DataFrame, min_base: int) -> pd.DataFrame:
+    """Every number the page shows, with the published cells it comes from: `del` trend (the
+    municipality per month, shares per level) or skola (each school unit in the latest month:
+    its counts and its share ≥ 10 %); `matt` the count, `bas` the base of a share ("" for a
+    count); `varde` the number shown, NaN where the page shows the symbol."""
+    df = kommunbild_df
+    parts = []
+    total = df[(df["skolenhet"] == TOTAL) & (df["arskurs"] == TOTAL)].sort_values("manad")
+    share = shares(total, min_base)
+    for col in LEVEL_COLUMNS:
+        parts.append(pd.DataFrame({"del": "trend", "manad": total["manad"],
+                                   "skolenhet": TOTAL, "arskurs": TOTAL, "matt": col,
+                                   "bas": "antal_elever", "varde": share[col]}))
+    months = sorted(df["manad"].dropna().unique().tolist())
+    latest = months[-1] if months else ""
+    schools = df[(df["skolenhet"] != TOTAL) & (df["arskurs"] == TOTAL) & (df["manad"] == latest)]
+    for col in ("antal_elever", *LEVEL_COLUMNS):
+        parts.append(pd.DataFrame({"del": "skola", "manad": schools["manad"],
+                                   "skolenhet": schools["skolenhet"], "arskurs": TOTAL,
+                                   "matt": col, "bas": "", "varde": published(schools[col])}))
+    parts.append(pd.DataFrame({"del": "skola", "manad": schools["manad"],
+                               "skolenhet": schools["skolenhet"], "arskurs": TOTAL,
+                               "matt": "antal_10", "bas": "antal_elever",
+                               "varde": shares(schools, min_base)["antal_10"]}))
+    out = pd.concat(parts, ignore_index=True)[FIGURE_COLUMNS]
+    return out.astype({c: "string" for c in FIGURE_COLUMNS if c != "varde"})
 
 
 def _png(fig) -> str:
@@ -109,14 +142,22 @@ def board_html(kommunbild_df: pd.DataFrame, title: str, policy_version: str, as_
                min_base: int = 10, symbol: str = "..", k: int = 5) -> str:
     """The board's HTML page as text (drawing its charts takes seconds for a large city, so
     the delivery may run this in its helper process: the table holds no personal data)."""
-    df = kommunbild_df.copy()
-    total = df[(df["skolenhet"] == TOTAL) & (df["arskurs"] == TOTAL)].sort_values("manad")
-    total = total.reset_index(drop=True)
-    months = sorted(df["manad"].dropna().unique().tolist())
-    latest = months[-1] if months else ""
-    schools = df[(df["skolenhet"] != TOTAL) & (df["arskurs"] == TOTAL) & (df["manad"] == latest)]
-    schools = schools.reset_index(drop=True)
-    school_share = shares(schools, min_base)
+    df = kommunbild_df
+    fig = page_figures(df, min_base)
+    trend = fig[fig["del"] == "trend"]
+    total = trend.pivot(index="manad", columns="matt", values="varde").sort_index()
+    total = total.reset_index()
+    counts = fig[(fig["del"] == "skola") & (fig["bas"] == "")]
+    counts = counts.pivot(index="skolenhet", columns="matt", values="varde")
+    rate = fig[(fig["del"] == "skola") & (fig["bas"] != "")].set_index("skolenhet")["varde"]
+    latest = str(fig.loc[fig["del"] == "skola", "manad"].max()) if len(counts) else ""
+    names = (df[df["skolenhet"] != TOTAL].drop_duplicates("skolenhet")
+             .set_index("skolenhet")["skolenhet_namn"])
+    schools = pd.DataFrame({"skolenhet": counts.index.astype(str)})
+    schools["skolenhet_namn"] = schools["skolenhet"].map(names)
+    school_share = pd.DataFrame({"antal_10": rate.reindex(schools["skolenhet"]).to_numpy()})
+    for col in ("antal_elever", *LEVEL_COLUMNS):
+        schools[col] = [symbol if pd.isna(v) else str(int(v)) for v in counts[col]]
 
     parts = [
         "<!DOCTYPE html><html lang='sv'><head><meta charset='utf-8'>",
@@ -131,7 +172,7 @@ def board_html(kommunbild_df: pd.DataFrame, title: str, policy_version: str, as_
         + "</p></div>",
     ]
     if len(total):
-        img = _trend_chart(total, shares(total, min_base), symbol)
+        img = _trend_chart(total, total, symbol)
         parts.append("<h2>Frånvaro över tid</h2>"
                      f"<img alt='Andel elever med hög frånvaro per månad' "
                      f"src='data:image/png;base64,{img}'>")

@@ -60,6 +60,7 @@ class BoardTable:
     html: str | None = None
     page: Callable[[], str] | None = None  # renders the HTML page (picklable: may run in
     # the delivery's helper process)
+    sheets: dict[str, pd.DataFrame] = field(default_factory=dict)  # e.g. "Cellstatus"
 
 
 @dataclass
@@ -149,7 +150,7 @@ def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
                 summary = {"Referensdatum": as_of, "Policyversion": policy.version,
                            **board.summary}
                 render.submit(board_bytes, (board.title, board.table, summary, board.charts,
-                                            board.page),
+                                            board.page, board.sheets),
                               partial(_store_board, d, board, catalog.board_role(board.name)),
                               helper=True)
             for kind, kind_batches in batches.items():

@@ -217,10 +217,12 @@ def render_list(target: Path | str | BinaryIO, spec: ListSpec, rows: pd.DataFram
 
 def write_table_xlsx(path: Path | str | BinaryIO, title: str, table: pd.DataFrame,
                      summary: Mapping[str, object],
-                     charts: Mapping[str, Path | str] | None = None) -> str:
+                     charts: Mapping[str, Path | str] | None = None,
+                     sheets: Mapping[str, pd.DataFrame] | None = None) -> str:
     """A board table (kommunbild): numbers as numbers, suppressed cells ("..") as text.
 
-    `charts` maps a caption to a PNG file placed on a sheet "Diagram".
+    `charts` maps a caption to a PNG file placed on a sheet "Diagram"; `sheets` are further
+    sheets written after the table (e.g. "Cellstatus": each cell's suppression status).
     """
     headers = [header(c) for c in table.columns]
     _refuse_person_ids({**summary, LIST_SHEET: table})
@@ -228,6 +230,9 @@ def write_table_xlsx(path: Path | str | BinaryIO, title: str, table: pd.DataFram
         _write_summary(wb, title, summary, None)
         _write_table(wb, LIST_SHEET, table, headers,
                      tuple(c for c in table.columns if _is_datetime(table[c])))
+        for name, sheet in (sheets or {}).items():
+            _refuse_person_ids({name: sheet})
+            _write_table(wb, name, sheet, [HEADERS.get(c, c) for c in sheet.columns], ())
         if charts:
             ws = wb.add_worksheet("Diagram")
             bold = wb.add_format({"bold": True})
@@ -236,7 +241,7 @@ def write_table_xlsx(path: Path | str | BinaryIO, title: str, table: pd.DataFram
                 ws.write_string(row, 0, caption, bold)
                 ws.insert_image(row + 1, 0, str(png))
                 row += 32
-    return _fingerprint(title, table, summary, {})
+    return _fingerprint(title, table, summary, dict(sheets or {}))
 
 
 def _refuse_person_ids(sheets: Mapping[str, object]) -> None:

@@ -2,11 +2,13 @@
 
 Counts per month: antal_elever (pupils with scheduled time that month at that school and
 grade) and antal_10/15/20 (of them, total absence that month ≥ 10/15/20 %, policy levels).
-Protected persons are removed before anything is counted. Each count is its own school ×
-grade table per month, suppressed with its row totals (school, arskurs "Totalt"), column
-totals (municipality per grade, skolenhet "Totalt") and grand total; suppressed cells and
-totals show the policy symbol. Values are strings ("123" or "..") so the published table is
-exactly what is stored and delivered.
+Protected persons are removed before anything is counted. Each month is one table of all
+four counts with its margins (per school: arskurs "Totalt"; per grade: skolenhet "Totalt";
+the municipality), suppressed as a whole (`skyddsnat.suppression`) with the nesting
+antal_20 ≤ antal_15 ≤ antal_10 ≤ antal_elever and each level a group of antal_elever
+(`STRUCTURE`), until the LP audit proves it. Values are strings ("123" or "..") so the
+published table is exactly what is stored and delivered; each cell's status rides beside
+it (`status_<count>`), for the board's "Cellstatus" sheet.
 
 Month sums are additive: `month_sums` of each night's rows can be concatenated and
 re-aggregated with `combine_month_sums`, so the nightly run never re-reads the year.
@@ -17,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skyddsnat.suppression import TOTAL, suppress
+from skyddsnat.disclosure_audit import TableStructure, nested
+from skyddsnat.suppression import STATUS_PREFIX, TOTAL, suppress_table
 
 COUNT_COLUMNS = ["antal_elever", "antal_10", "antal_15", "antal_20"]
 THRESHOLDS = {"antal_10": "uppmarksamma", "antal_15": "oroande", "antal_20": "hog"}
@@ -25,6 +28,15 @@ OKAND_ARSKURS = "okänd"
 SUM_KEY = ["person_id", "skolenhetskod", "manad"]
 # The contract's order first (DESIGN.md "Outputs"); the unit's name last, for readers.
 OUTPUT_COLUMNS = ["skolenhet", "arskurs", "manad", *COUNT_COLUMNS, "skolenhet_namn"]
+STATUS_COLUMNS = [STATUS_PREFIX + c for c in COUNT_COLUMNS]
+# The declared structure of the published table: what the suppression protects and the audit
+# re-derives. No margin crosses months, so each month is its own block.
+STRUCTURE = TableStructure(
+    keys=("manad", "skolenhet", "arskurs"), margins=("skolenhet", "arskurs"),
+    measures=tuple(COUNT_COLUMNS),
+    relations=nested("antal_20", "antal_15", "antal_10", "antal_elever"),
+    groups=tuple((c, "antal_elever") for c in THRESHOLDS), total=TOTAL)
+BLOCKS = ("manad",)
 
 
 def month_sums(days: pd.DataFrame) -> pd.DataFrame:
@@ -103,32 +115,26 @@ def pupil_month_counts(narvaro_month_sums: pd.DataFrame, placeringar: pd.DataFra
 
 def kommunbild(narvaro_month_sums: pd.DataFrame, placeringar: pd.DataFrame, skyddade,
                policy) -> pd.DataFrame:
-    """The board's table: one row per skolenhet × arskurs × manad plus the totals, every count
-    suppressed per month (policy.undertryckning) and shown as a string or the symbol."""
-    k, symbol = policy.undertryckning.k, policy.undertryckning.symbol
+    """The board's table: one row per skolenhet × arskurs × manad plus the margins, suppressed
+    as a whole (policy.undertryckning), shown as a string or the symbol, with cell statuses."""
+    u = policy.undertryckning
     counts = pupil_month_counts(narvaro_month_sums, placeringar, skyddade,
                                 policy.franvaro.nivaer)
-    parts = []
-    for manad, month in counts.groupby("manad", sort=True):
-        shown = None
-        for col in COUNT_COLUMNS:
-            frame = suppress(month, "skolenhetskod", "arskurs", col, k).frame(symbol)
-            frame = frame.rename(columns={"row": "skolenhet", "col": "arskurs", "shown": col})
-            frame = frame[["skolenhet", "arskurs", col]]
-            shown = frame if shown is None else shown.merge(frame, on=["skolenhet", "arskurs"])
-        parts.append(shown.assign(manad=manad))
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in OUTPUT_COLUMNS})
-    out = pd.concat(parts, ignore_index=True)
+    if counts.empty:
+        return pd.DataFrame({c: pd.Series(dtype="string")
+                             for c in OUTPUT_COLUMNS + STATUS_COLUMNS})
+    inner = counts.rename(columns={"skolenhetskod": "skolenhet"})
+    out = suppress_table(inner, STRUCTURE, u.k, komplement=u.komplement, symbol=u.symbol,
+                         blocks=BLOCKS).with_status()
     names = (placeringar[["skolenhetskod", "skolenhet_namn"]].dropna()
              .drop_duplicates("skolenhetskod", keep="last")
              .set_index("skolenhetskod")["skolenhet_namn"])
     out["skolenhet_namn"] = out["skolenhet"].map(names).where(out["skolenhet"] != TOTAL,
                                                                "Hela kommunen")
-    for col in OUTPUT_COLUMNS:
+    for col in OUTPUT_COLUMNS + STATUS_COLUMNS:
         out[col] = out[col].astype("string")
     out["_total_skola"] = out["skolenhet"] == TOTAL
     out["_total_ak"] = out["arskurs"] == TOTAL
     out["_ak"] = pd.to_numeric(out["arskurs"], errors="coerce")
     out = out.sort_values(["manad", "_total_skola", "skolenhet", "_total_ak", "_ak", "arskurs"])
-    return out[OUTPUT_COLUMNS].reset_index(drop=True)
+    return out[OUTPUT_COLUMNS + STATUS_COLUMNS].reset_index(drop=True)

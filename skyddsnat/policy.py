@@ -89,7 +89,7 @@ class Protection(Strict):
 
 class Suppression(Strict):
     k: int
-    sekundar: bool = True
+    komplement: bool = True  # suppress a count c of a group n when c > 0 and n - c < k
     minsta_bas_andel: int = 10
     symbol: str = ".."
 

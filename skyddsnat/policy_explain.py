@@ -78,6 +78,17 @@ def document(p: Policy) -> list[Section]:
         f"Publicerade antal 1–{u.k - 1} undertrycks ({u.symbol}), med sekundär undertryckning "
         f"så att inget värde kan räknas fram ur summor; andelar över färre än "
         f"{u.minsta_bas_andel} elever visas som {u.symbol}.",
+        (f"Gruppröjande: ett antal c av en grupp om n undertrycks också när c > 0 och "
+         f"n − c < {u.k} (alla, eller alla utom färre än {u.k}, har egenskapen)."
+         if u.komplement else
+         "Gruppröjande antal (alla eller nästan alla i gruppen har egenskapen) undertrycks "
+         "inte (komplement: false)."),
+        "Varje publicerad tabell (kommunbilden, åtgärdsprogramtabellen och nämndsidans "
+        "diagram) granskas före leverans med linjärprogrammering över allt som publiceras "
+        "(summor och nästlingen antal_20 ≤ antal_15 ≤ antal_10 ≤ antal_elever): ingen "
+        f"undertryckt cell får kunna räknas fram eller avgränsas till 1–{u.k - 1}; annars "
+        "stoppas leveransen. Varje cells status (publicerad, primär, sekundär, komplement) "
+        "står på bladet Cellstatus.",
         "Varje återidentifiering och leverans förs in i en hashkedjad revisionslogg.",
     ]))
     return s

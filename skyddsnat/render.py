@@ -51,11 +51,14 @@ def list_bytes(spec: ListSpec, rows: pd.DataFrame, summary: Mapping[str, object]
 
 
 def board_bytes(title: str, table: pd.DataFrame, summary: Mapping[str, object],
-                charts: Mapping[str, object], page: Callable[[], str] | None
+                charts: Mapping[str, object], page: Callable[[], str] | None,
+                sheets: Mapping[str, pd.DataFrame] | None = None
                 ) -> tuple[bytes, str, str | None]:
-    """A board table's workbook, its fingerprint and, if asked for, its HTML page."""
+    """A board table's workbook (with `sheets` such as "Cellstatus" after the table), its
+    fingerprint and, if asked for, its HTML page."""
     buf = io.BytesIO()
-    fingerprint = write_table_xlsx(buf, title, numbers_as_numbers(table), summary, charts)
+    fingerprint = write_table_xlsx(buf, title, numbers_as_numbers(table), summary, charts,
+                                   sheets)
     return buf.getvalue(), fingerprint, page() if page is not None else None
 
 

@@ -1,95 +1,268 @@
-"""Small-cell suppression of one two-way table, then an independent LP audit (privacy point 5).
+"""Small-cell suppression of a whole published table, until the LP audit proves it.
 
-In the manner of Statistics Norway's GaussSuppression and sdcTable: the table carries an
-explicit status per cell (published / primary / secondary), suppression is a few verbs on it,
-and `audit_feasible_intervals` recomputes what an attacker can infer from everything that is
-published.
+The table is every row the board sees — inner cells and every margin (per school, per
+årskurs, Totalt) — with all its measures at once, so the margins, the nesting relations
+(antal_20 ≤ antal_15 ≤ antal_10 ≤ antal_elever) and the groups are protected together, in
+the manner of sdcTable/GaussSuppression: an explicit status per cell, and suppression as a
+few verbs on it.
 
 Decisions (documented for the privacy officer):
-- The table is the inner cells plus row totals, column totals and the grand total; the totals
-  are published unless they are suppressed themselves, and the audit uses exactly what is
-  published.
-- Primary: every count 1 … k−1, inner cell or total. Zero is published: it discloses no small
-  group (DESIGN: 1 … k−1). Cells absent from the input are structural zeros (e.g. a grade
-  the school does not have): known to everyone, never chosen as secondary.
-- Secondary: every row and column line of the table with totals (the total row and column
-  included) that holds a suppressed cell must hold at least two; the smallest published cell
-  of the line is chosen, inner non-zero cells before zeros, totals last. Then the LP audit;
-  while a cell is unprotected, the smallest candidate in its row or column is suppressed too,
-  until stable (all cells suppressed is always safe, so this terminates).
-- Protection criterion for a suppressed cell with attacker interval [lo, hi] (integers, over
-  real-valued solutions of all published equations with cells ≥ 0): lo < hi (the value is not
-  recovered), and the interval is not inside 1 … k−1 (the attacker cannot tell that it is a
-  small non-zero group).
+- Primary (`primär`): every count 1 … k−1, inner cell or margin. Zero is published: it
+  discloses no small group. Rows absent from the input are structural (a grade the school
+  does not have): known to everyone, never chosen as secondary.
+- Group disclosure (`komplement`, policy `komplement`): a count c ≥ 1 of a group of n with
+  n − c < k — everyone, or all but fewer than k, share the attribute.
+- Secondary (`sekundär`): every line (the cells that sum to a margin, with the margin) that
+  holds one suppressed cell gets a second, the smallest published cell of the line, inner
+  non-zero cells before zeros, margins last. Then the independent audit
+  (`skyddsnat.disclosure_audit`) is asked about the table as it would be published; for
+  each cell (or group) it finds unprotected, the cheapest published cell sharing a line,
+  a relation or a group with it is suppressed too, until the audit passes. Suppressing more
+  only widens what an attacker must consider, so this ends (all suppressed is safe).
+- Blocks (the months): no margin crosses them, so each is its own problem.
 """
 
 from __future__ import annotations
 
-import math
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-PUBLICERAD, PRIMAR, SEKUNDAR = "publicerad", "primar", "sekundar"
+from skyddsnat.disclosure_audit import TableStructure, audit
+
+PUBLICERAD, PRIMAR, SEKUNDAR, KOMPLEMENT = "publicerad", "primär", "sekundär", "komplement"
+STATUSES = (PUBLICERAD, PRIMAR, SEKUNDAR, KOMPLEMENT)
 TOTAL = "Totalt"
-_PUB, _PRI, _SEK = 0, 1, 2
-_STATUS_NAME = {_PUB: PUBLICERAD, _PRI: PRIMAR, _SEK: SEKUNDAR}
+_PUB, _PRI, _SEK, _KOM = range(4)
+STATUS_PREFIX = "status_"
+
+
+class SuppressionFailed(RuntimeError):
+    """The audit still finds an unprotected cell when nothing more can be suppressed."""
 
 
 @dataclass(frozen=True)
-class SuppressedTable:
-    """A two-way table with totals: `values` and `status` are (R+1) × (C+1), the last row and
-    column holding the totals. `structural` marks inner cells absent from the input."""
+class Suppressed:
+    """The whole table: `values` (internal, never published) and `status` per cell, both with
+    the key columns and one column per measure, margin rows included."""
 
-    row_labels: list
-    col_labels: list
-    values: np.ndarray
-    status: np.ndarray
-    structural: np.ndarray
-    k: int
+    values: pd.DataFrame
+    status: pd.DataFrame
+    structure: TableStructure
+    symbol: str
 
-    def frame(self, symbol: str = "..") -> pd.DataFrame:
-        """Long form: row, col, value, status, shown (the value as a string, or the symbol);
-        totals carry the label "Totalt". Structural zeros are left out."""
-        rows = list(self.row_labels) + [TOTAL]
-        cols = list(self.col_labels) + [TOTAL]
-        r_idx, c_idx = np.indices(self.values.shape)
-        keep = ~self.structural_extended().ravel()
-        status = self.status.ravel()[keep]
-        values = self.values.ravel()[keep]
-        shown = np.where(status == _PUB, values.astype(str), symbol)
-        return pd.DataFrame({
-            "row": [rows[i] for i in r_idx.ravel()[keep]],
-            "col": [cols[j] for j in c_idx.ravel()[keep]],
-            "value": values,
-            "status": [_STATUS_NAME[s] for s in status],
-            "shown": pd.array(shown, dtype="string"),
-        })
+    def published(self) -> pd.DataFrame:
+        """Keys and measures as strings: the number, or the symbol where suppressed."""
+        out = self.values[list(self.structure.keys)].copy()
+        for m in self.structure.measures:
+            shown = self.values[m].astype("int64").astype(str)
+            out[m] = pd.array(np.where(self.status[m] == PUBLICERAD, shown, self.symbol),
+                              dtype="string")
+        return out
 
-    def structural_extended(self) -> np.ndarray:
-        out = np.zeros(self.values.shape, dtype=bool)
-        out[:-1, :-1] = self.structural
+    def with_status(self) -> pd.DataFrame:
+        """The published table with each measure's cell status beside it (`status_<measure>`)."""
+        out = self.published()
+        for m in self.structure.measures:
+            out[STATUS_PREFIX + m] = pd.array(self.status[m], dtype="string")
         return out
 
 
-@dataclass(frozen=True)
-class CellInterval:
-    row: object
-    col: object
-    value: int
-    status: str
-    lo: float
-    hi: float
-    safe: bool
+def split_status(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(published columns, cell status sheet) of a table from `with_status`. The status sheet
+    has the published table's columns in its order, each measure's status in its place."""
+    status_cols = [c for c in table.columns if c.startswith(STATUS_PREFIX)]
+    published = table.drop(columns=status_cols)
+    if not status_cols:
+        return published, None
+    with_status = {c[len(STATUS_PREFIX):] for c in status_cols}
+    sheet = pd.DataFrame({c: table[STATUS_PREFIX + c] if c in with_status else table[c]
+                          for c in published.columns})
+    return published, sheet.reset_index(drop=True)
 
 
-def is_protected(lo: float, hi: float, k: int) -> bool:
-    """The protection criterion: not recovered (lo < hi) and not known to lie in 1 … k−1."""
-    return lo < hi and not (lo >= 1 and hi <= k - 1)
+def with_margins(inner: pd.DataFrame, s: TableStructure) -> pd.DataFrame:
+    """Inner rows plus every margin row: for each subset of `s.margins`, the sums over it."""
+    keys = list(s.keys)
+    base = inner[keys + list(s.measures)].copy()
+    for c in keys:
+        base[c] = base[c].astype("string")
+    if (base[list(s.margins)] == s.total).any().any():
+        raise ValueError(f"en inre rad har etiketten {s.total}")
+    parts = [base]
+    for n in range(1, len(s.margins) + 1):
+        for dims in itertools.combinations(s.margins, n):
+            rest = [c for c in keys if c not in dims]
+            if rest:
+                summed = base.groupby(rest, observed=True, sort=True)[list(s.measures)].sum()
+                summed = summed.reset_index()
+            else:
+                summed = base[list(s.measures)].sum().to_frame().T
+            parts.append(summed.assign(**dict.fromkeys(dims, s.total))[keys + list(s.measures)])
+    out = pd.concat(parts, ignore_index=True)
+    for c in keys:
+        out[c] = out[c].astype("string")
+    for m in s.measures:
+        out[m] = out[m].astype("int64")
+    return out
+
+
+def primary_status(values: np.ndarray, s: TableStructure, k: int, komplement: bool
+                   ) -> np.ndarray:
+    """Status codes (rows × measures): primär for 1 … k−1, then komplement for the groups."""
+    status = np.full(values.shape, _PUB, dtype=np.int8)
+    status[(values >= 1) & (values <= k - 1)] = _PRI
+    if komplement:
+        m = {name: i for i, name in enumerate(s.measures)}
+        for attr, group in s.groups:
+            c, n = values[:, m[attr]], values[:, m[group]]
+            hit = (c > 0) & (n - c < k) & (status[:, m[attr]] == _PUB)
+            status[hit, m[attr]] = _KOM
+    return status
+
+
+class _Block:
+    """One independent part of the table (a month): its lines and its cell statuses."""
+
+    def __init__(self, values: pd.DataFrame, s: TableStructure, k: int, komplement: bool):
+        self.frame = values.reset_index(drop=True)
+        self.s, self.k = s, k
+        self.v = self.frame[list(s.measures)].to_numpy(dtype=np.int64)
+        self.status = primary_status(self.v, s, k, komplement)
+        keys = self.frame[list(s.keys)]
+        margin = np.zeros(len(keys), dtype=bool)
+        self.lines: list[np.ndarray] = []
+        for d in s.margins:
+            is_total = (keys[d] == s.total).to_numpy(dtype=bool)
+            margin |= is_total
+            other = [c for c in s.keys if c != d]
+            groups = keys.groupby(other, sort=False).indices if other else {0: np.arange(len(keys))}
+            for rows in groups.values():
+                if is_total[rows].any() and len(rows) > 1:
+                    self.lines.append(np.asarray(rows))
+        self.row_lines: list[list[int]] = [[] for _ in range(len(keys))]
+        for i, rows in enumerate(self.lines):
+            for r in rows:
+                self.row_lines[r].append(i)
+        self.margin = margin
+        names = {name: i for i, name in enumerate(s.measures)}
+        self.partners: dict[int, set[int]] = {i: set() for i in range(len(s.measures))}
+        for rel in s.relations:
+            ms = [names[x] for x in rel]
+            for a in ms:
+                self.partners[a] |= set(ms) - {a}
+        for a, b in s.groups:
+            self.partners[names[a]].add(names[b])
+            self.partners[names[b]].add(names[a])
+        self.index = {tuple(r): i for i, r in enumerate(keys.astype(str).itertuples(index=False))}
+
+    def cost(self, rows: np.ndarray, m: int) -> np.ndarray:
+        v = self.v[rows, m]
+        return self.margin[rows] * 4 * 10**12 + (v == 0) * 2 * 10**12 + v
+
+    def pick(self, cells: list[tuple[np.ndarray, int]]) -> tuple[int, int] | None:
+        best, best_cost = None, None
+        for rows, m in cells:
+            free = rows[self.status[rows, m] == _PUB]
+            if not len(free):
+                continue
+            cost = self.cost(free, m)
+            i = int(np.argmin(cost))
+            if best_cost is None or cost[i] < best_cost:
+                best, best_cost = (int(free[i]), m), cost[i]
+        return best
+
+    def line_rule(self) -> None:
+        stable = False
+        while not stable:
+            stable = True
+            for rows in self.lines:
+                for m in range(self.v.shape[1]):
+                    if np.count_nonzero(self.status[rows, m] != _PUB) == 1:
+                        cell = self.pick([(rows, m)])
+                        if cell is not None:
+                            self.status[cell] = _SEK
+                            stable = False
+
+    def neighbours(self, r: int, m: int) -> list[tuple[np.ndarray, int]]:
+        near = [(self.lines[i], m) for i in self.row_lines[r]]
+        near += [(np.array([r]), p) for p in self.partners[m]]
+        return near
+
+    def widen(self, r: int, m: int) -> tuple[int, int] | None:
+        """The cheapest published cell reachable from (r, m) through lines and relations."""
+        seen, frontier = {(r, m)}, [(r, m)]
+        while frontier:
+            options = [nb for cell in frontier for nb in self.neighbours(*cell)]
+            cell = self.pick(options)
+            if cell is not None:
+                return cell
+            nxt = []
+            for rows, mm in options:
+                for rr in rows:
+                    if (int(rr), mm) not in seen:
+                        seen.add((int(rr), mm))
+                        nxt.append((int(rr), mm))
+            frontier = nxt
+        return None
+
+    def published(self, symbol: str) -> pd.DataFrame:
+        out = self.frame[list(self.s.keys)].copy()
+        for j, m in enumerate(self.s.measures):
+            shown = self.v[:, j].astype(str)
+            out[m] = pd.array(np.where(self.status[:, j] == _PUB, shown, symbol), dtype="string")
+        return out
+
+    def locate(self, rows: pd.DataFrame, column: str) -> list[tuple[int, int]]:
+        names = {name: i for i, name in enumerate(self.s.measures)}
+        keys = rows[list(self.s.keys)].astype(str).itertuples(index=False)
+        return [(self.index[tuple(k)], names[m]) for k, m in zip(keys, rows[column], strict=True)]
+
+
+def suppress_table(inner: pd.DataFrame, s: TableStructure, k: int, *, komplement: bool = True,
+                   symbol: str = "..", blocks: tuple[str, ...] = ()) -> Suppressed:
+    """Primary, group and secondary suppression of the table of `inner` rows with all its
+    margins, proven block by block with the audit (given the true values as witnesses)."""
+    if not komplement:
+        s = TableStructure(s.keys, s.margins, s.measures, s.relations, (), s.total)
+    values = with_margins(inner, s)
+    if blocks:
+        parts = [g for _, g in values.groupby(list(blocks), sort=True, observed=True)]
+    else:
+        parts = [values]
+    done_values, done_status = [], []
+    for part in parts:
+        block = _Block(part, s, k, komplement)
+        while True:
+            block.line_rule()
+            report = audit(block.published(symbol), s, k, symbol, seeds=[block.frame])
+            if report.problems:
+                raise SuppressionFailed("; ".join(report.problems))
+            todo = block.locate(report.unsafe_cells, "matt")
+            groups = report.unsafe_groups
+            todo += block.locate(groups, "matt") + block.locate(groups, "grupp")
+            if not todo:
+                break
+            added = False
+            for r, m in todo:
+                cell = block.pick(block.neighbours(r, m)) or block.widen(r, m)
+                if cell is not None:
+                    block.status[cell] = _SEK
+                    added = True
+            if not added:
+                raise SuppressionFailed("röjandekontrollen underkänner tabellen fast allt "
+                                        "som går är undertryckt")
+        done_values.append(block.frame)
+        names = np.array(STATUSES, dtype=object)
+        done_status.append(block.frame[list(s.keys)].assign(
+            **{m: names[block.status[:, j]] for j, m in enumerate(s.measures)}))
+    if not done_values:
+        empty = values.iloc[0:0]
+        return Suppressed(empty, empty.astype({m: object for m in s.measures}), s, symbol)
+    return Suppressed(pd.concat(done_values, ignore_index=True),
+                      pd.concat(done_status, ignore_index=True), s, symbol)
 
 
 def ratio_or_dots(numerator: float, base: float, min_base: int = 10, symbol: str = ".."):
@@ -99,208 +272,3 @@ def ratio_or_dots(numerator: float, base: float, min_base: int = 10, symbol: str
     if base < min_base:
         return symbol
     return numerator / base
-
-
-# --- building the table ----------------------------------------------------------------------
-
-def _extended(counts: pd.DataFrame, row: str, col: str, value: str):
-    inner = counts.groupby([row, col], observed=True, sort=True)[value].sum().unstack()
-    structural = inner.isna().to_numpy()
-    x = np.nan_to_num(inner.to_numpy(dtype="float64"), nan=0.0).astype(np.int64)
-    r, c = x.shape
-    ext = np.zeros((r + 1, c + 1), dtype=np.int64)
-    ext[:r, :c] = x
-    ext[:r, c] = x.sum(axis=1)
-    ext[r, :c] = x.sum(axis=0)
-    ext[r, c] = x.sum()
-    return list(inner.index), list(inner.columns), ext, structural
-
-
-def _lines(shape: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every row and column line of the extended table, as (row indices, col indices)."""
-    nr, nc = shape
-    out = [(np.full(nc, i), np.arange(nc)) for i in range(nr)]
-    out += [(np.arange(nr), np.full(nr, j)) for j in range(nc)]
-    return out
-
-
-def _candidate_key(values: np.ndarray, r: np.ndarray, c: np.ndarray, shape) -> np.ndarray:
-    """Sort key for choosing a secondary cell: inner non-zero, then zeros, then totals;
-    smallest value first within each class."""
-    nr, nc = shape
-    margin = (r == nr - 1) | (c == nc - 1)
-    v = values[r, c]
-    return margin * 4 * (10**12) + (v == 0) * 2 * (10**12) + v
-
-
-def _pick(status, values, blocked, r, c) -> tuple[int, int] | None:
-    free = (status[r, c] == _PUB) & ~blocked[r, c]
-    if not free.any():
-        return None
-    r, c = r[free], c[free]
-    best = np.argmin(_candidate_key(values, r, c, values.shape))
-    return int(r[best]), int(c[best])
-
-
-def _line_rule(status, values, blocked) -> bool:
-    """Give every line with exactly one suppressed cell a second one. True if anything changed."""
-    changed = False
-    stable = False
-    while not stable:
-        stable = True
-        for r, c in _lines(values.shape):
-            if np.count_nonzero(status[r, c] != _PUB) == 1:
-                cell = _pick(status, values, blocked, r, c)
-                if cell is None:
-                    cell = _pick(status, values, blocked, *np.indices(values.shape).reshape(2, -1))
-                if cell is not None:
-                    status[cell] = _SEK
-                    stable = False
-                    changed = True
-    return changed
-
-
-def suppress(counts: pd.DataFrame, row: str, col: str, value: str, k: int) -> SuppressedTable:
-    """Primary and secondary suppression of the table `value` by `row` × `col` with totals."""
-    row_labels, col_labels, values, structural = _extended(counts, row, col, value)
-    status = np.full(values.shape, _PUB, dtype=np.int8)
-    status[(values >= 1) & (values <= k - 1)] = _PRI
-    blocked = np.zeros(values.shape, dtype=bool)
-    blocked[:-1, :-1] = structural
-    table = SuppressedTable(row_labels, col_labels, values, status, structural, k)
-    while True:
-        _line_rule(status, values, blocked)
-        unsafe = _unsafe_cells(table)
-        if not unsafe:
-            return table
-        added = False
-        for i, j in unsafe:
-            r = np.r_[np.full(values.shape[1], i), np.arange(values.shape[0])]
-            c = np.r_[np.arange(values.shape[1]), np.full(values.shape[0], j)]
-            cell = _pick(status, values, blocked, r, c)
-            if cell is None:
-                cell = _pick(status, values, blocked, *np.indices(values.shape).reshape(2, -1))
-            if cell is not None:
-                status[cell] = _SEK
-                added = True
-        if not added:  # everything that can be suppressed is: nothing more to do
-            return table
-
-
-def _unsafe_cells(table: SuppressedTable) -> list[tuple[int, int]]:
-    """Unprotected suppressed cells, at most one per component (a new secondary cell changes
-    the whole component). Cells certified by a rectangle need no LP."""
-    sup = np.argwhere(table.status != _PUB)
-    doubtful = [(int(i), int(j)) for i, j in sup if not _certified(table, i, j)]
-    if not doubtful:
-        return []
-    seen, out = set(), []
-    for i, j, _v, _s, _lo, _hi, safe, comp in _intervals(table, only=set(doubtful)):
-        if not safe and comp not in seen:
-            seen.add(comp)
-            out.append((i, j))
-    return out
-
-
-def _certified(table: SuppressedTable, i: int, j: int) -> bool:
-    """A quick sufficient check: some rectangle of suppressed cells through (i, j) lets the
-    attacker's solutions move the cell to 0 or to ≥ k (and away from its value).
-
-    In y-space (totals negated, grand total not) every line sums to zero, so +δ/−δ around a
-    rectangle keeps every published equation; a cell whose x-value falls needs x ≥ δ.
-    """
-    x, sup = table.values, table.status != _PUB
-    nr, nc = x.shape
-    sign = np.ones((nr, nc))
-    sign[-1, :] = -1
-    sign[:, -1] = -1
-    sign[-1, -1] = 1
-    valid = sup[i, :][None, :] & sup[:, j][:, None] & sup
-    valid[i, :] = False
-    valid[:, j] = False
-    if not valid.any():
-        return False
-    v = int(x[i, j])
-    # Rectangle pattern in y-space: + at (i, j) and (i', j'); − at (i, j') and (i', j).
-    parts = [(x[i, :][None, :], -sign[i, :][None, :]), (x[:, j][:, None], -sign[:, j][:, None]),
-             (x, sign)]
-    best = {}
-    for t in (1.0, -1.0):
-        cap = np.full((nr, nc), np.inf)
-        for vals, sgn in parts:
-            falls = np.broadcast_to(sgn * t < 0, (nr, nc))
-            cap = np.where(falls, np.minimum(cap, np.broadcast_to(vals, (nr, nc))), cap)
-        best[t * sign[i, j]] = cap[valid].max()
-    up, down = best[1.0], min(best[-1.0], v)
-    return (up > 0 or down > 0) and (v - down <= 0 or v + up >= table.k)
-
-
-# --- the audit -------------------------------------------------------------------------------
-
-def _intervals(table: SuppressedTable, only: set | None = None) -> list[tuple]:
-    """(i, j, value, status, lo, hi, safe, component) per suppressed cell (or those in `only`).
-
-    The unknowns are the suppressed cells; each line gives one equation (inner cells sum to the
-    line's total) with the published cells moved to the right-hand side. The equations split
-    into independent components of the suppressed cells, each solved as its own small LP.
-    """
-    values, status = table.values, table.status
-    nr, nc = values.shape
-    sup = np.argwhere(status != _PUB)
-    if len(sup) == 0:
-        return []
-    # Bipartite graph: row line i and column line j are joined by suppressed cell (i, j).
-    graph = coo_matrix((np.ones(len(sup)), (sup[:, 0], nr + sup[:, 1])), shape=(nr + nc,) * 2)
-    _, comp = connected_components(graph, directed=False)
-    out = []
-    for label in np.unique(comp[sup[:, 0]]):
-        cells = sup[comp[sup[:, 0]] == label]
-        if only is not None and not any((int(i), int(j)) in only for i, j in cells):
-            continue
-        index = {(int(i), int(j)): n for n, (i, j) in enumerate(cells)}
-        lines = sorted({("r", int(i)) for i, _ in cells} | {("c", int(j)) for _, j in cells})
-        a_eq = np.zeros((len(lines), len(cells)))
-        b_eq = np.zeros(len(lines))
-        for e, (kind, t) in enumerate(lines):
-            if kind == "r":
-                members = [(t, j) for j in range(nc)]
-                total = (t, nc - 1)
-            else:
-                members = [(i, t) for i in range(nr)]
-                total = (nr - 1, t)
-            for cell in members:
-                coef = -1.0 if cell == total else 1.0
-                if cell in index:
-                    a_eq[e, index[cell]] += coef
-                else:
-                    b_eq[e] -= coef * values[cell]
-        for (i, j), n in index.items():
-            if only is not None and (i, j) not in only:
-                continue
-            objective = np.zeros(len(cells))
-            objective[n] = 1.0
-            lo = _solve(objective, a_eq, b_eq)
-            hi = -_solve(-objective, a_eq, b_eq)
-            lo_i = math.ceil(lo - 1e-6)
-            hi_i = math.inf if math.isinf(hi) else math.floor(hi + 1e-6)
-            out.append((i, j, int(values[i, j]), int(status[i, j]), lo_i, hi_i,
-                        is_protected(lo_i, hi_i, table.k), int(label)))
-    return out
-
-
-def _solve(objective, a_eq, b_eq) -> float:
-    res = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-    if res.status == 3:  # unbounded: the cell can be arbitrarily large
-        return -math.inf
-    if res.status != 0:
-        raise RuntimeError("röjandekontrollen kunde inte lösa tabellens ekvationer")
-    return float(res.fun)
-
-
-def audit_feasible_intervals(table: SuppressedTable) -> list[CellInterval]:
-    """What an attacker infers about each suppressed cell from the published cells and totals:
-    its feasible interval and whether it meets the protection criterion (`is_protected`)."""
-    rows = list(table.row_labels) + [TOTAL]
-    cols = list(table.col_labels) + [TOTAL]
-    return [CellInterval(rows[i], cols[j], v, _STATUS_NAME[s], lo, hi, safe)
-            for i, j, v, s, lo, hi, safe, _ in _intervals(table)]

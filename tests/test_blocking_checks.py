@@ -61,3 +61,60 @@ def test_dagster_definitions_validate_passes(tmp_path):
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Validation successful" in r.stderr + r.stdout
+
+
+def weakened(real):
+    """suppress_table, then one secondary cell published again (status and value), chosen so
+    that the audit of the result fails: the table a careless hand edit would deliver."""
+    from dataclasses import replace
+
+    from skyddsnat.disclosure_audit import audit
+    from skyddsnat.suppression import PUBLICERAD, SEKUNDAR
+
+    def suppress(inner, structure, k, **kw):
+        result = real(inner, structure, k, **kw)
+        for m in structure.measures:
+            for i in result.status.index[result.status[m] == SEKUNDAR]:
+                status = result.status.copy()
+                status.loc[i, m] = PUBLICERAD
+                candidate = replace(result, status=status)
+                if not audit(candidate.published(), structure, k, kw.get("symbol", "..")).passed:
+                    return candidate
+        raise AssertionError("no secondary cell whose removal the audit would catch")
+    return suppress
+
+
+@pytest.fixture(scope="module")
+def weakened_kommunbild(tmp_path_factory):
+    import skyddsnat.kommunbild as kb
+
+    root = tmp_path_factory.mktemp("weakened")
+    generate(TINY, root / "data", AS_OF, seed=5)
+    init_keys(root / "keys", root / "officer.key")
+    instance = DagsterInstance.ephemeral()
+    mp = pytest.MonkeyPatch()
+    mp.setattr(kb, "suppress_table", weakened(kb.suppress_table))
+    try:
+        outcome = run_nightly(root / "data", root / "keys", AS_OF, instance=instance)
+    finally:
+        mp.undo()
+    return root, outcome, instance
+
+
+def test_a_weakened_board_table_fails_its_audit_and_withholds_the_delivery(weakened_kommunbild):
+    root, outcome, instance = weakened_kommunbild
+    assert not outcome.success
+    assert "kontroll rojandekontroll på kommunbild_tabell underkänd" in outcome.failures
+    records = instance.get_records_for_run(outcome.run_id).records
+    done = {r.event_log_entry.dagster_event.step_key for r in records
+            if r.event_log_entry.dagster_event
+            and r.event_log_entry.dagster_event.event_type == DagsterEventType.STEP_SUCCESS}
+    assert "kommunbild_tabell" in done and "leverans" not in done
+    assert not (root / "data" / "outbox" / AS_OF.isoformat()).exists()
+    checks = [r.event_log_entry.dagster_event.event_specific_data for r in records
+              if r.event_log_entry.dagster_event and r.event_log_entry.dagster_event.event_type
+              == DagsterEventType.ASSET_CHECK_EVALUATION]
+    by_name = {(c.asset_key.to_user_string(), c.check_name): c.passed for c in checks}
+    assert by_name[("kommunbild_tabell", "rojandekontroll")] is False
+    assert by_name[("atgardsprogram_kommun", "rojandekontroll")] is True
+    assert by_name[("kommunbild_tabell", "diagram_ur_publicerade_celler")] is True

@@ -297,6 +297,16 @@ def test_kommunbild_publishes_no_small_count(kommun):
     assert counts and all(v == ".." or (isinstance(v, int) and (v == 0 or v >= 5))
                           for v in counts)
     assert ".." in counts
+    for name in ("kommunbild", "atgardsprogram_kommun"):  # each cell's status beside it
+        book = openpyxl.load_workbook(out / f"{name}.xlsx")
+        table = list(book["Lista"].iter_rows(values_only=True))
+        status = list(book["Cellstatus"].iter_rows(values_only=True))
+        assert status[0] == table[0] and len(status) == len(table)
+        for t_row, s_row in zip(table[1:], status[1:], strict=True):
+            for col, shown, st in zip(table[0], t_row, s_row, strict=True):
+                if col.startswith(("antal_", "elever_", "f_utan")):
+                    assert st in ("publicerad", "primär", "sekundär", "komplement")
+                    assert (st == "publicerad") == (shown != "..")
     html = (out / "kommunbild.html").read_text(encoding="utf-8")
     assert "<img" in html and "Så läser du" in html
 

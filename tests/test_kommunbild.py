@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 
 from skyddsnat.charts import board_page
-from skyddsnat.kommunbild import combine_month_sums, kommunbild, month_sums, pupil_month_counts
+from skyddsnat.kommunbild import (
+    STATUS_COLUMNS,
+    combine_month_sums,
+    kommunbild,
+    month_sums,
+    pupil_month_counts,
+)
 from skyddsnat.policy import Absence, Suppression
 from skyddsnat.suppression import TOTAL
 
@@ -100,7 +106,8 @@ def test_kommunbild_publishes_no_small_count():
     sums, pl = town(seed=3, pupils=60)
     board = kommunbild(sums, pl, set(), POLICY)
     assert list(board.columns) == ["skolenhet", "arskurs", "manad", "antal_elever",
-                                   "antal_10", "antal_15", "antal_20", "skolenhet_namn"]
+                                   "antal_10", "antal_15", "antal_20", "skolenhet_namn",
+                                   *STATUS_COLUMNS]
     assert set(board["manad"]) == {"2025-09", "2025-10"}
     for col in ("antal_elever", "antal_10", "antal_15", "antal_20"):
         assert not small_published(board[col])

@@ -1,96 +1,125 @@
-"""Small-cell suppression: primary and secondary rules, and the LP audit of what is published."""
+"""Whole-table suppression: primary, komplement and secondary cells, proven by the audit.
+
+The hypothesis test builds random kommunbild-shaped tables (months, school units, årskurser,
+tiny and missing groups) and proves each result with the audit's exact LPs (every suppressed
+cell's interval by min/max), independent of the suppression's own bookkeeping.
+"""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from skyddsnat.disclosure_audit import audit
+from skyddsnat.kommunbild import BLOCKS, COUNT_COLUMNS, STRUCTURE
 from skyddsnat.suppression import (
+    KOMPLEMENT,
     PRIMAR,
     PUBLICERAD,
     SEKUNDAR,
+    STATUSES,
     TOTAL,
-    SuppressedTable,
-    audit_feasible_intervals,
-    is_protected,
+    primary_status,
     ratio_or_dots,
-    suppress,
+    split_status,
+    suppress_table,
+    with_margins,
 )
 
 K = 5
 
 
-def table(matrix) -> pd.DataFrame:
-    m = np.asarray(matrix)
-    r, c = np.indices(m.shape)
-    return pd.DataFrame({"skola": r.ravel(), "ak": c.ravel(), "n": m.ravel()})
+def inner(rows) -> pd.DataFrame:
+    """rows: (manad, skolenhet, arskurs, antal_elever, antal_10, antal_15, antal_20)."""
+    return pd.DataFrame(rows, columns=["manad", "skolenhet", "arskurs", *COUNT_COLUMNS])
 
 
-def status_of(t: SuppressedTable) -> dict:
-    f = t.frame()
-    return {(r, c): s for r, c, s in zip(f["row"], f["col"], f["status"], strict=True)}
+def run(rows, k=K, komplement=True):
+    return suppress_table(inner(rows), STRUCTURE, k, komplement=komplement, blocks=BLOCKS)
 
 
-def test_nothing_small_nothing_suppressed():
-    t = suppress(table([[10, 0], [7, 25]]), "skola", "ak", "n", K)
-    assert set(status_of(t).values()) == {PUBLICERAD}
-    assert audit_feasible_intervals(t) == []
+def status(result, manad, school, grade, col):
+    s = result.status
+    hit = s[(s["manad"] == manad) & (s["skolenhet"] == school) & (s["arskurs"] == grade)]
+    return hit[col].item()
 
 
-@pytest.mark.parametrize("value,status", [(0, PUBLICERAD), (1, PRIMAR), (4, PRIMAR),
-                                          (5, PUBLICERAD)])
-def test_primary_boundaries(value, status):
-    t = suppress(table([[value, 20], [30, 40]]), "skola", "ak", "n", K)
-    assert status_of(t)[(0, 0)] == status
+TOWN = [("2025-09", s, g, n, a, b, c) for s, g, n, a, b, c in [
+    ("A", "1", 30, 8, 6, 5), ("A", "2", 25, 3, 2, 0), ("A", "3", 28, 10, 7, 6),
+    ("B", "1", 22, 6, 5, 5), ("B", "2", 31, 9, 9, 7), ("B", "3", 20, 0, 0, 0),
+    ("C", "1", 27, 12, 8, 6), ("C", "2", 6, 6, 6, 6), ("C", "3", 24, 7, 5, 5)]]
 
 
-def test_secondary_makes_the_pattern_safe_and_prefers_small_cells():
-    t = suppress(table([[3, 50, 6], [40, 60, 7], [30, 30, 30]]), "skola", "ak", "n", K)
-    s = status_of(t)
-    assert s[(0, 0)] == PRIMAR
-    assert s[(0, 2)] == SEKUNDAR  # 6 rather than 50 in the row
-    assert s[(1, 2)] == SEKUNDAR or s[(1, 0)] == SEKUNDAR
-    assert s[(TOTAL, TOTAL)] == PUBLICERAD
-    assert all(iv.safe for iv in audit_feasible_intervals(t))
+def test_margins_cover_every_school_grade_and_the_municipality():
+    t = with_margins(inner(TOWN), STRUCTURE)
+    grand = t[(t["skolenhet"] == TOTAL) & (t["arskurs"] == TOTAL)]
+    assert grand["antal_elever"].item() == sum(r[3] for r in TOWN)
+    assert len(t) == 9 + 3 + 3 + 1
 
 
-def test_small_total_is_suppressed_and_protected():
-    t = suppress(table([[2, 1], [20, 30]]), "skola", "ak", "n", K)
-    s = status_of(t)
-    assert s[(0, TOTAL)] == PRIMAR  # the row total 3 is itself a small count
-    assert all(iv.safe for iv in audit_feasible_intervals(t))
+@pytest.mark.parametrize("value,expected", [(0, PUBLICERAD), (1, PRIMAR), (4, PRIMAR),
+                                            (5, PUBLICERAD)])
+def test_primary_boundaries(value, expected):
+    values = np.array([[30, value, 0, 0]])
+    code = primary_status(values, STRUCTURE, K, komplement=True)[0, 1]
+    assert STATUSES[code] == expected
 
 
-def test_audit_finds_a_recoverable_cell():
-    t = suppress(table([[3, 20], [30, 40]]), "skola", "ak", "n", K)
-    broken = t.status.copy()
-    broken[:] = 0
-    broken[0, 0] = 1  # only the primary cell: recoverable from its row total
-    exposed = SuppressedTable(t.row_labels, t.col_labels, t.values, broken, t.structural, K)
-    (iv,) = audit_feasible_intervals(exposed)
-    assert (iv.lo, iv.hi, iv.safe) == (3, 3, False)
+def test_everyone_in_a_group_is_a_group_disclosure():
+    result = run(TOWN)
+    # C/2: all 6 pupils ≥ 10 %, ≥ 15 % and ≥ 20 %.
+    assert {status(result, "2025-09", "C", "2", c) for c in COUNT_COLUMNS[1:]} == {KOMPLEMENT}
+    assert status(result, "2025-09", "C", "2", "antal_elever") != PUBLICERAD  # secondary
+    report = audit(result.published(), STRUCTURE, K, exact=True)
+    assert report.passed, report.summary()
 
 
-def test_structural_zero_is_never_a_secondary_cell():
-    counts = table([[3, 20], [30, 40]])
-    counts = counts[~((counts["skola"] == 0) & (counts["ak"] == 1))]  # school 0 lacks grade 1
-    t = suppress(counts, "skola", "ak", "n", K)
-    assert (0, 1) not in status_of(t)
-    assert all(iv.safe for iv in audit_feasible_intervals(t))
-    assert status_of(t)[(0, TOTAL)] == PRIMAR
+def test_komplement_off_publishes_the_group():
+    on, off = run(TOWN), run(TOWN, komplement=False)
+    assert KOMPLEMENT not in set(off.status[COUNT_COLUMNS].to_numpy().ravel())
+    assert (on.published() != off.published()).any().any()
+    assert audit(off.published(), STRUCTURE.for_policy(False), K, exact=True).passed
 
 
-@pytest.mark.parametrize("lo,hi,safe", [
-    (3, 3, False), (0, 0, False), (1, 4, False), (2, 3, False), (0, 4, True), (1, 5, True),
-    (0, math.inf, True), (7, 7, False),
-])
-def test_protection_criterion(lo, hi, safe):
-    assert is_protected(lo, hi, K) is safe
+def city(seed: int = 7) -> list[tuple]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(6):
+        for g in range(1, 5):
+            n = int(rng.integers(15, 45))
+            a10 = int(rng.integers(3, n // 2))
+            a15 = int(rng.integers(0, a10 + 1))
+            rows.append(("2025-09", f"S{s}", str(g), n, a10, a15, int(rng.integers(0, a15 + 1))))
+    return rows
+
+
+def test_raising_k_suppresses_more_and_still_passes():
+    low, high = run(city(), k=5), run(city(), k=8)
+    hidden = {k: int((r.published()[COUNT_COLUMNS] == "..").to_numpy().sum())
+              for k, r in ((5, low), (8, high))}
+    assert hidden[8] > hidden[5]
+    assert audit(high.published(), STRUCTURE, 8, exact=True).passed
+
+
+def test_a_missing_grade_is_structural_never_secondary():
+    rows = [r for r in TOWN if r[1:3] != ("A", "2")]
+    result = run(rows)
+    assert not ((result.status["skolenhet"] == "A") & (result.status["arskurs"] == "2")).any()
+    assert audit(result.published(), STRUCTURE, K, exact=True).passed
+
+
+def test_status_sheet_rides_beside_the_table():
+    table = run(TOWN).with_status()
+    published, sheet = split_status(table)
+    assert list(published.columns) == ["manad", "skolenhet", "arskurs", *COUNT_COLUMNS]
+    assert list(sheet.columns) == ["manad", "skolenhet", "arskurs", *COUNT_COLUMNS]
+    assert set(sheet[COUNT_COLUMNS].to_numpy().ravel()) <= set(STATUSES)
+    hidden = published[COUNT_COLUMNS] == ".."
+    assert ((sheet[COUNT_COLUMNS] != PUBLICERAD) == hidden).all().all()
+    assert SEKUNDAR in set(sheet[COUNT_COLUMNS].to_numpy().ravel())
 
 
 def test_ratio_or_dots():
@@ -99,20 +128,46 @@ def test_ratio_or_dots():
     assert ratio_or_dots(3, float("nan")) == ".."
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.integers(1, 4).flatmap(lambda r: st.integers(1, 4).flatmap(
-    lambda c: st.lists(st.lists(st.integers(0, 30), min_size=c, max_size=c),
-                       min_size=r, max_size=r))))
-def test_random_tables_publish_nothing_small_and_leak_nothing(matrix):
-    t = suppress(table(matrix), "skola", "ak", "n", K)
-    f = t.frame()
-    shown = f.loc[f["status"] == PUBLICERAD, "value"]
-    assert not shown.between(1, K - 1).any()
-    assert (f.loc[f["status"] != PUBLICERAD, "shown"] == "..").all()
-    for iv in audit_feasible_intervals(t):
-        assert iv.lo <= iv.value <= iv.hi
-        assert is_protected(iv.lo, iv.hi, K)
-    # an independent recheck of the line rule over the table with totals
-    suppressed = t.status != 0
-    for line in (*suppressed, *suppressed.T):
-        assert line.sum() != 1
+@st.composite
+def tables(draw):
+    """Random kommunbild inner rows: 1–3 months, 1–4 schools, 1–3 grades, some groups
+    missing, sizes from 1 (tiny) upwards, nested level counts."""
+    months = draw(st.integers(1, 3))
+    schools = draw(st.integers(1, 4))
+    grades = draw(st.integers(1, 3))
+    rows = []
+    for m in range(months):
+        for s in range(schools):
+            for g in range(grades):
+                if draw(st.integers(0, 5)) == 0:
+                    continue  # this school lacks the grade (that month)
+                n = draw(st.integers(1, 40))
+                a10 = draw(st.integers(0, n))
+                a15 = draw(st.integers(0, a10))
+                a20 = draw(st.integers(0, a15))
+                rows.append((f"2025-{m + 9:02d}", f"S{s}", str(g + 1), n, a10, a15, a20))
+    return rows
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables(), st.sampled_from([3, 5]))
+def test_random_tables_are_proven_by_the_independent_lp(rows, k):
+    if not rows:
+        return
+    result = run(rows, k=k)
+    published = result.published()
+    report = audit(published, STRUCTURE, k, exact=True)  # every interval by min/max LPs
+    assert report.passed, (report.summary(), report.examples())
+    for col in COUNT_COLUMNS:  # nothing small is shown, and no group is disclosed
+        shown = pd.to_numeric(published[col], errors="coerce")
+        assert not shown.between(1, k - 1).any()
+    n = pd.to_numeric(published["antal_elever"], errors="coerce")
+    for col in COUNT_COLUMNS[1:]:
+        c = pd.to_numeric(published[col], errors="coerce")
+        assert not ((c > 0) & (n - c < k)).any()
+    # the audit knows only what is published, yet its intervals hold the truth
+    truth = result.values.melt(id_vars=["manad", "skolenhet", "arskurs"], var_name="matt")
+    cells = report.cells.merge(truth, on=["manad", "skolenhet", "arskurs", "matt"])
+    assert len(cells) == len(report.cells)
+    assert (cells["lo"] <= cells["value"]).all() and (cells["value"] <= cells["hi"]).all()
+    assert np.isin(result.status[COUNT_COLUMNS].to_numpy(), STATUSES).all()

@@ -6,8 +6,14 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, Output, multi_asse
 from assets.constants import GROUP_ATGARDSPROGRAM
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.action_programmes import pupil_summary, rektor_list, school_table
-from skyddsnat.suppression import suppress
+from skyddsnat.action_programmes import (
+    BOARD_STRUCTURE,
+    MEASURES,
+    pupil_summary,
+    rektor_list,
+    school_table,
+)
+from skyddsnat.suppression import STATUS_PREFIX, TOTAL, suppress_table
 
 
 def latest_term(betyg: pd.DataFrame) -> str | None:
@@ -16,24 +22,20 @@ def latest_term(betyg: pd.DataFrame) -> str | None:
     return max(terms, key=lambda t: (int(t[2:]), t[:2] == "HT")) if terms else None
 
 
-MEASURES = ["elever_med_f", "elever_med_atgardsprogram", "f_utan_atgardsprogram",
-            "elever_med_streck"]
-
-
-def board_table(schools: pd.DataFrame, k: int, symbol: str) -> pd.DataFrame:
-    """One row per school unit plus "Totalt"; each measure suppressed (primary and secondary)
-    on its own against the municipal total. Only the shown strings leave this function."""
-    columns = {"skolenhet": pd.Series(dtype="string")}
+def board_table(schools: pd.DataFrame, k: int, symbol: str, komplement: bool = True
+                ) -> pd.DataFrame:
+    """One row per school unit plus "Totalt", all measures suppressed together with their
+    relations (`BOARD_STRUCTURE`); the shown strings and each cell's status leave here."""
     if schools.empty:
-        return pd.DataFrame({**columns, **{m: pd.Series(dtype="string") for m in MEASURES}})
-    wide = None
-    for measure in MEASURES:
-        long = schools[["skolenhetskod"]].assign(matt=measure, antal=schools[measure])
-        shown = suppress(long, "skolenhetskod", "matt", "antal", k).frame(symbol)
-        shown = shown[shown["col"] == measure][["row", "shown"]]
-        shown = shown.rename(columns={"row": "skolenhet", "shown": measure})
-        wide = shown if wide is None else wide.merge(shown, on="skolenhet", how="outer")
-    return wide.fillna("0").astype("string").reset_index(drop=True)
+        return pd.DataFrame({c: pd.Series(dtype="string")
+                             for c in ["skolenhet", *MEASURES,
+                                       *(STATUS_PREFIX + m for m in MEASURES)]})
+    inner = schools.rename(columns={"skolenhetskod": "skolenhet"})[["skolenhet", *MEASURES]]
+    table = suppress_table(inner, BOARD_STRUCTURE, k, komplement=komplement,
+                           symbol=symbol).with_status()
+    order = (table["skolenhet"] == TOTAL).to_numpy()
+    table = pd.concat([table[~order].sort_values("skolenhet"), table[order]])
+    return table.astype("string").reset_index(drop=True)
 
 
 @multi_asset(
@@ -70,5 +72,6 @@ def atgardsprogram_kontroll(context: AssetExecutionContext, skyddsnat: Skyddsnat
     u = policy.undertryckning
     yield Output(listed, output_name="atgardsprogram_elever",
                  metadata={"termin": term or "-", "policyversion": policy.version})
-    yield Output(board_table(schools, u.k, u.symbol), output_name="atgardsprogram_kommun",
+    yield Output(board_table(schools, u.k, u.symbol, u.komplement),
+                 output_name="atgardsprogram_kommun",
                  metadata={"termin": term or "-", "k": u.k})

@@ -10,6 +10,9 @@ from skyddsnat.delivery import BoardTable, ListInput
 from skyddsnat.income_check import LISTED
 from skyddsnat.layout import DataDir
 from skyddsnat.lists.catalog import ListCatalog
+from skyddsnat.suppression import split_status
+
+CELL_STATUS_SHEET = "Cellstatus"
 
 # Tables the delivery needs only a little of, read straight from the warehouse: the month
 # rows of the listed households (out of a million) and the school unit codes of registers.
@@ -44,21 +47,32 @@ def delivery_inputs(data: DataDir, t: dict[str, pd.DataFrame], policy, as_of
         "inkomstkontroll": income_lists(catalog, households, months,
                                         t["inkomstkontroll_signaler"]),
     }
+    programmes, programme_status = split_status(t["atgardsprogram_kommun"])
     boards = [kommunbild_board(t["kommunbild_tabell"], policy, as_of),
               BoardTable("atgardsprogram_kommun", "Åtgärdsprogram och F per skolenhet",
-                         t["atgardsprogram_kommun"])]
+                         programmes, sheets=status_sheet(programme_status))]
     return lists, boards
+
+
+def status_sheet(status: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """Each cell's status (publicerad / primär / sekundär / komplement) beside the table."""
+    return {} if status is None else {CELL_STATUS_SHEET: status}
 
 
 def kommunbild_board(table: pd.DataFrame, policy, as_of) -> BoardTable:
     """The board's table; its HTML page is drawn during the delivery (in its helper process
     when there is one: drawing a large city's charts takes seconds)."""
     u = policy.undertryckning
+    table, status = split_status(table)
     page = partial(board_html, table, "Frånvaro i grundskolan – kommunbild", policy.version,
                    as_of, min_base=u.minsta_bas_andel, symbol=u.symbol, k=u.k)
     return BoardTable("kommunbild", "Frånvaro per skolenhet, årskurs och månad", table,
                       {"Röjandekontroll": f"Antal 1–{u.k - 1} visas som {u.symbol}, med "
-                                          "sekundär undertryckning mot summorna."}, page=page)
+                                          "sekundär undertryckning mot summorna och "
+                                          "nästlingen, bevisad med linjärprogrammering före "
+                                          "leverans; bladet Cellstatus visar varje cells "
+                                          "status."},
+                      page=page, sheets=status_sheet(status))
 
 
 def skolplikt_lists(catalog: ListCatalog, cases: pd.DataFrame, findings: pd.DataFrame,
