@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from skyddsnat.charts import board_page
 from skyddsnat.kommunbild import (
@@ -161,3 +162,38 @@ def test_board_page_shows_no_small_count(tmp_path):
                    & (board["skolenhet"] != TOTAL)]
     assert sorted(counts) == sorted(latest[["antal_elever", "antal_10", "antal_15",
                                             "antal_20"]].to_numpy().ravel().tolist())
+
+
+def test_policy_komplement_decides_group_disclosure(tmp_path):
+    """`komplement` in undertryckning.yaml: on, a school grade where every pupil was absent
+    ≥ 10 % is not published; off, it is (and the policy text says so)."""
+    import shutil
+
+    import yaml
+
+    from skyddsnat.policy import DEFAULT_POLICY_DIR, PolicyError, load_policy
+    from skyddsnat.policy_explain import explain_markdown
+
+    sums, pl = town(seed=2)
+    everyone = pl.loc[(pl["skolenhetskod"] == SCHOOLS[0]) & (pl["arskurs"] == 1), "person_id"]
+    sums.loc[sums["person_id"].isin(everyone), "franvaro_min"] = 1500  # 25 %
+    tables, texts = {}, {}
+    for value in (True, False):
+        pdir = tmp_path / str(value)
+        shutil.copytree(DEFAULT_POLICY_DIR, pdir)
+        path = pdir / "undertryckning.yaml"
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        path.write_text(yaml.safe_dump({**doc, "komplement": value}, allow_unicode=True),
+                        encoding="utf-8")
+        policy = load_policy(pdir)
+        tables[value] = kommunbild(sums, pl, set(), policy)
+        texts[value] = explain_markdown(policy)
+    cell = lambda t: t[(t["skolenhet"] == SCHOOLS[0]) & (t["arskurs"] == "1")]  # noqa: E731
+    assert (cell(tables[True])["status_antal_10"] == "komplement").all()
+    assert (cell(tables[True])["antal_10"] == "..").all()
+    assert (cell(tables[False])["antal_10"] != "..").any()
+    assert "komplement: false" in texts[False] and "Gruppröjande: ett antal" in texts[True]
+    path.write_text(path.read_text(encoding="utf-8").replace("komplement: false",
+                                                             "komplement: ja"))
+    with pytest.raises(PolicyError, match="komplement"):
+        load_policy(pdir)
