@@ -36,12 +36,14 @@ KEY_DIR = os.environ.get("SKYDDSNAT_KEY_DIR", str(ROOT / "demo" / "keys"))
 ASSET_MODULES = [source_tables, narvaro_assets, protection_assets, skolplikt_assets,
                  avgifter_assets, franvaro_assets, atgardsprogram_assets, delivery_assets]
 
+# The board tables' blocking audits go with the assets everywhere (one municipality or many).
+NODES = [*load_assets_from_modules(ASSET_MODULES),
+         *load_asset_checks_from_modules([disclosure_checks])]
+
 KONSORTIUM = from_environment()  # SKYDDSNAT_KONSORTIUM: several municipalities, see there
 
-defs = konsortium_definitions(KONSORTIUM, load_assets_from_modules(ASSET_MODULES)) \
-    if KONSORTIUM else Definitions(
-    assets=load_assets_from_modules(ASSET_MODULES),
-    asset_checks=load_asset_checks_from_modules([disclosure_checks]),
+defs = konsortium_definitions(KONSORTIUM, NODES) if KONSORTIUM else Definitions(
+    assets=NODES,
     jobs=[nightly_job],
     schedules=[build_schedule(DATA_DIR, KEY_DIR)],
     sensors=[build_sensor(DATA_DIR, KEY_DIR)],
