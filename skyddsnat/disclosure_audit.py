@@ -71,9 +71,10 @@ def cell_protected(lo: float, hi: float, k: int) -> bool:
     return lo < hi and not (lo >= 1 and hi <= k - 1)
 
 
-def group_protected(c_lo: float, rest_hi: float, k: int) -> bool:
-    """A count c of a group n: protected unless c ≥ 1 and n − c ≤ k − 1 are both provable."""
-    return c_lo <= 0 or rest_hi >= k
+def group_protected(c_lo, rest_hi, k: int):
+    """A count c of a group n: protected unless c ≥ 1 and n − c ≤ k − 1 are both provable
+    (numbers or arrays)."""
+    return (c_lo <= 0) | (rest_hi >= k)
 
 
 def _lo(x):
@@ -89,13 +90,16 @@ def _hi(x):
 @dataclass
 class AuditReport:
     """Per suppressed cell: its keys, measure, attacker bounds and verdict; per group pair that
-    touches a suppressed or disclosing cell, its verdict. `passed` only if all are safe."""
+    touches a suppressed or disclosing cell, its verdict. `passed` only if all are safe. For
+    an unprotected one, `bindande` names the published cells its bound rests on (the LP's
+    binding constraints): what publishing less of would widen it."""
 
     cells: pd.DataFrame
     groups: pd.DataFrame
     problems: list[str] = field(default_factory=list)
     lps: int = 0
     seconds: float = 0.0
+    published_groups: int = 0  # group pairs with both counts published and c > 0 (checked)
 
     @property
     def unsafe_cells(self) -> pd.DataFrame:
@@ -111,8 +115,9 @@ class AuditReport:
 
     def examples(self, n: int = 5) -> str:
         """Where the first unprotected cells are (keys and measure; never a value)."""
-        bad = pd.concat([self.unsafe_cells.drop(columns=["lo", "hi", "exakt", "skyddad"]),
-                         self.unsafe_groups.drop(columns=["antal_lo", "rest_hi", "skyddad"])])
+        bad = pd.concat([
+            self.unsafe_cells.drop(columns=["lo", "hi", "exakt", "skyddad", "bindande"]),
+            self.unsafe_groups.drop(columns=["antal_lo", "rest_hi", "skyddad", "bindande"])])
         return "; ".join("/".join(str(v) for v in row if pd.notna(v))
                          for row in bad.head(n).itertuples(index=False)) or "-"
 
@@ -121,7 +126,7 @@ class AuditReport:
         return {"undertryckta_celler": len(self.cells),
                 "bevisade_med_lp": int(self.cells["exakt"].sum()) if len(self.cells) else 0,
                 "oskyddade_celler": len(self.unsafe_cells),
-                "gruppar_granskade": len(self.groups),
+                "gruppar_granskade": len(self.groups) + self.published_groups,
                 "grupprojande": len(self.unsafe_groups),
                 "lp_losningar": self.lps, "sekunder": round(self.seconds, 2),
                 "fel": "; ".join(self.problems) or "-", "oskyddade": self.examples()}
@@ -236,6 +241,8 @@ class _Component:
         self.g_exact = np.zeros(len(groups), dtype=bool)
         self.lps = 0
         self.infeasible = False
+        self.binding: dict[tuple[str, int], tuple[set, set]] = {}  # item → (eq rows, ub rows)
+        self._last = (set(), set())
 
     def update(self, x: np.ndarray) -> None:
         np.minimum(self.wmin, x, out=self.wmin)
@@ -273,7 +280,18 @@ class _Component:
         if res.status != 0:
             raise RuntimeError("röjandekontrollen kunde inte lösa tabellens ekvationer")
         self.update(res.x)
+        # The constraints the optimum rests on (non-zero duals): publishing less in them is
+        # what can widen this bound.
+        eq = res.eqlin.marginals if self.a_eq.shape[0] else np.zeros(0)
+        ub = res.ineqlin.marginals if self.a_ub.shape[0] else np.zeros(0)
+        self._last = (set(np.flatnonzero(np.abs(eq) > 1e-9).tolist()),
+                      set(np.flatnonzero(np.abs(ub) > 1e-9).tolist()))
         return float(res.fun)
+
+    def _bind(self, item: tuple[str, int]) -> None:
+        eq, ub = self.binding.setdefault(item, (set(), set()))
+        eq |= self._last[0]
+        ub |= self._last[1]
 
     def run(self, exact: bool) -> None:
         n = self.a_eq.shape[1]
@@ -303,7 +321,10 @@ class _Component:
                 e = np.zeros(n)
                 e[j] = 1.0
                 self.lo[j] = self.solve(e, bounded=False)
+                self._bind(("cell", j))
                 top = self.solve(-e, bounded=False)
+                if top is not None:
+                    self._bind(("cell", j))
                 self.hi[j] = math.inf if top is None else -top
                 if self.infeasible:
                     return
@@ -314,12 +335,15 @@ class _Component:
                 e = np.zeros(n)
                 e[ci] = 1.0
                 self.g_cmin[i] = self.solve(e, bounded=False)
+                self._bind(("group", i))
             d = np.zeros(n)
             if ni >= 0:
                 d[ni] += 1.0
             if ci >= 0:
                 d[ci] -= 1.0
             top = self.solve(-d, bounded=False) if d.any() else -(nc - cc)
+            if top is not None and d.any():
+                self._bind(("group", i))
             const = (0 if ni >= 0 else nc) - (0 if ci >= 0 else cc)
             self.g_dmax[i] = math.inf if top is None else const - top
             self.g_exact[i] = True
@@ -384,12 +408,14 @@ def audit(table: pd.DataFrame, structure: TableStructure, k: int, symbol: str = 
     cell_rows: list[tuple] = []
     group_rows: list[tuple] = []
     lps = 0
-    # Group pairs with everything published: checked directly.
-    for c_cell, n_cell in pairs:
-        if not hidden[c_cell] and not hidden[n_cell]:
-            ok = group_protected(_lo(v[c_cell]), _hi(v[n_cell] - v[c_cell]), k)
-            if not ok or v[c_cell] > 0:
-                group_rows.append((c_cell, n_cell, v[c_cell], v[n_cell] - v[c_cell], ok))
+    # Group pairs with everything published: checked directly (only disclosures reported).
+    shown = pairs[~hidden[pairs[:, 0]] & ~hidden[pairs[:, 1]]] if len(pairs) else pairs
+    c_shown, rest_shown = v[shown[:, 0]], v[shown[:, 1]] - v[shown[:, 0]]
+    bad = ~group_protected(_lo(c_shown), _hi(rest_shown), k)
+    published_groups = int((c_shown > 0).sum())
+    for (c_cell, n_cell), c_val, rest in zip(shown[bad], c_shown[bad], rest_shown[bad],
+                                             strict=True):
+        group_rows.append((c_cell, n_cell, c_val, rest, False, [int(c_cell)]))
     pair_comp = {}
     for idx, (c_cell, n_cell) in enumerate(pairs):
         if hidden[c_cell] or hidden[n_cell]:
@@ -418,19 +444,38 @@ def audit(table: pd.DataFrame, structure: TableStructure, k: int, symbol: str = 
             problems.append("tabellens villkor saknar lösning (publicerade värden motsäger "
                             "strukturen)")
         done_exact = ~np.isnan(c.lo) & ~np.isnan(c.hi)
+
+        def binding(item, own=(), c=c, rows_eq=rows_eq, rows_ub=rows_ub):
+            return _binding_cells(system, hidden, c.binding.get(item, (set(), set())),
+                                  rows_eq, rows_ub, own)
+
         for j, cell in enumerate(sup[vars_]):
-            lo = _lo(c.lo[j] if done_exact[j] else c.wmin[j])
-            hi = _hi(c.hi[j] if done_exact[j] else c.wmax[j])
+            lo = float(_lo(c.lo[j] if done_exact[j] else c.wmin[j])) + 0.0
+            hi = float(_hi(c.hi[j] if done_exact[j] else c.wmax[j])) + 0.0
             safe = cell_protected(lo, hi, k) and not c.infeasible
-            cell_rows.append((cell, lo, hi, bool(done_exact[j]), safe))
+            cell_rows.append((cell, lo, hi, bool(done_exact[j]), safe,
+                              [] if safe else binding(("cell", j))))
         for i, idx in enumerate(pair_comp.get(comp, [])):
             c_cell, n_cell = pairs[idx]
-            c_lo, d_hi = _lo(c.g_cmin[i]), _hi(c.g_dmax[i])
-            group_rows.append((c_cell, n_cell, c_lo, d_hi,
-                               group_protected(c_lo, d_hi, k) and not c.infeasible))
+            c_lo, d_hi = float(_lo(c.g_cmin[i])) + 0.0, float(_hi(c.g_dmax[i])) + 0.0
+            safe = group_protected(c_lo, d_hi, k) and not c.infeasible
+            own = [x for x in (c_cell, n_cell) if not hidden[x]]
+            group_rows.append((c_cell, n_cell, c_lo, d_hi, safe,
+                               [] if safe else binding(("group", i), own)))
     return AuditReport(_cell_frame(system, structure, cell_rows),
                        _group_frame(system, structure, group_rows), problems, lps,
-                       time.perf_counter() - started)
+                       time.perf_counter() - started, published_groups)
+
+
+def _binding_cells(system: _System, hidden: np.ndarray, rows: tuple[set, set],
+                   rows_eq: np.ndarray, rows_ub: np.ndarray, own=()) -> list[int]:
+    """The published cells in a component's binding constraints (and `own` cells)."""
+    cells = set(own)
+    for a, local, chosen in ((system.a_eq, rows_eq, rows[0]), (system.a_ub, rows_ub, rows[1])):
+        for r in local[sorted(chosen)]:
+            cols = a.indices[a.indptr[r]:a.indptr[r + 1]]
+            cells |= set(cols[~hidden[cols]].tolist())
+    return sorted(cells)
 
 
 def _pair_rows(s_index: np.ndarray, both: np.ndarray, n: int) -> csr_matrix:
@@ -471,7 +516,15 @@ def _cell_frame(system, s, rows) -> pd.DataFrame:
     out["hi"] = [r[2] for r in rows]
     out["exakt"] = np.array([r[3] for r in rows], dtype=bool)
     out["skyddad"] = np.array([r[4] for r in rows], dtype=bool)
+    out["bindande"] = _binding_labels(system, s, rows)
     return out
+
+
+def _binding_labels(system, s, rows) -> list[list[tuple]]:
+    """Per row, the published cells the attacker's bound rests on, as (keys…, measure)."""
+    keys = system.frame.astype(str).to_numpy()
+    return [[(*keys[c // system.n_measures], s.measures[c % system.n_measures])
+             for c in r[5]] for r in rows]
 
 
 def _group_frame(system, s, rows) -> pd.DataFrame:
@@ -482,6 +535,7 @@ def _group_frame(system, s, rows) -> pd.DataFrame:
     out["antal_lo"] = [r[2] for r in rows]
     out["rest_hi"] = [r[3] for r in rows]
     out["skyddad"] = np.array([r[4] for r in rows], dtype=bool)
+    out["bindande"] = _binding_labels(system, s, rows)
     return out
 
 

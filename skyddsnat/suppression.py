@@ -16,8 +16,9 @@ Decisions (documented for the privacy officer):
   holds one suppressed cell gets a second, the smallest published cell of the line, inner
   non-zero cells before zeros, margins last. Then the independent audit
   (`skyddsnat.disclosure_audit`) is asked about the table as it would be published; for
-  each cell (or group) it finds unprotected, the cheapest published cell sharing a line,
-  a relation or a group with it is suppressed too, until the audit passes. Suppressing more
+  each cell (or group) it finds unprotected, the cheapest published cell its bound rests on
+  (the LP's binding constraints) is suppressed too — else the cheapest sharing a line, a
+  relation or a group with it — until the audit passes. Suppressing more
   only widens what an attacker must consider, so this ends (all suppressed is safe).
 - Blocks (the months): no margin crosses them, so each is its own problem.
 """
@@ -147,6 +148,7 @@ class _Block:
             for r in rows:
                 self.row_lines[r].append(i)
         self.margin = margin
+        self.cost = self._costs()
         names = {name: i for i, name in enumerate(s.measures)}
         self.partners: dict[int, set[int]] = {i: set() for i in range(len(s.measures))}
         for rel in s.relations:
@@ -158,9 +160,9 @@ class _Block:
             self.partners[names[b]].add(names[a])
         self.index = {tuple(r): i for i, r in enumerate(keys.astype(str).itertuples(index=False))}
 
-    def cost(self, rows: np.ndarray, m: int) -> np.ndarray:
-        v = self.v[rows, m]
-        return self.margin[rows] * 4 * 10**12 + (v == 0) * 2 * 10**12 + v
+    def _costs(self) -> np.ndarray:
+        """Per cell: inner non-zero cells first, then zeros, margins last; smallest first."""
+        return (self.margin[:, None] * 4 * 10**12 + (self.v == 0) * 2 * 10**12 + self.v)
 
     def pick(self, cells: list[tuple[np.ndarray, int]]) -> tuple[int, int] | None:
         best, best_cost = None, None
@@ -168,7 +170,7 @@ class _Block:
             free = rows[self.status[rows, m] == _PUB]
             if not len(free):
                 continue
-            cost = self.cost(free, m)
+            cost = self.cost[free, m]
             i = int(np.argmin(cost))
             if best_cost is None or cost[i] < best_cost:
                 best, best_cost = (int(free[i]), m), cost[i]
@@ -215,6 +217,11 @@ class _Block:
             out[m] = pd.array(np.where(self.status[:, j] == _PUB, shown, symbol), dtype="string")
         return out
 
+    def cells(self, labels: list[tuple]) -> list[tuple[np.ndarray, int]]:
+        """Cells named by (keys…, measure), as pick() candidates."""
+        names = {name: i for i, name in enumerate(self.s.measures)}
+        return [(np.array([self.index[tuple(lab[:-1])]]), names[lab[-1]]) for lab in labels]
+
     def locate(self, rows: pd.DataFrame, column: str) -> list[tuple[int, int]]:
         names = {name: i for i, name in enumerate(self.s.measures)}
         keys = rows[list(self.s.keys)].astype(str).itertuples(index=False)
@@ -240,14 +247,15 @@ def suppress_table(inner: pd.DataFrame, s: TableStructure, k: int, *, komplement
             report = audit(block.published(symbol), s, k, symbol, seeds=[block.frame])
             if report.problems:
                 raise SuppressionFailed("; ".join(report.problems))
-            todo = block.locate(report.unsafe_cells, "matt")
-            groups = report.unsafe_groups
-            todo += block.locate(groups, "matt") + block.locate(groups, "grupp")
-            if not todo:
+            unsafe = pd.concat([report.unsafe_cells[[*s.keys, "matt", "bindande"]],
+                                report.unsafe_groups[[*s.keys, "matt", "bindande"]]])
+            if unsafe.empty:
                 break
             added = False
-            for r, m in todo:
-                cell = block.pick(block.neighbours(r, m)) or block.widen(r, m)
+            for (r, m), binding in zip(block.locate(unsafe, "matt"), unsafe["bindande"],
+                                       strict=True):
+                cell = (block.pick(block.cells(binding)) or block.pick(block.neighbours(r, m))
+                        or block.widen(r, m))
                 if cell is not None:
                     block.status[cell] = _SEK
                     added = True
@@ -264,11 +272,3 @@ def suppress_table(inner: pd.DataFrame, s: TableStructure, k: int, *, komplement
     return Suppressed(pd.concat(done_values, ignore_index=True),
                       pd.concat(done_status, ignore_index=True), s, symbol)
 
-
-def ratio_or_dots(numerator: float, base: float, min_base: int = 10, symbol: str = ".."):
-    """numerator / base, or the symbol when the base is below min_base students (or unknown)."""
-    if base is None or numerator is None or pd.isna(base) or pd.isna(numerator):
-        return symbol
-    if base < min_base:
-        return symbol
-    return numerator / base
