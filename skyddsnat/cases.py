@@ -5,8 +5,11 @@ child on the same list for the same reason gets the same id in every delivery, a
 says nothing without the pseudonym key.
 
 The history (`state/arenden.parquet`) is pseudonymous and holds one row per case episode:
-list, case id, person id, first_seen, last_seen, closed_on (NaT while open). A case is in
-every delivery of its list from first_seen to last_seen (an absence closes it; a later
+list, case id, person id, case key label (`nyckel`: kind and the case key's other values,
+no person), first_seen, last_seen, closed_on (NaT while open). A case already in the history
+keeps its recorded id: after the pseudonym key is rotated (person ids re-keyed, the id's
+HMAC key new) the same case is found by list, person and label and keeps its `arende_id`.
+A case is in every delivery of its list from first_seen to last_seen (an absence closes it; a later
 return opens a new episode), so the cases delivered on any earlier date can be rebuilt
 from the history alone. Statuses are always computed against the latest delivery STRICTLY
 BEFORE the reference date, which makes a re-run of the same date give the same statuses
@@ -25,7 +28,8 @@ from skyddsnat.lists.catalog import ListSpec
 from skyddsnat.pseudonym import case_id
 from skyddsnat.storage import write_parquet
 
-HISTORY_COLUMNS = ["lista", "arende_id", "person_id", "first_seen", "last_seen", "closed_on"]
+HISTORY_COLUMNS = ["lista", "arende_id", "person_id", "nyckel", "first_seen", "last_seen",
+                   "closed_on"]
 CLOSED_COLUMNS = ["arende_id", "person_id", "forst_sedd", "avslutad", "dagar_oppet"]
 
 
@@ -36,7 +40,7 @@ class CaseProblem(ValueError):
 def empty_history() -> pd.DataFrame:
     return pd.DataFrame({
         "lista": pd.Series(dtype="string"), "arende_id": pd.Series(dtype="string"),
-        "person_id": pd.Series(dtype="string"),
+        "person_id": pd.Series(dtype="string"), "nyckel": pd.Series(dtype="string"),
         "first_seen": pd.Series(dtype="datetime64[ns]"),
         "last_seen": pd.Series(dtype="datetime64[ns]"),
         "closed_on": pd.Series(dtype="datetime64[ns]")})
@@ -63,10 +67,11 @@ def assign_case_ids(rows: pd.DataFrame, spec: ListSpec, key: bytes) -> pd.DataFr
 
 
 def _with_ids(rows: pd.DataFrame, specs: list[ListSpec], lists: np.ndarray,
-              key: bytes) -> pd.DataFrame:
+              key: bytes, history: pd.DataFrame | None = None) -> pd.DataFrame:
     """Case ids for the rows of several lists of one kind at once (`lists`: spec positions).
 
     The lists share the case key, so one pass hashes each distinct key once for all of them.
+    A case the history knows (same list, person and label) keeps its recorded id. The
     """
     spec = specs[0]
     key_cols = list(spec.case_key())
@@ -77,19 +82,36 @@ def _with_ids(rows: pd.DataFrame, specs: list[ListSpec], lists: np.ndarray,
     if subject.isna().any():
         raise CaseProblem(f"listan {specs[lists[subject.isna().to_numpy()][0]].name} har "
                           f"rader utan {spec.subject}")
-    label = pd.Series(spec.kind, index=rows.index, dtype="string")
-    for c in (c for c in key_cols if c != spec.subject):
-        label = label + "|" + rows[c].astype("string").fillna("")
+    label = _labels(rows, spec)
     codes, uniques = pd.factorize(subject + "\x1f" + label)
-    ids = [case_id(key, *u.split("\x1f", 1)) for u in uniques]
+    ids = pd.array([case_id(key, *u.split("\x1f", 1)) for u in uniques], dtype="string")
+    ids = ids[codes] if len(ids) else pd.array([], dtype="string")
+    if history is not None and len(history) and len(rows):
+        names = np.asarray([s.name for s in specs], dtype=object)[lists]
+        wanted = pd.Series(names, index=rows.index, dtype="string") + "\x1f" + subject \
+            + "\x1f" + label
+        h = history.dropna(subset=["nyckel"])
+        recorded = (h["lista"] + "\x1f" + h["person_id"] + "\x1f" + h["nyckel"])
+        known = pd.Series(h["arende_id"].to_numpy(), index=recorded.to_numpy())
+        known = known[~known.index.duplicated(keep="last")]
+        found = wanted.map(known)
+        ids = pd.array(found.fillna(pd.Series(ids, index=rows.index)).to_numpy(),
+                       dtype="string")
     out = rows.copy()
-    out.insert(0, "arende_id", pd.array(ids, dtype="string")[codes] if len(ids) else
-               pd.array([], dtype="string"))
+    out.insert(0, "arende_id", ids)
     twice = pd.DataFrame({"l": lists, "id": out["arende_id"].to_numpy()}).duplicated().to_numpy()
     if twice.any():
         raise CaseProblem(f"listan {specs[lists[twice][0]].name} har flera rader för samma "
                           "ärende")
     return out
+
+
+def _labels(rows: pd.DataFrame, spec: ListSpec) -> pd.Series:
+    """The case key less its subject: kind, then the other key columns' values."""
+    label = pd.Series(spec.kind, index=rows.index, dtype="string")
+    for c in (c for c in spec.case_key() if c != spec.subject):
+        label = label + "|" + rows[c].astype("string").fillna("")
+    return label
 
 
 def previous_delivery(history: pd.DataFrame, list_name: str, as_of) -> pd.Timestamp | None:
@@ -161,7 +183,8 @@ def update_history(history: pd.DataFrame, list_name: str, cases: pd.DataFrame,
     earlier than the list's latest recorded date (an old backfill) leaves history as is:
     later deliveries already built on it.
     """
-    current = cases[["arende_id", "person_id"]].astype("string").assign(lista=list_name)
+    cols = ["arende_id", "person_id", *(["nyckel"] if "nyckel" in cases.columns else [])]
+    current = cases[cols].astype("string").assign(lista=list_name)
     return _update(_typed(history), [list_name], current, _day(as_of))
 
 
@@ -190,11 +213,18 @@ def _update(history: pd.DataFrame, names: list[str], current: pd.DataFrame,
     still = open_prev & _pairs(h["lista"], h["arende_id"]).isin(now)
     h.loc[still, "last_seen"] = as_of
     h.loc[open_prev & ~still, "closed_on"] = as_of
+    if "nyckel" in current.columns:  # histories written before labels were kept
+        unlabelled = still & h["nyckel"].isna()
+        label = pd.Series(current["nyckel"].to_numpy(), index=now.to_numpy())
+        h.loc[unlabelled, "nyckel"] = _pairs(h.loc[unlabelled, "lista"],
+                                             h.loc[unlabelled, "arende_id"]).map(label)
     continuing = _pairs(h.loc[still, "lista"], h.loc[still, "arende_id"])
     new = current[~now.isin(continuing).to_numpy()]
     opened = pd.DataFrame({"lista": new["lista"].to_numpy(),
                            "arende_id": new["arende_id"].to_numpy(),
-                           "person_id": new["person_id"].to_numpy(), "first_seen": as_of,
+                           "person_id": new["person_id"].to_numpy(),
+                           "nyckel": (new["nyckel"].to_numpy() if "nyckel" in new.columns
+                                      else pd.NA), "first_seen": as_of,
                            "last_seen": as_of, "closed_on": pd.NaT})
     parts = [p for p in (kept, h, _typed(opened)) if len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else empty_history()
@@ -232,7 +262,8 @@ def track_lists(history: pd.DataFrame, specs: list[ListSpec], rows: pd.DataFrame
     as_of = _day(as_of)
     history = _typed(history)
     names = [s.name for s in specs]
-    with_ids = _with_ids(rows, specs, np.asarray(lists), key)
+    with_ids = _with_ids(rows, specs, np.asarray(lists), key,
+                         history[history["lista"].isin(names).to_numpy()])
     lista = pd.Series(np.asarray(names, dtype=object)[lists], index=rows.index,
                       dtype="string")
     h = history[history["lista"].isin(names).to_numpy()]
@@ -246,7 +277,8 @@ def track_lists(history: pd.DataFrame, specs: list[ListSpec], rows: pd.DataFrame
     closed_parts = [closed.iloc[bounds[i]:bounds[i + 1]].reset_index(drop=True)
                     for i in range(len(specs))]
     current = pd.DataFrame({"lista": lista, "arende_id": with_ids["arende_id"],
-                            "person_id": with_ids[specs[0].subject].astype("string")})
+                            "person_id": with_ids[specs[0].subject].astype("string"),
+                            "nyckel": _labels(rows, specs[0])})
     return Tracked(with_ids, np.asarray(lists), closed_parts,
                    _update(history, names, current, as_of))
 
@@ -257,7 +289,7 @@ def _day(value) -> pd.Timestamp:
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     out = df.reindex(columns=HISTORY_COLUMNS).copy()
-    for c in ("lista", "arende_id", "person_id"):
+    for c in ("lista", "arende_id", "person_id", "nyckel"):
         out[c] = out[c].astype("string")
     for c in ("first_seen", "last_seen", "closed_on"):
         if out[c].dtype != "datetime64[ns]":  # converting a typed column again is slow

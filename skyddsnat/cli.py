@@ -13,7 +13,8 @@ import typer
 
 app = typer.Typer(help="Skyddsnät – skyddsnät för barn och elever, med integriteten först.",
                   no_args_is_help=True, add_completion=False)
-keys_app = typer.Typer(help="Nycklar: init, rotate, rewrap.", no_args_is_help=True)
+keys_app = typer.Typer(help="Nycklar: init, rotate, rewrap, rotate-pseudonym.",
+                       no_args_is_help=True)
 policy_app = typer.Typer(help="Policyer: check, explain.", no_args_is_help=True)
 audit_app = typer.Typer(help="Revisionslogg: verify.", no_args_is_help=True)
 archive_app = typer.Typer(help="Förseglat arkiv: restore.", no_args_is_help=True)
@@ -96,6 +97,24 @@ def keys_rewrap(key_dir: Path = typer.Option(..., "--key-dir"),
         _fail(str(exc))
     typer.echo(f"Omkrypterat: {counts['poster']} valvposter till {keys.vault_active}"
                + (f"; {legacy} äldre arkivfiler förseglade." if legacy else "."))
+
+
+@keys_app.command("rotate-pseudonym")
+def keys_rotate_pseudonym(key_dir: Path = typer.Option(..., "--key-dir"),
+                          data_dir: Path = typer.Option(..., "--data-dir")):
+    """Ny pseudonymnyckel: varje lagrad pseudonym nycklas om (även förseglade personers),
+    ärende-id och status följer med. Avbruten? Kör kommandot igen."""
+    from skyddsnat.keys import KeyProblem
+    from skyddsnat.rotation import rotate_pseudonym
+    from skyddsnat.vault import VaultTampered
+
+    try:
+        done = rotate_pseudonym(key_dir, data_dir)
+    except (KeyProblem, VaultTampered) as exc:
+        _fail(str(exc))
+    typer.echo(f"Pseudonymnyckeln roterad: {done['fran']} -> {done['till']}; "
+               f"{done['valvposter']} valvposter, {done['forseglade']} förseglade identiteter, "
+               f"{done['tabeller']} tabeller omnycklade. Fil- och radcacher tömda.")
 
 
 @app.command("generate")

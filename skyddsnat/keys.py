@@ -28,6 +28,7 @@ ENV_PSEUDONYM = "SKYDDSNAT_PSEUDONYM_KEY"  # JSON {"id": ..., "key": base64}
 ENV_KEYRING = "SKYDDSNAT_VAULT_KEYRING"  # JSON {"active": ..., "keys": {id: base64}}
 ENV_OFFICER_PUBLIC = "SKYDDSNAT_OFFICER_PUBLIC_KEY"  # PEM text
 KEY_CHECK_FILE = "nyckelkontroll.json"
+ROTATION_JOURNAL = "pseudonymrotation.json"  # in state/: a rotation begun, not yet finished
 _CHECK_MESSAGE = b"skyddsnat nyckelkontroll v1"
 
 
@@ -42,6 +43,14 @@ class Keys:
     vault_active: str
     vault_keys: dict[str, bytes]
     officer_public: X25519PublicKey
+    # Earlier pseudonym keys, oldest first, when the key has been rotated: a pseudonym is
+    # computed through the whole chain (skyddsnat/pseudonym.py). Empty before any rotation.
+    pseudonym_chain: tuple[bytes, ...] = ()
+
+    @property
+    def pseudonym_keys(self) -> tuple[bytes, ...]:
+        """The full chain ending in the current key: what ingest hashes a personnummer with."""
+        return (*self.pseudonym_chain, self.pseudonym_key)
 
     def vault_key(self, key_id: str) -> bytes:
         try:
@@ -162,11 +171,12 @@ def load_keys(key_dir: Path | str | None) -> Keys:
         active = ring["active"]
         pkey = _unb64(pseud["key"], "pseudonymnyckeln", 32)
         pid = pseud["id"]
+        chain = tuple(_unb64(k, "pseudonymkedjan", 32) for k in pseud.get("kedja", []))
     except (KeyError, TypeError, AttributeError):
         raise KeyProblem("en nyckelfil saknar fält") from None
     if active not in vault_keys:
         raise KeyProblem("den aktiva valvnyckeln saknas i nyckelringen")
-    return Keys(pid, pkey, active, vault_keys, officer)
+    return Keys(pid, pkey, active, vault_keys, officer, chain)
 
 
 def load_officer_private(path: Path | str) -> X25519PrivateKey:
@@ -182,6 +192,14 @@ def load_officer_private(path: Path | str) -> X25519PrivateKey:
     return key
 
 
+def pseudonym_check(chain: tuple[bytes, ...]) -> str:
+    """Check value of a pseudonym key chain (a single key: HMAC of a constant, as before)."""
+    value = _CHECK_MESSAGE
+    for key in chain:
+        value = hmac.new(key, value, hashlib.sha256).hexdigest().encode()
+    return value.decode()
+
+
 def verify_against_data(keys: Keys, state_dir: Path) -> None:
     """Stop if these keys are not the ones the data dir was written with (wrong key).
 
@@ -190,7 +208,11 @@ def verify_against_data(keys: Keys, state_dir: Path) -> None:
     """
     state_dir = Path(state_dir)
     path = state_dir / KEY_CHECK_FILE
-    pseud_check = hmac.new(keys.pseudonym_key, _CHECK_MESSAGE, hashlib.sha256).hexdigest()
+    pseud_check = pseudonym_check(keys.pseudonym_keys)
+    pending = state_dir / ROTATION_JOURNAL
+    if pending.exists():
+        raise KeyProblem("en rotation av pseudonymnyckeln är avbruten: kör "
+                         "`skyddsnat keys rotate-pseudonym` igen för att slutföra den")
     if path.exists():
         recorded = _read_json(path, "nyckelkontrollen")
         if recorded.get("pseudonym", {}).get(keys.pseudonym_id) != pseud_check:

@@ -4,6 +4,11 @@ Per-value Python overhead dominates at register scale, so unique values are hash
 `hmac.digest` and mapped back vectorised. The pseudonym is 128 bits of hex, enough to make
 collisions negligible for any municipality, and carries no key id: rotating the HMAC key is
 a deliberate re-pseudonymisation, not a rewrap (see README).
+
+After a rotation (`skyddsnat.rotation`) the key is a chain: the pseudonym is HMAC under the
+first key, then HMAC of that pseudonym under each later key. Composing keyed hashes needs no
+plaintext, so stored pseudonyms of persons the host cannot read (sealed) can be re-keyed,
+and no stored pseudonym is computable from an earlier key alone.
 """
 
 from __future__ import annotations
@@ -18,11 +23,21 @@ import pyarrow as pa
 PSEUDONYM_HEX = 32
 
 
-def pseudonym(key: bytes, pnr12: str) -> str:
-    return hmac.digest(key, pnr12.encode(), hashlib.sha256).hex()[:PSEUDONYM_HEX]
+PseudonymKey = bytes | tuple[bytes, ...]  # one key, or a chain (oldest first)
 
 
-def pseudonymize_series(key: bytes, pnr12: pd.Series,
+def _chain(key: PseudonymKey) -> tuple[bytes, ...]:
+    return (key,) if isinstance(key, bytes) else tuple(key)
+
+
+def pseudonym(key: PseudonymKey, pnr12: str) -> str:
+    value = pnr12
+    for k in _chain(key):
+        value = hmac.digest(k, value.encode(), hashlib.sha256).hex()[:PSEUDONYM_HEX]
+    return value
+
+
+def pseudonymize_series(key: PseudonymKey, pnr12: pd.Series,
                         memo: dict[str, str] | None = None) -> pd.Series:
     """Map a Series of 12-digit numbers (NA allowed) to pseudonyms, hashing each value once.
 
@@ -35,8 +50,12 @@ def pseudonymize_series(key: bytes, pnr12: pd.Series,
     todo = [u for u, h in zip(uniques, hashed, strict=True) if h is None]
     if todo:
         digest, sha = hmac.digest, hashlib.sha256
+        first, *later = _chain(key)
         for u in todo:
-            memo[u] = digest(key, u.encode(), sha).hex()[:PSEUDONYM_HEX]
+            value = digest(first, u.encode(), sha).hex()[:PSEUDONYM_HEX]
+            for k in later:
+                value = digest(k, value.encode(), sha).hex()[:PSEUDONYM_HEX]
+            memo[u] = value
         hashed = [memo[u] for u in uniques]
     lookup = pd.array(hashed, dtype="string")
     return pd.Series(lookup.take(codes, allow_fill=True), index=pnr12.index, dtype="string")

@@ -7,6 +7,7 @@ person's identity record), so a sealed blob cannot be replayed as something else
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pandas as pd
@@ -52,9 +53,30 @@ def seal_identities(public_key: X25519PublicKey, identities: pd.DataFrame) -> pd
                          "sealed": sealed})
 
 
+ENVELOPE = "kuvert"
+
+
+def rebind_identity(public_key: X25519PublicKey, blob: bytes, old_id: str, new_id: str) -> bytes:
+    """Move a sealed identity to a re-keyed pseudonym without opening it (the host cannot).
+
+    The old blob, with the id it is bound to, is sealed again bound to the new id: an
+    envelope only the officer opens, so the binding (and the old pseudonym) stays sealed and
+    a blob moved to another person still fails."""
+    inner = {ENVELOPE: {"bunden_till": old_id, "forseglad": base64.b64encode(blob).decode()}}
+    return seal_bytes(public_key, json.dumps(inner).encode(), identity_info(new_id))
+
+
+def _open_identity(private_key: X25519PrivateKey, blob: bytes, person_id: str) -> dict:
+    record = json.loads(open_bytes(private_key, blob, identity_info(person_id)))
+    while ENVELOPE in record:  # one envelope per rotation since the record was sealed
+        env = record[ENVELOPE]
+        record = json.loads(open_bytes(private_key, base64.b64decode(env["forseglad"]),
+                                       identity_info(env["bunden_till"])))
+    return record
+
+
 def open_identities(private_key: X25519PrivateKey, sealed: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for pid, blob in sealed[["person_id", "sealed"]].itertuples(index=False, name=None):
-        rows.append({"person_id": pid,
-                     **json.loads(open_bytes(private_key, blob, identity_info(pid)))})
+        rows.append({"person_id": pid, **_open_identity(private_key, blob, pid)})
     return pd.DataFrame(rows, columns=None if rows else ["person_id"])

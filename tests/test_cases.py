@@ -140,3 +140,28 @@ def test_statuses_follow_set_membership(sets):
         assert set(closed_again["person_id"]) == previous - current
         pd.testing.assert_frame_equal(h_again, h_new)
         h, previous = h_new, current
+
+
+def test_a_recorded_case_keeps_its_id_after_the_pseudonyms_are_rekeyed():
+    """Rotation re-keys person_id in the history and changes the HMAC key: the case is
+    found by list, person and label, keeps its arende_id and stays `kvarstar`."""
+    spec = list_spec("skolplikt")
+    rows = pd.DataFrame({"person_id": pd.Series(["a" * 32, "b" * 32], dtype="string"),
+                         "orsak": ["okand", "nyinflyttad"]})
+    rows = rows.reindex(columns=[*rows.columns, *[c for c in spec.columns if c not in
+                                                   rows.columns and c not in
+                                                   ("arende_id", "status")]])
+    first, _closed, history = track_cases(empty_history(), spec, rows, b"k" * 32, "2026-11-19")
+    assert set(history["nyckel"]) == {"skolplikt|okand", "skolplikt|nyinflyttad"}
+    rekeyed = {"a" * 32: "c" * 32, "b" * 32: "d" * 32}
+    history["person_id"] = history["person_id"].map(rekeyed).astype("string")
+    moved = rows.assign(person_id=rows["person_id"].map(rekeyed).astype("string"))
+    second, closed, _h = track_cases(history, spec, moved, b"n" * 32, "2026-11-20")
+    assert second["arende_id"].tolist() == first["arende_id"].tolist()
+    assert second["status"].tolist() == ["kvarstar", "kvarstar"] and closed.empty
+    # A changed reason is another case: a new id under the new key.
+    changed = moved.assign(orsak=["okand", "okand"])
+    third, _c, _h = track_cases(history, spec, changed, b"n" * 32, "2026-11-20")
+    assert third["arende_id"].iat[0] == first["arende_id"].iat[0]
+    assert third["arende_id"].iat[1] != first["arende_id"].iat[1]
+    assert third["status"].tolist() == ["kvarstar", "ny"]

@@ -327,3 +327,49 @@ def test_key_dir_is_private(key_dir):
     assert oct(os.stat(key_dir).st_mode & 0o777) == "0o700"
     for f in (PSEUDONYM_FILE, KEYRING_FILE):
         assert oct((key_dir / f).stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_rebound_identity_opens_under_its_new_id_only(tmp_path, key_dir):
+    """Rotation moves a sealed identity to the re-keyed pseudonym without opening it."""
+    from skyddsnat.seal import rebind_identity
+
+    keys = load_keys(key_dir)
+    private = load_officer_private(tmp_path / "officer.pem")
+    sealed = seal_identities(keys.officer_public, IDENTITIES.iloc[:2])
+    old = sealed["person_id"].tolist()
+    new = ["a" * 32, "b" * 32]
+    twice = ["c" * 32, "d" * 32]
+    moved = sealed.assign(sealed=[rebind_identity(keys.officer_public, b, o, n)
+                                  for b, o, n in zip(sealed["sealed"], old, new, strict=True)],
+                          person_id=new)
+    again = moved.assign(sealed=[rebind_identity(keys.officer_public, b, o, n)
+                                 for b, o, n in zip(moved["sealed"], new, twice, strict=True)],
+                         person_id=twice)
+    back = open_identities(private, again)
+    assert back["personnummer"].tolist() == ["201503122384", "201406072391"]
+    assert back["person_id"].tolist() == twice
+    for blob in again["sealed"]:
+        assert old[0].encode() not in blob and b"201503122384" not in blob
+    again["person_id"] = again["person_id"].iloc[::-1].to_numpy()
+    with pytest.raises(SealBroken):
+        open_identities(private, again)
+
+
+def test_a_chained_pseudonym_composes_keyed_hashes():
+    """After a rotation: HMAC(k2, HMAC(k1, pnr)) — the old key alone computes nothing stored."""
+    import hashlib
+    import hmac
+
+    from skyddsnat.keys import pseudonym_check
+    from skyddsnat.pseudonym import pseudonym, pseudonymize_series
+
+    k1, k2 = bytes(range(32)), bytes(range(1, 33))
+    p1 = pseudonym(k1, "201503122384")
+    p2 = pseudonym((k1, k2), "201503122384")
+    assert p2 == hmac.digest(k2, p1.encode(), hashlib.sha256).hex()[:32] != p1
+    series = pseudonymize_series((k1, k2), pd.Series(["201503122384", None], dtype="string"))
+    assert series.iat[0] == p2 and series.isna().iat[1]
+    assert pseudonymize_series(k2, pd.Series([p1], dtype="string")).iat[0] == p2
+    assert pseudonym_check((k1,)) == hmac.new(k1, b"skyddsnat nyckelkontroll v1",
+                                              hashlib.sha256).hexdigest()
+    assert pseudonym_check((k1, k2)) != pseudonym_check((k2,))

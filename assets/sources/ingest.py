@@ -156,7 +156,7 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
             todo.append((len(results) - 1, path, key))
     if cache and (workers := workers_for(len(todo), PER_WORKER)) > 1:
         # Many new files of a cached source (a first night): ingested in worker processes.
-        jobs = [(p, source, policy, keys.pseudonym_key, reference) for _, p, _ in todo]
+        jobs = [(p, source, policy, keys.pseudonym_keys, reference) for _, p, _ in todo]
         with mapped(ingest_checked, jobs, workers) as done:
             for (i, _, _), result in zip(todo, done, strict=True):
                 results[i] = result
@@ -164,7 +164,7 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
         for i, path, _ in todo:
             known = (_load_rows(rows_path, keys, data.vault, source) if rows_path
                      else None)
-            results[i] = ingest_file(path, source, policy, keys.pseudonym_key, reference,
+            results[i] = ingest_file(path, source, policy, keys.pseudonym_keys, reference,
                                      known, memo)
     fresh = [(path, results[i]) for i, path, _ in todo]
     for result in results:

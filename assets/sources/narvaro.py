@@ -66,7 +66,7 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     as_of, custodian = skyddsnat.reference_date(), custodian_key(keys, policy)
     days = [date.fromisoformat(k) for k in context.partition_keys]
     present = [(d, p) for d in days if (p := daily_file(data.inbox, NAME, d)) is not None]
-    jobs = [(p, d, policy, keys.pseudonym_key, as_of, data.partition(NAME, d.isoformat()))
+    jobs = [(p, d, policy, keys.pseudonym_keys, as_of, data.partition(NAME, d.isoformat()))
             for d, p in present]
     tally = Tally(NAME)
     # One day at a time per process: a backfill holds a day's rows in memory, never the year.
