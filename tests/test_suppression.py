@@ -123,7 +123,7 @@ def test_status_sheet_rides_beside_the_table():
 @st.composite
 def tables(draw):
     """Random kommunbild inner rows: 1–3 months, 1–4 schools, 1–3 grades, some groups
-    missing, sizes from 1 (tiny) upwards, nested level counts."""
+    missing, sizes from 0 (empty) and 1 (tiny) upwards, nested level counts."""
     months = draw(st.integers(1, 3))
     schools = draw(st.integers(1, 4))
     grades = draw(st.integers(1, 3))
@@ -133,7 +133,7 @@ def tables(draw):
             for g in range(grades):
                 if draw(st.integers(0, 5)) == 0:
                     continue  # this school lacks the grade (that month)
-                n = draw(st.integers(1, 40))
+                n = draw(st.integers(0, 40))  # 0: an empty group
                 a10 = draw(st.integers(0, n))
                 a15 = draw(st.integers(0, a10))
                 a20 = draw(st.integers(0, a15))
