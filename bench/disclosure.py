@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from skyddsnat.action_programmes import BOARD_STRUCTURE, MEASURES
 from skyddsnat.disclosure_audit import audit
 from skyddsnat.kommunbild import BLOCKS, COUNT_COLUMNS, STRUCTURE
 from skyddsnat.suppression import STATUSES, suppress_table
@@ -49,6 +50,19 @@ def stockholm_shape(units: int = 190, seed: int = 18) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["manad", "skolenhet", "arskurs", *COUNT_COLUMNS])
 
 
+def programmes_shape(units: int = 190, seed: int = 18) -> pd.DataFrame:
+    """The board's action-programme table: per unit pupils with F, with a programme, F
+    without one and '-', consistent with each other."""
+    rng = np.random.default_rng(seed)
+    f = rng.poisson(25, units)
+    f_without = rng.binomial(f, 0.3)
+    programmes = (f - f_without) + rng.poisson(8, units)
+    return pd.DataFrame({"skolenhet": [f"{1_000_0000 + u}" for u in range(units)],
+                         "elever_med_f": f, "elever_med_atgardsprogram": programmes,
+                         "f_utan_atgardsprogram": f_without,
+                         "elever_med_streck": rng.poisson(3, units)})[["skolenhet", *MEASURES]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--units", type=int, default=190)
@@ -73,6 +87,13 @@ def main() -> None:
     print(f"röjandekontroll (från publicerade strängar): {t_audit:.1f} s, "
           f"{report.lps} LP-lösningar, bevisad: {report.passed}")
     print(report.summary())
+    t0 = time.perf_counter()
+    board = suppress_table(programmes_shape(args.units), BOARD_STRUCTURE, args.k)
+    t_board = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    board_report = audit(board.published(), BOARD_STRUCTURE, args.k)
+    print(f"åtgärdsprogramtabellen: {len(board.values)} rader, undertryckning {t_board:.2f} s, "
+          f"röjandekontroll {time.perf_counter() - t0:.2f} s, bevisad: {board_report.passed}")
 
 
 if __name__ == "__main__":
