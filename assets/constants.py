@@ -1,5 +1,7 @@
 """Names shared by assets, checks, jobs and schedules."""
 
+from datetime import date
+
 from dagster import DailyPartitionsDefinition
 
 GROUP_SOURCES = "sources"
@@ -15,7 +17,11 @@ CHECK_PANDERA = "pandera"
 CHECK_GX = "great_expectations"
 
 TIMEZONE = "Europe/Stockholm"
-# Attendance is one file per school day; partitions cover every calendar day (weekends stay
-# empty), from a date before any läsår a municipality will load.
-ATTENDANCE_PARTITIONS = DailyPartitionsDefinition(start_date="2024-07-01", timezone=TIMEZONE,
-                                                  end_offset=1)
+
+
+def attendance_partitions(start: date) -> DailyPartitionsDefinition:
+    """Attendance is one file per school day; partitions cover every calendar day (weekends
+    stay empty) from `start`, the data dir's first attendance day
+    (`skyddsnat.attendance_start`), through tomorrow."""
+    return DailyPartitionsDefinition(start_date=start.isoformat(), timezone=TIMEZONE,
+                                     end_offset=1)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from dagster import AssetSelection, RunRequest, define_asset_job
+from dagster import AssetSelection, PartitionsDefinition, RunRequest, define_asset_job
 
-from assets.constants import ATTENDANCE_PARTITIONS
 from skyddsnat.inbox import files_for
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
@@ -16,12 +15,17 @@ RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 KOMMUN_TAG = "skyddsnat/kommunkod"
 
-nightly_job = define_asset_job(
-    JOB_NAME,
-    selection=AssetSelection.all(),
-    partitions_def=ATTENDANCE_PARTITIONS,
-    description="Hela nattkörningen: inläsning, skydd, listor och leverans för en referensdag.",
-)
+
+
+def nightly_job(partitions_def: PartitionsDefinition):
+    """The job over every asset, partitioned as the code location's attendance."""
+    return define_asset_job(
+        JOB_NAME,
+        selection=AssetSelection.all(),
+        partitions_def=partitions_def,
+        description="Hela nattkörningen: inläsning, skydd, listor och leverans för en "
+                    "referensdag.",
+    )
 
 
 def attendance_range(data: DataDir, as_of: date) -> tuple[date, date]:

@@ -21,10 +21,10 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     EnvVar,
+    PartitionsDefinition,
     define_asset_job,
 )
 
-from assets.constants import ATTENDANCE_PARTITIONS
 from pipelines.io import WarehouseIOManager
 from pipelines.jobs import JOB_NAME, KOMMUN_TAG, run_config
 from pipelines.resources import Skyddsnat
@@ -53,19 +53,22 @@ def _kommun_config(k: KommunPlats) -> dict:
     return run_config(str(k.data_dir), str(k.key_dir or ""), None, k.kommunkod, str(k.policy_dir))
 
 
-def kommun_job(k: KommunPlats, version: str):
+def kommun_job(k: KommunPlats, version: str, partitions_def: PartitionsDefinition):
     return define_asset_job(
         job_name(k.kommunkod), selection=AssetSelection.all(),
-        partitions_def=ATTENDANCE_PARTITIONS, config=_kommun_config(k),
+        partitions_def=partitions_def, config=_kommun_config(k),
         tags=kommun_tags(k, version),
         description=f"Nattkörningen för {k.namn} ({k.kommunkod}): bara kommunens egna "
                     "kataloger, nycklar och policy.")
 
 
-def konsortium_definitions(k: Konsortium, assets) -> Definitions:
+def konsortium_definitions(k: Konsortium, assets,
+                           partitions_def: PartitionsDefinition) -> Definitions:
+    """`assets` with their attendance partitions `partitions_def` (they start at the first
+    attendance day of any of the municipalities)."""
     jobs, schedules, sensors = [], [], []
     for place in k.kommuner:
-        job = kommun_job(place, k.version)
+        job = kommun_job(place, k.version, partitions_def)
         paths = dict(kommunkod=place.kommunkod, policy_dir=str(place.policy_dir), job=job)
         key_dir = str(place.key_dir or "")
         jobs.append(job)

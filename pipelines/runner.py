@@ -29,8 +29,10 @@ def run_nightly(data_dir: Path, key_dir: Path | None, as_of: date, kommunkod: st
     verify_against_data(keys, data.state)
     policy_dir = Path(policy_dir or DEFAULT_POLICY_DIR)
     load_policy(policy_dir)
-    from pipelines.definitions import defs  # heavy import, after the cheap checks
+    from pipelines.definitions import build_definitions  # heavy import, after the checks
 
+    # This data dir's own code location: its partitions cover the days its files have.
+    defs = build_definitions(str(data_dir), str(key_dir or ""))
     job = defs.resolve_job_def(JOB_NAME)
     if instance is None:
         instance = (DagsterInstance.get() if os.environ.get("DAGSTER_HOME")

@@ -6,13 +6,14 @@ from zoneinfo import ZoneInfo
 from dagster import DefaultScheduleStatus, ScheduleEvaluationContext, schedule
 
 from assets.constants import TIMEZONE
-from pipelines.jobs import nightly_job, run_request_for
+from pipelines.jobs import JOB_NAME, run_request_for
 
 
-def build_schedule(data_dir: str, key_dir: str, *, job=nightly_job, name: str = "",
+def build_schedule(data_dir: str, key_dir: str, *, job=None, name: str = "",
                    kommunkod: str = "", policy_dir: str = "",
                    default_status=DefaultScheduleStatus.STOPPED):
-    @schedule(job=job, name=name or None, cron_schedule="0 2 * * *",
+    @schedule(job=job, job_name=None if job else JOB_NAME, name=name or None,
+              cron_schedule="0 2 * * *",
               execution_timezone=TIMEZONE, default_status=default_status,
               description="Varje natt 02:00 (Europe/Stockholm); referensdag = dagens datum.")
     def nattlig_schema(context: ScheduleEvaluationContext):

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
 from assets.constants import TIMEZONE
-from pipelines.jobs import nightly_job, run_request_for
+from pipelines.jobs import JOB_NAME, run_request_for
 from skyddsnat.inbox import PATTERNS, fingerprint, is_complete
 from skyddsnat.layout import DataDir
 
@@ -26,10 +26,11 @@ def _parse_cursor(cursor: str | None) -> dict[str, str]:
 
 
 def build_sensor(data_dir: str, key_dir: str, settle_seconds: float = 30.0, *,
-                 job=nightly_job, name: str = "", kommunkod: str = "", policy_dir: str = "",
+                 job=None, name: str = "", kommunkod: str = "", policy_dir: str = "",
                  minimum_interval_seconds: int = 60,
                  default_status=DefaultSensorStatus.STOPPED):
-    @sensor(job=job, name=name or None, minimum_interval_seconds=minimum_interval_seconds,
+    @sensor(job=job, job_name=None if job else JOB_NAME, name=name or None,
+            minimum_interval_seconds=minimum_interval_seconds,
             default_status=default_status,
             description="Startar nattkörningen när en ny, färdigskriven fil finns i inkorgen.")
     def inkorg_sensor(context: SensorEvaluationContext):

@@ -33,6 +33,12 @@ STATE_COLUMNS = [
 LEVELS = ("uppmarksamma", "oroande", "hog")
 FYND_HOG_UTAN_ARENDE = "hog_utan_arende"
 FYND_ANMALAN = "anmalan_till_huvudman"
+# Why a pupil is on the rektor's list (`skal`): the highest level reached by the percentage,
+# a long run of full days, flagged invalid absence.
+SKAL_NIVA = {"hog": "hog_franvaro", "oroande": "oroande_franvaro",
+             "uppmarksamma": "uppmarksamma_franvaro"}
+SKAL_LANG = "lang_franvaro"
+SKAL_OGILTIG = "ogiltig_franvaro"
 
 
 # --- term window -----------------------------------------------------------------------------
@@ -249,7 +255,9 @@ def _at_least(minutes: pd.Series, sched: pd.Series, percent: float) -> np.ndarra
 
 
 def classify(metrics: pd.DataFrame, policy_franvaro) -> pd.DataFrame:
-    """Add niva ("" | uppmarksamma | oroande | hog), ogiltig_flagga and utredningsplikt.
+    """Add niva ("" | uppmarksamma | oroande | hog), ogiltig_flagga and utredningsplikt,
+    and what the level rests on: niva_procent (the level of the percentage alone) and
+    lang_franvaro (the run of full days reached hog_sammanhangande_dagar).
 
     hog: total ≥ nivaer.hog or a run ≥ hog_sammanhangande_dagar full days. ogiltig_flagga:
     invalid ≥ ogiltig_flagga_procent. utredningsplikt (7:19 a, "upprepad eller längre frånvaro",
@@ -262,8 +270,10 @@ def classify(metrics: pd.DataFrame, policy_franvaro) -> pd.DataFrame:
     niva = np.full(len(out), "", dtype=object)
     for level in LEVELS:
         niva[_at_least(total, sched, p.nivaer[level])] = level
+    out["niva_procent"] = pd.array(niva.copy(), dtype="string")
     run = out["langsta_sammanhangande_dagar"].astype("float64").to_numpy(na_value=0)
-    niva[run >= p.hog_sammanhangande_dagar] = "hog"
+    out["lang_franvaro"] = run >= p.hog_sammanhangande_dagar
+    niva[out["lang_franvaro"].to_numpy()] = "hog"
     out["niva"] = pd.array(niva, dtype="string")
     out["ogiltig_flagga"] = _at_least(out["ogiltig_min"], sched, p.ogiltig_flagga_procent)
     out["utredningsplikt"] = (niva == "hog") | (
@@ -297,9 +307,11 @@ def rektor_list(term_metrics: pd.DataFrame, recent_metrics: pd.DataFrame,
     """Pseudonymous rows for franvaro_<skolenhetskod>.xlsx from two `classify` outputs.
 
     A pupil is listed when the term-to-date or last-4-weeks level is set, or invalid absence is
-    flagged in either window. Percentages are shown rounded down to one decimal.
+    flagged in either window; `skal` says which (see `reasons`). Percentages are shown rounded
+    down to one decimal. Worst first, as a rektor works through it: the higher level of the
+    two windows, then the term's and the last weeks' absence %.
     """
-    needed = {"niva", "ogiltig_flagga", "utredningsplikt"}
+    needed = {"niva", "ogiltig_flagga", "utredningsplikt", "niva_procent", "lang_franvaro"}
     for frame in (term_metrics, recent_metrics):
         if not needed <= set(frame.columns):
             raise ValueError("rektor_list tar emot klassade mått (classify)")
@@ -315,6 +327,8 @@ def rektor_list(term_metrics: pd.DataFrame, recent_metrics: pd.DataFrame,
             f"niva{suffix}": m["niva"].astype("string"),
             f"_flagga{suffix}": m["ogiltig_flagga"].astype("boolean"),
             f"_plikt{suffix}": m["utredningsplikt"].astype("boolean"),
+            f"_procentniva{suffix}": m["niva_procent"].astype("string"),
+            f"_lang{suffix}": m["lang_franvaro"].astype("boolean"),
         })
 
     both = shown(term_metrics, "").merge(shown(recent_metrics, "_4v"), on=KEY, how="outer")
@@ -327,10 +341,38 @@ def rektor_list(term_metrics: pd.DataFrame, recent_metrics: pd.DataFrame,
     listed = both[(both["niva"] != "") | (both["niva_4v"] != "") | both["ogiltig_flagga"]]
     listed = listed.reset_index(drop=True)
     listed.insert(2, "arskurs", arskurs_at(listed, placeringar, as_of))
-    cols = ["person_id", "skolenhetskod", "arskurs", "franvaro_procent", "ogiltig_procent",
-            "langsta_sammanhangande_dagar", "niva", "franvaro_procent_4v", "ogiltig_procent_4v",
-            "langsta_sammanhangande_dagar_4v", "niva_4v", "ogiltig_flagga", "utredningsplikt"]
-    return listed[cols].sort_values(KEY, ignore_index=True)
+    listed["skal"] = reasons(listed)
+    cols = ["person_id", "skolenhetskod", "arskurs", "skal", "franvaro_procent",
+            "ogiltig_procent", "langsta_sammanhangande_dagar", "niva", "franvaro_procent_4v",
+            "ogiltig_procent_4v", "langsta_sammanhangande_dagar_4v", "niva_4v",
+            "ogiltig_flagga", "utredningsplikt"]
+    rank = {level: i + 1 for i, level in enumerate(LEVELS)}
+    worst = np.maximum(listed["niva"].map(rank).fillna(0).to_numpy(dtype=int),
+                       listed["niva_4v"].map(rank).fillna(0).to_numpy(dtype=int))
+    order = listed.assign(_worst=-worst,
+                          _term=-listed["franvaro_procent"].astype("Float64").fillna(-1),
+                          _recent=-listed["franvaro_procent_4v"].astype("Float64").fillna(-1))
+    order = order.sort_values(["_worst", "_term", "_recent", *KEY], kind="stable")
+    return order[cols].reset_index(drop=True)
+
+
+def reasons(listed: pd.DataFrame) -> pd.Series:
+    """`skal` of each listed pupil, the reasons ", "-joined: the highest level the absence %
+    reached in either window, a long run of full days, flagged invalid absence."""
+    rank = {level: i for i, level in enumerate(LEVELS)}
+
+    def highest(row_levels) -> str:
+        found = [v for v in row_levels if isinstance(v, str) and v in rank]
+        return SKAL_NIVA[max(found, key=rank.get)] if found else ""
+
+    levels = [highest(pair) for pair in zip(listed["_procentniva"].fillna(""),
+                                            listed["_procentniva_4v"].fillna(""), strict=True)]
+    lang = (listed["_lang"].fillna(False) | listed["_lang_4v"].fillna(False)).to_numpy(bool)
+    flag = listed["ogiltig_flagga"].to_numpy(dtype=bool)
+    out = [", ".join(p for p in (level, SKAL_LANG if long_run else "",
+                                 SKAL_OGILTIG if invalid else "") if p)
+           for level, long_run, invalid in zip(levels, lang, flag, strict=True)]
+    return pd.Series(out, index=listed.index, dtype="string")
 
 
 # --- the case register (franvaroarenden) -----------------------------------------------------

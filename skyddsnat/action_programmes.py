@@ -29,6 +29,10 @@ from skyddsnat.disclosure_audit import TableStructure
 
 _TERM = re.compile(r"^(HT|VT)(\d{4})$")
 KEY = ["person_id", "skolenhetskod"]
+# Why a pupil is on the rektor's list (`skal`).
+SKAL_F = "f_utan_atgardsprogram"
+SKAL_STRECK = "streck_och_franvaro"
+SKAL = (SKAL_F, SKAL_STRECK)
 
 
 class InvalidTerm(ValueError):
@@ -69,9 +73,10 @@ def pupil_summary(
 ) -> pd.DataFrame:
     """One row per pupil and school unit for the term: F and '-' counts, programme, flag.
 
-    Returns person_id, skolenhetskod, termin, arskurs, antal_f, antal_streck,
-    har_atgardsprogram, streck_och_franvaro. `absence` holds franvaro_procent per
-    (person_id, skolenhetskod); a '-' with absence ≥ streck_franvaro_grans is flagged.
+    Returns person_id, skolenhetskod, termin, arskurs, antal_f, antal_streck, amnen_f,
+    amnen_streck (the subjects, ", "-joined), har_atgardsprogram, streck_och_franvaro.
+    `absence` holds franvaro_procent per (person_id, skolenhetskod); a '-' with absence ≥
+    streck_franvaro_grans is flagged.
     """
     graded = betyg.loc[betyg["termin"] == termin]
     grades = graded.assign(
@@ -80,13 +85,19 @@ def pupil_summary(
     ).groupby(KEY, as_index=False, observed=True).agg(
         arskurs=("arskurs", "max"), antal_f=("antal_f", "sum"), antal_streck=("antal_streck", "sum")
     )
+    for col, mark in (("amnen_f", "F"), ("amnen_streck", "-")):
+        subjects = (graded.loc[graded["betyg"] == mark, [*KEY, "amne"]].drop_duplicates()
+                    .sort_values([*KEY, "amne"]).groupby(KEY, observed=True)["amne"]
+                    .agg(", ".join).rename(col))
+        grades = grades.join(subjects, on=KEY)
     programmes = _programmes_in_term(atgardsprogram, termin)
     out = grades.merge(programmes.assign(_ap=True), on=KEY, how="outer")
     out["har_atgardsprogram"] = out.pop("_ap").notna().to_numpy()
     out = out.astype({
         "person_id": "string", "skolenhetskod": "string", "arskurs": "Int64",
-        "antal_f": "Int64", "antal_streck": "Int64",
-    }).fillna({"antal_f": 0, "antal_streck": 0})
+        "antal_f": "Int64", "antal_streck": "Int64", "amnen_f": "string",
+        "amnen_streck": "string",
+    }).fillna({"antal_f": 0, "antal_streck": 0, "amnen_f": "", "amnen_streck": ""})
 
     if absence is None:
         out["streck_och_franvaro"] = False
@@ -100,14 +111,21 @@ def pupil_summary(
 
 
 def rektor_list(pupils: pd.DataFrame) -> pd.DataFrame:
-    """The rektor's list: pupils with F and no programme, and pupils with '-' and high absence.
+    """The rektor's list: pupils with F and no programme, and pupils with '-' and high absence,
+    with the term, the subjects and the reason (`skal`); most F first.
 
     Protected pupils stay in: the delivery layer moves them to the sealed list.
     """
-    f_without = (pupils["antal_f"] > 0) & ~pupils["har_atgardsprogram"]
-    rows = pupils.loc[(f_without | pupils["streck_och_franvaro"]).astype(bool)]
-    cols = ["person_id", "skolenhetskod", "arskurs", "antal_f", "antal_streck",
-            "streck_och_franvaro"]
+    f_without = ((pupils["antal_f"] > 0) & ~pupils["har_atgardsprogram"]).astype(bool)
+    streck = pupils["streck_och_franvaro"].astype(bool)
+    rows = pupils.loc[f_without | streck].copy()
+    rows["skal"] = pd.array([", ".join(s for s, on in ((SKAL_F, f), (SKAL_STRECK, d)) if on)
+                             for f, d in zip(f_without[rows.index], streck[rows.index],
+                                             strict=True)], dtype="string")
+    cols = ["person_id", "skolenhetskod", "termin", "arskurs", "antal_f", "amnen_f",
+            "antal_streck", "amnen_streck", "streck_och_franvaro", "skal"]
+    rows = rows.sort_values(["antal_f", "antal_streck", *KEY], ascending=[False, False,
+                                                                          True, True])
     return rows[cols].reset_index(drop=True)
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 from skyddsnat.audit import AuditLog
 from skyddsnat.cases import load_history, save_history, track_lists
 from skyddsnat.excel import build_summary, check_list, protected_members
+from skyddsnat.forklaring import forklaring
 from skyddsnat.identity_store import read_identities, read_sealed
 from skyddsnat.keys import Keys
 from skyddsnat.layout import DataDir
@@ -46,6 +47,8 @@ class ListInput:
     rows: pd.DataFrame
     extra_sheets: dict[str, pd.DataFrame] = field(default_factory=dict)
     extra_key: str | None = None  # column linking extra-sheet rows to list rows
+    facts: dict[str, object] = field(default_factory=dict)  # summary lines after the counts
+    # (school unit, grade term, totals); never about protected persons
 
 
 @dataclass
@@ -147,8 +150,8 @@ def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
         with staged_delivery(data.outbox, as_of, policy.version) as d:
             run = _Run(d, render, keys, policy, as_of, identities, protected)
             for board in boards:  # first: the helper can draw the charts meanwhile
-                summary = {"Referensdatum": as_of, "Policyversion": policy.version,
-                           **board.summary}
+                summary = {"Lista": board.title, "Fil": board.name, "Referensdatum": as_of,
+                           "Policyversion": policy.version, **board.summary}
                 render.submit(board_bytes, (board.title, board.table, summary, board.charts,
                                             board.page, board.sheets),
                               partial(_store_board, d, board, catalog.board_role(board.name)),
@@ -201,7 +204,7 @@ class _Run:
                                         t.closed, strict=True):
             spec = inp.spec
             summary = build_summary(spec, self.policy, self.as_of, rows, avslutade=gone,
-                                    skyddade=self.protected)
+                                    skyddade=self.protected, facts=inp.facts)
             extra = check_list(spec, rows, summary, _general_extra(inp, own))
             rel = f"{spec.role}/{spec.name}.xlsx"
             self.render.submit(list_bytes, (spec, rows, summary, extra),
@@ -242,4 +245,4 @@ def _seal_kind(d: Delivery, spec: ListSpec, restricted_parts: list[pd.DataFrame]
         closed = closed.reset_index(drop=True)
     write_sealed_list(d.path(restricted_path(spec.kind)), spec, rows, sealed,
                       keys.officer_public, as_of, policy.version, officer_fields(policy),
-                      avslutade=closed)
+                      avslutade=closed, forklaring=forklaring(spec.kind, policy))

@@ -22,13 +22,25 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
+from skyddsnat.absence import LEVELS
+from skyddsnat.action_programmes import SKAL as AP_SKAL
+from skyddsnat.forklaring import forklaring
+from skyddsnat.income_check import LISTED
+from skyddsnat.labels import CODED_COLUMNS as CODED
+from skyddsnat.labels import MULTI_VALUED, codes, display, label
 from skyddsnat.lists.catalog import PERSON_ID_COLUMNS, ListSpec
 from skyddsnat.policy import Policy
+from skyddsnat.school_duty import ORSAKER
 
 SUMMARY_SHEET = "Sammanfattning"
 LIST_SHEET = "Lista"
 DATE_FORMAT = "yyyy-mm-dd"
 SUPPRESSED = ".."
+FORKLARING = "Förklaring"
+# Values counted on the summary sheet even when none occurs (a zero is news too), worst first.
+COUNT_VALUES: dict[str, tuple[str, ...]] = {
+    "orsak": ORSAKER, "niva": LEVELS[::-1], "niva_4v": LEVELS[::-1], "atgard": LISTED,
+    "skal": AP_SKAL}
 
 HEADERS: dict[str, str] = {
     "arende_id": "Ärende-id",
@@ -92,6 +104,13 @@ HEADERS: dict[str, str] = {
     "debiterad_avgift": "Debiterad avgift (kr)",
     "signal": "Signal",
     "beskrivning": "Beskrivning",
+    "skal": "Skäl",
+    "skolenheter": "Skolenhet(er)",
+    "amnen_f": "Ämnen med F",
+    "amnen_streck": "Ämnen med streck (-)",
+    "termin": "Betygstermin",
+    "varde": "Värde",
+    "forklaring": "Betydelse och nästa steg",
 }
 
 
@@ -106,12 +125,16 @@ def header(column: str) -> str:
 
 def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.DataFrame,
                   avslutade: pd.DataFrame | None = None,
-                  created: datetime | None = None, skyddade=()) -> dict[str, object]:
-    """The summary sheet's content: what, for whom, when, counts, retention, handling note.
+                  created: datetime | None = None, skyddade=(),
+                  facts: Mapping[str, object] | None = None) -> dict[str, object]:
+    """The summary sheet's content: what, for whom, when, counts, retention, handling note,
+    and the "Förklaring" of every value the list can hold.
 
-    `rows` are the general rows (protected persons already split off). Closed cases of
-    protected persons are dropped here (by `person_id` in `skyddade`) and person ids are
-    never shown: a general list must not even tell that a protected person's case closed.
+    `rows` are the general rows (protected persons already split off), and `facts` (shown
+    after the counts: the school unit, the grade term, the income check's totals) must be
+    computed without protected persons too. Closed cases of protected persons are dropped
+    here (by `person_id` in `skyddade`) and person ids are never shown: a general list
+    must not even tell that a protected person's case closed.
     """
     if avslutade is not None and len(avslutade):
         shown = [c for c in avslutade.columns if c not in PERSON_ID_COLUMNS]
@@ -135,22 +158,28 @@ def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.Da
     }
     for col in spec.count_by:
         if col in rows:
-            counts = _counts(rows[col])
-            for value in sorted(counts):
-                out[f"{header(col)}: {value}"] = counts[value]
+            counts = _counts(rows[col], multi=col in MULTI_VALUED)
+            for value in (*COUNT_VALUES.get(col, ()), *sorted(counts)):
+                out.setdefault(f"{header(col)}: {label(value)}", int(counts.get(value, 0)))
+    out.update(facts or {})
     out["Gallras senast"] = as_of_d + pd.Timedelta(days=policy.gallring.utkorg_dagar)
     out["Hanteringsanvisning"] = policy.gallring.hanteringsanvisning
     if role is not None:
         out["Ändamål"] = role.andamal
+    out[FORKLARING] = forklaring(spec.kind, policy)
     if avslutade is not None and len(avslutade):
         out["Avslutade ärenden"] = avslutade
     return out
 
 
-def _counts(s: pd.Series) -> Counter:
-    """Non-missing values and how often each occurs (value_counts without pandas' overhead,
-    which hundreds of small lists paid for several times each)."""
-    return Counter(v for v in s.to_numpy(dtype=object) if not _missing(v))
+def _counts(s: pd.Series, multi: bool = False) -> Counter:
+    """Non-missing, non-empty values and how often each occurs (value_counts without pandas'
+    overhead, which hundreds of small lists paid for several times each); `multi` counts
+    each part of a ", "-joined value."""
+    values = (v for v in s.to_numpy(dtype=object) if not _missing(v) and v != "")
+    if multi:
+        values = (p.strip() for v in values for p in str(v).split(",") if p.strip())
+    return Counter(values)
 
 
 def protected_members(person_ids: pd.Series, skyddade) -> np.ndarray:
@@ -201,16 +230,18 @@ def check_list(spec: ListSpec, rows: pd.DataFrame, summary: Mapping[str, object]
 
 def render_list(target: Path | str | BinaryIO, spec: ListSpec, rows: pd.DataFrame,
                 summary: Mapping[str, object], extra_sheets: Mapping[str, pd.DataFrame]) -> str:
-    """The workbook of a list `check_list` accepted, to a path or a binary buffer."""
+    """The workbook of a list `check_list` accepted, to a path or a binary buffer.
+
+    The fingerprint is taken over the codes, the workbook shows their display values.
+    """
     columns = list(spec.columns)
     table = rows if list(rows.columns) == columns else rows.loc[:, columns]
-    headers = [header(c) for c in spec.columns]
     as_of = summary.get("Referensdatum")
     with _workbook(target, as_of, spec.title) as wb:
-        _write_summary(wb, spec.title, summary, spec)
-        _write_table(wb, LIST_SHEET, table, headers, spec.date_columns)
+        _write_summary(wb, spec.title, summary, header)
+        _write_table(wb, LIST_SHEET, table, header, spec.date_columns)
         for name, sheet in extra_sheets.items():
-            _write_table(wb, name, sheet, [header(c) for c in sheet.columns],
+            _write_table(wb, name, sheet, header,
                          tuple(c for c in sheet.columns if _is_datetime(sheet[c])))
     return _fingerprint(spec.name, table, summary, extra_sheets)
 
@@ -224,17 +255,17 @@ def write_table_xlsx(path: Path | str | BinaryIO, title: str, table: pd.DataFram
     `charts` maps a caption to a PNG file placed on a sheet "Diagram"; `sheets` are further
     sheets written after the table (e.g. "Cellstatus": each cell's suppression status).
     """
-    headers = [header(c) for c in table.columns]
     _refuse_person_ids({**summary, LIST_SHEET: table})
     with _workbook(path, summary.get("Referensdatum"), title) as wb:
-        _write_summary(wb, title, summary, None)
-        _write_table(wb, LIST_SHEET, table, headers,
+        _write_summary(wb, title, summary, header)
+        _write_table(wb, LIST_SHEET, table, header,
                      tuple(c for c in table.columns if _is_datetime(table[c])))
         for name, sheet in (sheets or {}).items():
             _refuse_person_ids({name: sheet})
-            _write_table(wb, name, sheet, [HEADERS.get(c, c) for c in sheet.columns], ())
+            _write_table(wb, name, sheet, header, ())
         if charts:
             ws = wb.add_worksheet("Diagram")
+            _print_setup(ws)
             bold = wb.add_format({"bold": True})
             row = 0
             for caption, png in charts.items():
@@ -242,6 +273,32 @@ def write_table_xlsx(path: Path | str | BinaryIO, title: str, table: pd.DataFram
                 ws.insert_image(row + 1, 0, str(png))
                 row += 32
     return _fingerprint(title, table, summary, dict(sheets or {}))
+
+
+def read_list(path: Path | str | BinaryIO, sheet: str = LIST_SHEET) -> pd.DataFrame:
+    """A list sheet read back by the contract's column names, with codes instead of display
+    values and True/False for "ja"/"nej": what a script sees of a delivered list.
+
+    Row 1 holds the Swedish labels, row 2 the contract names, the data starts on row 3.
+    Blank cells are None; numbers and dates keep their Excel types.
+    """
+    import openpyxl  # only readers need it
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        values = list(wb[sheet].iter_rows(min_row=HEADER_ROWS, values_only=True))
+    finally:
+        wb.close()
+    names = [str(c) for c in values[0] if c is not None] if values else []
+    body = [r[:len(names)] for r in values[1:]]
+    frame = pd.DataFrame(body, columns=names, dtype=object)
+    for col in frame.columns:
+        found = {v for v in frame[col] if v is not None}
+        if found and found <= {"ja", "nej"}:
+            frame[col] = frame[col].map({"ja": True, "nej": False, None: None})
+        else:
+            frame[col] = codes(col, frame[col])
+    return frame.astype(object).where(frame.notna(), None)
 
 
 def _refuse_person_ids(sheets: Mapping[str, object]) -> None:
@@ -282,95 +339,174 @@ def _is_datetime(s: pd.Series) -> bool:
         s.dtype == object and s.map(lambda v: isinstance(v, date)).any())
 
 
+# Layout. Widths are in Excel's character units; a wrapped cell gets a row height for its
+# lines, since LibreOffice does not grow a row that the file gives no height.
+HEADER_ROWS = 2  # Swedish labels, then the contract's column names; data from row 3
+LINE_HEIGHT = 15.0
+MAX_WIDTH = 32  # a longer text wraps (its row gets the height) instead of widening
+LABEL_WIDTH = 20  # a longer Swedish label wraps onto more lines instead of widening
+NUMBER_LABEL_WIDTH = 11  # numbers are short: their labels wrap sooner
+CHARS_PER_UNIT = 1.25  # characters of 11 pt text per unit of column width (Carlito, looked at)
+SUMMARY_WIDTHS = (34, 70, 16, 16, 16)
+
+
+def _print_setup(ws, repeat_rows: int = 0) -> None:
+    """A4 landscape, as wide as one page, the header rows on every printed page."""
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    ws.set_footer("&L&A&RSida &P av &N")
+    if repeat_rows:
+        ws.repeat_rows(0, repeat_rows - 1)
+
+
+def _lines(text: str, width: float) -> int:
+    """Lines a wrapped text takes in a column `width` characters wide (words kept whole)."""
+    chars = max(int(width * CHARS_PER_UNIT) - 1, 1)
+    lines = 0
+    for paragraph in str(text).split("\n"):
+        n, used = 1, 0
+        for word in paragraph.split():
+            need = len(word) + (1 if used else 0)
+            if used and used + need > chars:
+                n, used = n + 1, len(word)
+            else:
+                used += need
+        lines += n
+    return lines
+
+
 def _write_summary(wb: xlsxwriter.Workbook, title: str, summary: Mapping[str, object],
-                   spec: ListSpec | None) -> None:
+                   header) -> None:
     ws = wb.add_worksheet(SUMMARY_SHEET)
+    _print_setup(ws)
     fmt = _formats(wb)
     ws.write_string(0, 0, title, fmt["title"])
     row = 2
     tables = []
-    for label, value in summary.items():
+    for key, value in summary.items():
         if isinstance(value, pd.DataFrame):
-            tables.append((label, value))
+            tables.append((key, value))
             continue
-        ws.write_string(row, 0, str(label), fmt["bold"])
-        _write_cell(ws, row, 1, value, fmt)
+        ws.write_string(row, 0, str(key), fmt["bold"])
+        if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+            ws.write_number(row, 1, int(value), fmt["count"])  # beside its label, not far right
+        else:
+            _write_cell(ws, row, 1, value, fmt)
+        if isinstance(value, str):
+            _fit_row(ws, row, [(str(key), SUMMARY_WIDTHS[0]), (value, SUMMARY_WIDTHS[1])])
         row += 1
-    for label, frame in tables:
+    for key, frame in tables:
         row += 1
-        ws.write_string(row, 0, str(label), fmt["bold"])
+        ws.write_string(row, 0, str(key), fmt["section"])
         row += 1
         for j, col in enumerate(frame.columns):
             ws.write_string(row, j, header(col), fmt["header"])
         for values in frame.itertuples(index=False, name=None):
             row += 1
-            for j, value in enumerate(values):
+            cells = []
+            for j, (col, value) in enumerate(zip(frame.columns, values, strict=True)):
+                if col in CODED and isinstance(value, str):
+                    value = label(value)
                 _write_cell(ws, row, j, value, fmt)
+                if isinstance(value, str):
+                    cells.append((value, SUMMARY_WIDTHS[min(j, len(SUMMARY_WIDTHS) - 1)]))
+            _fit_row(ws, row, cells)
         row += 1
-    ws.set_column(0, 0, 34)
-    ws.set_column(1, 1, 60, fmt["wrap"])
-    ws.set_column(2, 4, 14)
+    for j, width in enumerate(SUMMARY_WIDTHS):
+        ws.set_column(j, j, width, fmt["summary"] if j < 2 else None)
 
 
-def _write_table(wb: xlsxwriter.Workbook, name: str, table: pd.DataFrame, headers: list[str],
+def _fit_row(ws, row: int, cells: list[tuple[str, float]]) -> None:
+    lines = max((_lines(text, width) for text, width in cells), default=1)
+    if lines > 1:
+        ws.set_row(row, LINE_HEIGHT * lines)
+
+
+def _write_table(wb: xlsxwriter.Workbook, name: str, table: pd.DataFrame, header,
                  date_columns: tuple[str, ...]) -> None:
+    """Row 1 the Swedish labels (for people), row 2 the contract names in small grey (for
+    scripts), data from row 3 with codes shown as their display values."""
     ws = wb.add_worksheet(name)
+    _print_setup(ws, repeat_rows=HEADER_ROWS)
     fmt = _formats(wb)
-    # The header row holds the contract's column names (what scripts and the recipient's own
-    # tools read); the Swedish display label rides along as the header cell's note.
-    for j, (col, label) in enumerate(zip(table.columns, headers, strict=True)):
-        ws.write_string(0, j, str(col), fmt["header"])
-        if label != str(col):
-            ws.write_comment(0, j, label, {"x_scale": 1.5})
+    labels = [header(c) for c in table.columns]
+    widths, heights = [], {}
     for j, (col, s) in enumerate(table.items()):
+        ws.write_string(0, j, labels[j], fmt["header"])
+        ws.write_string(1, j, str(col), fmt["contract"])  # shrinks to fit: for scripts
         if col in date_columns:
             s = pd.to_datetime(s, errors="coerce")
-        longest = _write_column(ws, j, s, fmt)
-        ws.set_column(j, j, float(min(max(len(headers[j]) * 0.9, longest, 6) + 2, 50)))
-    ws.freeze_panes(1, 0)
-    ws.autofilter(0, 0, max(len(table), 1), max(len(headers) - 1, 0))
+        s = display(str(col), s)
+        numeric = pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+        longest_word = max((len(w) for w in labels[j].split()), default=0)
+        label_width = min(len(labels[j]), NUMBER_LABEL_WIDTH if numeric else LABEL_WIDTH)
+        longest, texts = _write_column(ws, j, s, fmt)
+        width = max(label_width, longest_word, min(longest, MAX_WIDTH), 5) + 2
+        widths.append(width)
+        ws.set_column(j, j, width)
+        for i, text in texts.items():
+            if len(text) > width - 2:
+                heights[i] = max(heights.get(i, 1), _lines(text, width - 1))
+    head = max((_lines(lab, w - 1) for lab, w in zip(labels, widths, strict=True)), default=1)
+    ws.set_row(0, LINE_HEIGHT * head)
+    for i, n in heights.items():
+        if n > 1:
+            ws.set_row(i, LINE_HEIGHT * n)
+    ws.freeze_panes(HEADER_ROWS, 0)
+    ws.autofilter(HEADER_ROWS - 1, 0, HEADER_ROWS - 1 + max(len(table), 1),
+                  max(len(labels) - 1, 0))
 
 
 def _missing(v: object) -> bool:
     return v is None or v is pd.NA or (not isinstance(v, str) and pd.isna(v) is True)
 
 
-def _write_column(ws, j: int, s: pd.Series, fmt: dict) -> int:
-    """Write one column from row 1; return its longest value as text (for the width).
+def _write_column(ws, j: int, s: pd.Series, fmt: dict) -> tuple[int, dict[int, str]]:
+    """Write one column from row 3; return its longest value as text (for the width) and
+    the texts longer than `MAX_WIDTH` by sheet row (for their row heights).
 
     Works on the column's Python values, not cell by cell through pandas: hundreds of small
     lists spent more time in per-cell pandas checks than in writing. Empty cells are not
-    written at all (an unformatted blank cell is not stored in the file anyway).
+    written at all (an unformatted blank cell is not stored in the file anyway). Every
+    cell is top-aligned, so a row made taller by one wrapped cell still reads as one row.
     """
+    first = HEADER_ROWS
     if pd.api.types.is_datetime64_any_dtype(s):
-        for i, v in enumerate(s.to_numpy(dtype=object), start=1):
+        for i, v in enumerate(s.to_numpy(dtype=object), start=first):
             if not _missing(v):
                 ws.write_datetime(i, j, v.to_pydatetime(), fmt["date"])
-        return 10
+        return 10, {}
     values = s.to_numpy(dtype=object)
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         longest = max((len(str(v)) for v in values if not _missing(v)), default=0)
         if pd.api.types.is_bool_dtype(s):
-            for i, v in enumerate(values, start=1):
+            for i, v in enumerate(values, start=first):
                 if not _missing(v):
-                    ws.write_string(i, j, "ja" if v else "nej")
-            return longest
+                    ws.write_string(i, j, "ja" if v else "nej", fmt["text"])
+            return max(longest, 3), {}
         number = fmt["decimal"] if pd.api.types.is_float_dtype(s) else fmt["integer"]
         floats = s.to_numpy(dtype=float, na_value=np.nan)
-        for i, v in enumerate(floats.tolist(), start=1):
+        for i, v in enumerate(floats.tolist(), start=first):
             if v == v:  # not NaN
                 ws.write_number(i, j, v, number)
-        return longest
-    longest = 0
-    for i, v in enumerate(values, start=1):
+        return longest, {}
+    longest, long_texts = 0, {}
+    text, wrap, suppressed = fmt["text"], fmt["wrap"], fmt["suppressed"]
+    for i, v in enumerate(values, start=first):
         if type(v) is str:
-            ws.write_string(i, j, v)
-            longest = max(longest, len(v))
+            n = len(v)
+            if n > MAX_WIDTH:
+                ws.write_string(i, j, v, wrap)
+                long_texts[i] = v
+            else:
+                ws.write_string(i, j, v, suppressed if v == SUPPRESSED else text)
         else:
             _write_cell(ws, i, j, v, fmt)
-            if not _missing(v):
-                longest = max(longest, len(str(v)))
-    return longest
+            n = 0 if _missing(v) else len(str(v))
+        longest = max(longest, n)
+    return longest, long_texts
 
 
 def _write_cell(ws, i: int, j: int, v: object, fmt: dict) -> None:
@@ -399,14 +535,24 @@ def _formats(wb: xlsxwriter.Workbook) -> dict:
     if cached is None:
         cached = {
             "title": wb.add_format({"bold": True, "font_size": 14}),
-            "bold": wb.add_format({"bold": True, "valign": "top"}),
+            "bold": wb.add_format({"bold": True, "valign": "top", "text_wrap": True}),
+            "section": wb.add_format({"bold": True, "font_size": 12}),
             "header": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
                                      "text_wrap": True, "valign": "top"}),
-            "date": wb.add_format({"num_format": DATE_FORMAT, "align": "left"}),
-            "datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm", "align": "left"}),
-            "integer": wb.add_format({"num_format": "0"}),
-            "decimal": wb.add_format({"num_format": "0.0"}),
-            "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
+            "contract": wb.add_format({"font_size": 8, "font_color": "#7F7F7F",
+                                       "bg_color": "#F2F2F2", "border": 1,
+                                       "border_color": "#BFBFBF", "shrink": True}),
+            "date": wb.add_format({"num_format": DATE_FORMAT, "align": "left",
+                                   "valign": "top"}),
+            "datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm", "align": "left",
+                                       "valign": "top"}),
+            "integer": wb.add_format({"num_format": "0", "valign": "top", "align": "center"}),
+            "decimal": wb.add_format({"num_format": "0.0", "valign": "top"}),
+            "text": wb.add_format({"valign": "top", "indent": 1}),
+            "suppressed": wb.add_format({"valign": "top", "align": "center"}),
+            "wrap": wb.add_format({"text_wrap": True, "valign": "top", "indent": 1}),
+            "summary": wb.add_format({"text_wrap": True, "valign": "top"}),
+            "count": wb.add_format({"num_format": "0", "align": "left", "valign": "top"}),
         }
         wb._skyddsnat_formats = cached
     return cached

@@ -24,7 +24,8 @@ import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from skyddsnat.contract import ADDRESS_FIELDS, LISTS
-from skyddsnat.excel import write_list_xlsx
+from skyddsnat.excel import FORKLARING, write_list_xlsx
+from skyddsnat.forklaring import COLUMNS
 from skyddsnat.lists.catalog import ListSpec
 from skyddsnat.reidentify import attach_identities
 from skyddsnat.seal import SealBroken, open_bytes, open_identities, seal_bytes
@@ -48,12 +49,14 @@ def write_sealed_list(path: Path | str, spec: ListSpec, rows: pd.DataFrame,
                       sealed_identities: pd.DataFrame, officer_public: X25519PublicKey,
                       as_of: date | str, policy_version: str, officer_fields: list[str],
                       summary: dict[str, object] | None = None,
-                      avslutade: pd.DataFrame | None = None) -> Path:
+                      avslutade: pd.DataFrame | None = None,
+                      forklaring: pd.DataFrame | None = None) -> Path:
     """Seal the restricted rows of one list kind (all schools) into `path`.
 
     `sealed_identities` is the vault's sealed store (person_id, sealed); only the blobs of
     this list's subjects go in. `officer_fields` are the identity fields the officer may
-    see (policy); they travel inside the seal so the officer's tool needs no policy.
+    see (policy); they travel inside the seal so the officer's tool needs no policy, and
+    so does the summary's "Förklaring" block (`forklaring`, written with the policy).
     """
     as_of_s = pd.Timestamp(as_of).date().isoformat()
     header = json.dumps({"kind": spec.kind, "as_of": as_of_s, "policy_version": policy_version},
@@ -68,6 +71,7 @@ def write_sealed_list(path: Path | str, spec: ListSpec, rows: pd.DataFrame,
         "columns": [str(c) for c in rows.columns],
         "rows": _records(rows),
         "avslutade": _records(avslutade if avslutade is not None else pd.DataFrame()),
+        "forklaring": _records(forklaring if forklaring is not None else pd.DataFrame()),
         "summary": {k: str(v) for k, v in (summary or {}).items()
                     if not isinstance(v, pd.DataFrame)},
         "identities": {pid: base64.b64encode(blob).decode()
@@ -140,6 +144,8 @@ def unseal_doc(doc: dict, private_key: X25519PrivateKey, out_dir: Path | str) ->
                                   "Antal ärenden": len(rows),
                                   "Sekretess": "Skyddade personuppgifter. Får endast hanteras "
                                                "av särskilt behörig handläggare."}
+    if doc.get("forklaring"):
+        summary[FORKLARING] = pd.DataFrame.from_records(doc["forklaring"], columns=COLUMNS)
     if len(closed):
         summary["Avslutade ärenden"] = closed.drop(columns=["person_id"], errors="ignore")
     out_dir = Path(out_dir)

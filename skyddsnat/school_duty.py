@@ -209,3 +209,37 @@ def data_quality_findings(
     ).drop_duplicates()
     out = out.astype({"person_id": "string", "skolenhetskod": "string", "fynd": "string"})
     return out.sort_values(["fynd", "skolenhetskod", "person_id"]).reset_index(drop=True)
+
+
+def exception_schools(cases: pd.DataFrame, placeringar: pd.DataFrame, as_of: date,
+                      policy: SchoolDuty) -> pd.Series:
+    """The school units a skolpliktshandläggare contacts about each case ("" if none):
+    for `dubbel_placering` the units of every active placement, for `placering_avslutad`
+    the unit(s) of the placement that ended last. "code name" each, "; "-joined.
+
+    Only the case's own child's placements are looked at, so the column says nothing of
+    anyone else (a protected child's case goes to the sealed list with its row).
+    """
+    fulfilling = placeringar.loc[placeringar["skolform"].isin(policy.skolformer_som_uppfyller)]
+    active = fulfilling.loc[_active(fulfilling["startdatum"], fulfilling["slutdatum"],
+                                    as_of).to_numpy(dtype=bool, na_value=False)]
+    ended = fulfilling.loc[(fulfilling["slutdatum"] < _ts(as_of)).to_numpy(dtype=bool,
+                                                                           na_value=False)]
+    ended = ended.loc[ended["slutdatum"] == ended.groupby("person_id", observed=True)[
+        "slutdatum"].transform("max")]
+    out = pd.Series("", index=cases.index, dtype="string")
+    for orsak, pool in (("dubbel_placering", active), ("placering_avslutad", ended)):
+        named = _unit_names(pool)
+        which = (cases["orsak"] == orsak).to_numpy(dtype=bool, na_value=False)
+        out[which] = cases.loc[which, "person_id"].map(named).fillna("").to_numpy()
+    return out
+
+
+def _unit_names(placements: pd.DataFrame) -> pd.Series:
+    """Per person: their placements' distinct school units as "code name", "; "-joined."""
+    names = (placements["skolenhet_namn"].astype("string").fillna("")
+             if "skolenhet_namn" in placements else "")
+    label = (placements["skolenhetskod"].astype("string") + " " + names).str.strip()
+    frame = pd.DataFrame({"person_id": placements["person_id"].astype("string"),
+                          "enhet": label}).drop_duplicates()
+    return frame.sort_values(["person_id", "enhet"]).groupby("person_id")["enhet"].agg("; ".join)

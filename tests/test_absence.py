@@ -248,3 +248,29 @@ def test_five_day_run_alone_gives_hog():
     m = metrics_of(df)
     assert m["franvaro_procent"].iloc[0] < 15  # 5 of 35 days: oroande by percent alone
     assert m["niva"].iloc[0] == "hog" and m["utredningsplikt"].iloc[0]
+
+
+P4, P5 = "d" * 32, "e" * 32
+FIRST = date(2025, 9, 1)
+
+
+def test_rektor_list_worst_first_with_a_reason_for_every_row():
+    """Level first (the higher of the two windows), then absence %; each row says why it is
+    there, a pupil listed only for invalid absence included."""
+    days = []
+    for k in range(5):  # P1: five full days in a row (hog by the run, 5 of 10 days = 50 %)
+        days.append((FIRST + timedelta(days=k), P1, S1, 100, 100, 0))
+    for k in range(5, 10):
+        days.append((FIRST + timedelta(days=k), P1, S1, 100, 0, 0))
+    days += [(FIRST, P2, S1, 1000, 120, 0), (FIRST, P3, S1, 1000, 160, 0),
+             (FIRST, P4, S1, 1000, 60, 60), (FIRST, P5, S1, 1000, 250, 0)]
+    term = metrics_of(rows(days))
+    listed = rektor_list(term, term.iloc[0:0], placeringar(), FIRST + timedelta(days=9))
+    assert listed["person_id"].tolist() == [P1, P5, P3, P2, P4]
+    assert listed["niva"].tolist() == ["hog", "hog", "oroande", "uppmarksamma", "uppmarksamma"]
+    assert listed["skal"].tolist() == [
+        "hog_franvaro, lang_franvaro", "hog_franvaro", "oroande_franvaro",
+        "uppmarksamma_franvaro", "uppmarksamma_franvaro, ogiltig_franvaro"]
+    only_invalid = metrics_of(rows([(FIRST, P4, S1, 1000, 20, 50)]))  # 5 % invalid, 7 % in all
+    alone = rektor_list(only_invalid, only_invalid.iloc[0:0], placeringar(), FIRST)
+    assert alone["niva"].tolist() == [""] and alone["skal"].tolist() == ["ogiltig_franvaro"]

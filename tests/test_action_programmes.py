@@ -103,8 +103,12 @@ def test_counts_f_and_streck_per_pupil_and_ignores_other_terms():
     assert pupils["antal_f"].tolist() == [2, 0]
     assert pupils["antal_streck"].tolist() == [1, 0]
     assert list(rektor_list(pupils).columns) == [
-        "person_id", "skolenhetskod", "arskurs", "antal_f", "antal_streck", "streck_och_franvaro"]
-    assert rektor_list(pupils)["person_id"].tolist() == [pid(1)]
+        "person_id", "skolenhetskod", "termin", "arskurs", "antal_f", "amnen_f", "antal_streck",
+        "amnen_streck", "streck_och_franvaro", "skal"]
+    listed = rektor_list(pupils)
+    assert listed["person_id"].tolist() == [pid(1)]
+    assert listed[["termin", "skal"]].values.tolist() == [[TERM, "f_utan_atgardsprogram"]]
+    assert listed[["amnen_f", "amnen_streck"]].values.tolist() == [["amne0, amne1", "amne2"]]
 
 
 def test_pupil_who_changed_school_needs_a_programme_at_the_new_school():

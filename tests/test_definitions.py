@@ -1,17 +1,20 @@
 """The code location: it loads, its graph is what we reviewed, schedule and sensor behave."""
 
 import os
+import shutil
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from pipelines.definitions import defs
+from pipelines.definitions import build_definitions, defs
 from pipelines.jobs import JOB_NAME, RANGE_END, RANGE_START
 from pipelines.schedules import build_schedule
 from pipelines.sensors import build_sensor
+from skyddsnat.attendance_start import attendance_start
+from skyddsnat.layout import DataDir
 
 GRAPH_SNAPSHOT = Path(__file__).parent / "asset_graph.txt"
 
@@ -38,6 +41,22 @@ def test_definitions_load_with_groups_descriptions_and_checks():
         for name in ("radrakning", "pandera", "great_expectations"):
             assert (source, name) in checks
     assert repo.get_job(JOB_NAME)
+
+
+def test_every_asset_check_is_described_in_swedish():
+    graph = defs.get_repository_def().asset_graph
+    assert graph.asset_check_keys
+    for key in graph.asset_check_keys:
+        description = graph.get_check_spec(key).description or ""
+        assert len(description) > 20 and set(description) & set("åäöÅÄÖ"), key
+
+
+def test_shipped_instance_config_turns_off_telemetry_and_the_first_visit_dialog(tmp_path):
+    shutil.copy(Path(__file__).parent.parent / "pipelines" / "dagster.yaml",
+                tmp_path / "dagster.yaml")
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    assert instance.nux_enabled is False  # no "join the community" dialog in the UI
+    assert instance.get_settings("telemetry") == {"enabled": False}
 
 
 def test_asset_graph_matches_the_reviewed_snapshot():
@@ -91,3 +110,24 @@ def test_sensor_ignores_files_that_are_not_sources(tmp_path):
     os.utime(stray, (old, old))
     sensor = build_sensor(str(tmp_path), str(tmp_path / "keys"), settle_seconds=30)
     assert not sensor.evaluate_tick(dg.build_sensor_context(cursor=None)).run_requests
+
+
+def test_attendance_partitions_start_at_the_first_day_the_data_can_have(tmp_path):
+    data = DataDir(tmp_path)
+    # Nothing on record yet: the current läsår's start.
+    assert attendance_start(data, date(2026, 12, 1)) == date(2026, 7, 1)
+    assert attendance_start(data, date(2026, 6, 30)) == date(2025, 7, 1)
+    data.inbox.mkdir(parents=True)
+    (data.inbox / "narvaro_20260817.csv").write_text("x\n")
+    (data.inbox / "narvaro_20260818.csv").write_text("x\n")
+    assert attendance_start(data, date(2026, 12, 1)) == date(2026, 8, 17)
+    # A day already stored keeps the start after its inbox file is archived.
+    (data.inbox / "narvaro_20260817.csv").unlink()
+    data.partition("narvaro", "2026-08-17").parent.mkdir(parents=True)
+    data.partition("narvaro", "2026-08-17").write_bytes(b"")
+    assert attendance_start(data, date(2027, 9, 1)) == date(2026, 8, 17)
+    # A backfill of an older term moves it back; the code location follows its data dir.
+    (data.inbox / "narvaro_20260112.csv").write_text("x\n")
+    job = build_definitions(str(tmp_path), str(tmp_path / "keys")).resolve_job_def(JOB_NAME)
+    keys = job.partitions_def.get_partition_keys()
+    assert keys[0] == "2026-01-12" and "2026-11-20" in keys

@@ -16,8 +16,10 @@ from assets.delivery.lists import delivery_inputs
 from skyddsnat import render
 from skyddsnat.cases import empty_history, track_cases, track_lists
 from skyddsnat.delivery import deliver
+from skyddsnat.excel import HEADERS, read_list
 from skyddsnat.identity_store import merge_vault, stage_identities
 from skyddsnat.keys import init_keys, load_keys
+from skyddsnat.labels import LABELS
 from skyddsnat.layout import DataDir
 from skyddsnat.lists.catalog import list_spec
 from skyddsnat.policy import load_policy
@@ -46,7 +48,8 @@ def tables() -> dict[str, pd.DataFrame]:
         "ogiltig_procent_4v": s([0.0, None, 0.0], "Float64"),
         "langsta_sammanhangande_dagar_4v": s([6, None, 2], "Int64"),
         "niva_4v": s(["hog", None, "hog"]), "ogiltig_flagga": [False, True, False],
-        "utredningsplikt": [True, False, True], "fynd": s(["", "x", ""])})
+        "utredningsplikt": [True, False, True], "fynd": s(["", "x", ""]),
+        "skal": s(["hog_franvaro, lang_franvaro", "ogiltig_franvaro", "hog_franvaro"])})
     households = pd.DataFrame({  # H2 (protected co-payer) first, H3 not listed
         "hushall_id": s(["H2", "H1", "H3"]), "betalare": s([P[4], P[3], P[5]]),
         "medbetalare": s([P[9], None, None]), "inkomstar": s([2024] * 3, "Int64"),
@@ -70,7 +73,7 @@ def tables() -> dict[str, pd.DataFrame]:
         "skolplikt_arenden": pd.DataFrame({
             "person_id": s([P[0], P[8]]), "forvantad_arskurs": s(["3", "4"]),
             "folkbokford_datum": pd.to_datetime(["2025-08-01", None]),
-            "orsak": s(["okand", "okand"])}),
+            "orsak": s(["okand", "okand"]), "skolenheter": s(["", ""])}),
         "skolplikt_datakvalitet": pd.DataFrame({"person_id": s([P[1]]), "skolenhetskod": s([S1]),
                                                 "fynd": s(["saknar_skola"])}),
         "inkomstkontroll_hushall": households, "inkomstkontroll_manader": months,
@@ -81,15 +84,22 @@ def tables() -> dict[str, pd.DataFrame]:
         "franvaro_termin": pd.DataFrame({"skolenhetskod": s([S1, S2])}),
         "kommunbild_tabell": board,
         "atgardsprogram_elever": pd.DataFrame({
-            "person_id": s([P[1]]), "skolenhetskod": s([S2]), "arskurs": s([8], "Int64"),
-            "antal_f": s([2], "Int64"), "antal_streck": s([0], "Int64"),
-            "streck_och_franvaro": [False]}),
+            "person_id": s([P[1]]), "skolenhetskod": s([S2]), "termin": s(["HT2025"]),
+            "arskurs": s([8], "Int64"), "antal_f": s([2], "Int64"), "amnen_f": s(["EN, MA"]),
+            "antal_streck": s([0], "Int64"), "amnen_streck": s([""]),
+            "streck_och_franvaro": [False], "skal": s(["f_utan_atgardsprogram"])}),
         "atgardsprogram_kommun": pd.DataFrame({
             "skolenhet": s([S2]), "elever_med_f": s(["6"]), "elever_med_atgardsprogram": s([".."]),
             "f_utan_atgardsprogram": s([".."]), "elever_med_streck": s(["0"])}),
         "elevregister": pd.DataFrame({"person_id": s(P[:2]), "huvudman": s(["kommunal"] * 2),
-                                      "skolenhetskod": s([S1, S2])}),
-        "betyg": pd.DataFrame({"skolenhetskod": s([S2])}),
+                                      "skolenhetskod": s([S1, S2]),
+                                      "skolenhet_namn": s(["Skola Ett", "Skola Två"])}),
+        "betyg": pd.DataFrame({"skolenhetskod": s([S2]), "termin": s(["HT2025"])}),
+        "inkomstkontroll_sammanfattning": pd.DataFrame({  # without protected household H2
+            "inkomstar": [2024] * 5, "nyckel": s(["antal_hushall", "antal_aterbetalning",
+                                                  "antal_inom_tolerans", "summa_aterbetalning",
+                                                  "tolerans_kr_per_ar"]),
+            "varde": s(["2", "1", "1", "100", "600"])}),
         "skyddade": pd.DataFrame({"person_id": s(PROTECTED)}),
     }
 
@@ -163,10 +173,14 @@ def test_protected_household_is_in_no_general_sheet(tmp_path, keys, monkeypatch)
     data = run(tmp_path / "town", keys, 0, monkeypatch)
     workbooks = cells(data)
     income = workbooks.pop("avgiftshandlaggare/inkomstkontroll_2024.xlsx")
+    path = data.outbox / AS_OF.isoformat() / "avgiftshandlaggare" / "inkomstkontroll_2024.xlsx"
     for sheet in ("Lista", "Månadsdetaljer", "Signaler"):
-        ids = {row[0 if sheet != "Lista" else 1] for title, row in income[1:]
-               if title == sheet and row[0] not in ("hushall_id", "arende_id")}
-        assert ids == {"H1"}, sheet
+        assert set(read_list(path, sheet)["hushall_id"]) == {"H1"}, sheet
+    summary = {row[0]: row[1] for title, row in income
+               if title == "Sammanfattning" and len(row) > 1}
+    assert summary["Hushåll i kontrollen"] == 2  # H2 (protected) is not counted
+    assert summary["Åtgärd: Efterdebitering"] == 0 and summary["Åtgärd: Inom tolerans"] == 1
+    assert summary["Summa återbetalning (kr)"] == 100
     values = {v for rows in [income, *workbooks.values()] for _, row in rows for v in row}
     assert "H2" not in values
     assert not {"20150108-1238", "20150109-1239"} & values  # protected personnummer
@@ -191,3 +205,50 @@ def test_many_lists_tracked_in_one_pass_like_one_at_a_time():
             pd.testing.assert_frame_equal(closed, together.closed[i])
         history["all"] = together.history
         pd.testing.assert_frame_equal(history["one"], history["all"])
+
+
+def test_every_list_reads_as_a_person_and_as_a_script(tmp_path, keys, monkeypatch):
+    """Each workbook of a delivery: Swedish labels (å/ä/ö) over the contract's names, display
+    values and no bare codes, a Förklaring block after the counts, worst first, printable
+    landscape one page wide; and read back by the contract's names it gives the codes."""
+    data = run(tmp_path / "town", keys, 0, monkeypatch)
+    root = data.outbox / AS_OF.isoformat()
+    books = sorted(root.rglob("*.xlsx"))
+    assert {p.parent.name for p in books} == {"skolpliktshandlaggare", "rektor",
+                                               "avgiftshandlaggare", "namnd"}
+    bare = {c for c, shown in LABELS.items() if shown != c}
+    for path in books:
+        wb = openpyxl.load_workbook(path)
+        ws = wb["Lista"]
+        labels, names = [c.value for c in ws[1]], [c.value for c in ws[2]]
+        assert labels == [HEADERS.get(n, n) for n in names], path.name
+        assert any(set(lab) & set("åäöÅÄÖ") for lab in labels), path.name
+        shown = [v for row in ws.iter_rows(min_row=3, values_only=True) for v in row]
+        assert not bare & {v for v in shown if isinstance(v, str)}, path.name
+        summary = [r[0] for r in wb["Sammanfattning"].iter_rows(values_only=True)]
+        assert "Förklaring" in summary and summary.index("Förklaring") > summary.index(
+            "Policyversion"), path.name
+        assert not [k for k in summary if isinstance(k, str) and k.rstrip().endswith(":")]
+        for sheet in wb.worksheets:
+            assert sheet.page_setup.orientation == "landscape", (path.name, sheet.title)
+            assert sheet.sheet_properties.pageSetUpPr.fitToPage, (path.name, sheet.title)
+        back = read_list(path)
+        assert list(back.columns) == names
+        if path.parent.name != "namnd":
+            spec = list_spec(path.stem.split("_")[0])
+            assert names == list(spec.columns), path.name
+    rektor = read_list(root / "rektor" / "franvaro_00000001.xlsx")
+    assert rektor["niva"].tolist() == ["hog"] and rektor["skal"].tolist() == [
+        "hog_franvaro, lang_franvaro"]
+    wb = openpyxl.load_workbook(root / "rektor" / "franvaro_00000001.xlsx")
+    assert wb["Lista"]["F3"].value == "Hög frånvaro, Lång sammanhängande frånvaro"
+    title = wb["Sammanfattning"]["A1"].value
+    assert title == "Problematisk frånvaro, skolenhet 00000001 Skola Ett"
+    board = read_list(root / "namnd" / "atgardsprogram_kommun.xlsx")
+    assert list(board.columns[:2]) == ["skolenhet_namn", "skolenhet"]
+    assert board["skolenhet_namn"].tolist() == ["Skola Två"]
+    ap = openpyxl.load_workbook(root / "rektor" / "atgardsprogram_00000002.xlsx")
+    facts = {r[0]: r[1] for r in ap["Sammanfattning"].iter_rows(values_only=True)}
+    assert facts["Betygstermin"] == "HT2025" and facts["Skolenhet"] == "00000002 Skola Två"
+    assert read_list(root / "rektor" / "atgardsprogram_00000002.xlsx")["amnen_f"].tolist() == [
+        "EN, MA"]

@@ -22,6 +22,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from skyddsnat.audit import AuditLog
+from skyddsnat.excel import read_list
 from skyddsnat.generate import TINY, generate
 from skyddsnat.keys import init_keys
 from tests.canary import files_under, personnummer_in, read_text, tokens_for
@@ -136,9 +137,8 @@ def kommun(tmp_path_factory):
 
 
 def _list_rows(path: Path) -> list[dict]:
-    ws = openpyxl.load_workbook(path)["Lista"]
-    rows = list(ws.iter_rows(values_only=True))
-    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    """A list as a script reads it: by the contract's column names, values as codes."""
+    return read_list(path).to_dict("records")
 
 
 def _pnr(display: str) -> str:
@@ -289,11 +289,10 @@ def test_absence_lists_match_the_planted_levels(kommun):
 
 def test_kommunbild_publishes_no_small_count(kommun):
     out = kommun["data"] / "outbox" / DAY2.isoformat() / "namnd"
-    ws = openpyxl.load_workbook(out / "kommunbild.xlsx")["Lista"]
-    rows = list(ws.iter_rows(values_only=True))
-    assert list(rows[0][:7]) == ["skolenhet", "arskurs", "manad", "antal_elever", "antal_10",
-                                 "antal_15", "antal_20"]
-    counts = [v for r in rows[1:] for v in r[3:7]]
+    table = read_list(out / "kommunbild.xlsx")
+    assert list(table.columns) == ["skolenhet_namn", "skolenhet", "arskurs", "manad",
+                                   "antal_elever", "antal_10", "antal_15", "antal_20"]
+    counts = table[["antal_elever", "antal_10", "antal_15", "antal_20"]].to_numpy().ravel().tolist()
     assert counts and all(v == ".." or (isinstance(v, int) and (v == 0 or v >= 5))
                           for v in counts)
     assert ".." in counts

@@ -8,15 +8,16 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
 import yaml
-from dagster import DefaultScheduleStatus, DefaultSensorStatus, load_assets_from_modules
+from dagster import DefaultScheduleStatus, DefaultSensorStatus
 
+from assets.constants import attendance_partitions
 from pipelines.jobs import KOMMUN_TAG, RANGE_END
 from pipelines.konsortium import VERSION_TAG, job_name, konsortium_definitions
 from skyddsnat.konsortium import explain_section, load_konsortium
@@ -106,17 +107,20 @@ def test_a_municipality_can_have_its_own_reviewed_policy_dir(tmp_path):
     assert k.kommun("2260").policy_dir == DEFAULT_POLICY_DIR
 
 
+PARTITIONS = attendance_partitions(date(2026, 8, 17))
+
+
 @pytest.fixture(scope="module")
 def assets():
-    from pipelines.definitions import ASSET_MODULES
+    from pipelines.definitions import nodes
 
-    return load_assets_from_modules(ASSET_MODULES)
+    return nodes(PARTITIONS)
 
 
 def _defs(tmp_path, assets, **changes):
     doc = {**_doc(), **changes}
     k = load_konsortium(_write(tmp_path, doc))
-    return k, konsortium_definitions(k, assets)
+    return k, konsortium_definitions(k, assets, PARTITIONS)
 
 
 def _job_config(job) -> dict:
@@ -195,7 +199,7 @@ def test_a_key_secret_reaches_only_that_municipalitys_run_pod(tmp_path, assets):
     doc = _doc()
     _to_secret(doc["kommuner"]["2262"], "skyddsnat-nycklar-2262")
     k = load_konsortium(_write(tmp_path, doc))
-    repo = konsortium_definitions(k, assets).get_repository_def()
+    repo = konsortium_definitions(k, assets, PARTITIONS).get_repository_def()
     assert "skyddsnat-nycklar-2262" in repo.get_job(job_name("2262")).tags["dagster-k8s/config"]
     assert "dagster-k8s/config" not in repo.get_job(job_name("2260")).tags
     cfg = _job_config(repo.get_job(job_name("2262")))["resources"]["skyddsnat"]["config"]

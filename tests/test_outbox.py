@@ -45,7 +45,7 @@ def rows(name: str = NAME) -> pd.DataFrame:
         "arende_id": ["AAAAAAAAAA"], "personnummer": [PNR], "fornamn": [name],
         "efternamn": ["Lund"], "forvantad_arskurs": pd.array([4], dtype="Int64"),
         "folkbokford_datum": pd.to_datetime(["2020-01-01"]), "orsak": ["okand"],
-        "status": ["ny"]})
+        "skolenheter": [""], "status": ["ny"]})
 
 
 def deliver(outbox, officer, as_of="2025-09-01", name=NAME, sealed_rows=0):

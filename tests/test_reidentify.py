@@ -37,7 +37,7 @@ def skolplikt_rows(pids) -> pd.DataFrame:
         "person_id": pd.Series(pids, dtype="string"),
         "forvantad_arskurs": pd.array([3] * len(pids), dtype="Int64"),
         "folkbokford_datum": pd.to_datetime(["2020-01-01"] * len(pids)),
-        "orsak": "okand", "status": "ny"})
+        "orsak": "okand", "skolenheter": "", "status": "ny"})
 
 
 def test_general_rows_get_allowed_identity_and_lose_person_ids():

@@ -33,8 +33,9 @@ def _list_job(n: int):
         "personnummer": [f"2012010{i}-123{i}" for i in range(n)],
         "fornamn": ["Alva", "Bo", "Cilla", "Dan"][:n], "efternamn": ["Ek"] * n,
         "arskurs": pd.array([7] * n, dtype="Int64"), "antal_f": pd.array([2] * n, "Int64"),
-        "antal_streck": pd.array([0] * n, "Int64"), "streck_och_franvaro": [False] * n,
-        "status": ["ny"] * n})
+        "amnen_f": ["EN, MA"] * n, "antal_streck": pd.array([0] * n, "Int64"),
+        "amnen_streck": [""] * n, "streck_och_franvaro": [False] * n,
+        "skal": ["f_utan_atgardsprogram"] * n, "status": ["ny"] * n})
     summary = build_summary(spec, POLICY, "2025-09-01", rows,
                             created=datetime(2025, 9, 1, 2, 0))
     return spec, rows, summary, check_list(spec, rows, summary, {})

@@ -6,7 +6,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from skyddsnat.excel import LIST_SHEET
+from skyddsnat.excel import LIST_SHEET, SUMMARY_SHEET, read_list
+from skyddsnat.forklaring import forklaring
 from skyddsnat.keys import init_keys, load_keys, load_officer_private
 from skyddsnat.lists.catalog import list_spec
 from skyddsnat.policy import load_policy
@@ -52,26 +53,34 @@ def franvaro_rows(n: int) -> pd.DataFrame:
         "langsta_sammanhangande_dagar_4v": pd.array([6, 1, 2][:n], dtype="Int64"),
         "niva_4v": ["hog", "uppmarksamma", "hog"][:n],
         "utredningsplikt": [True, True, True][:n], "fynd": ["", "", "hog_utan_arende"][:n],
+        "skal": ["hog_franvaro, lang_franvaro", "oroande_franvaro, ogiltig_franvaro",
+                 "hog_franvaro"][:n],
         "status": ["ny", "kvarstar", "ny"][:n]})
 
 
 def seal(path, keys, store, n: int, kind: str = "franvaro"):
     spec = list_spec(kind)
     return write_sealed_list(path, spec, franvaro_rows(n), store, keys[0].officer_public, AS_OF,
-                             POLICY.version, officer_fields(POLICY))
+                             POLICY.version, officer_fields(POLICY),
+                             forklaring=forklaring(kind, POLICY))
 
 
 def test_opens_with_officer_key_per_school_with_addresses(tmp_path, keys, sealed_store):
     path = seal(tmp_path / "restricted" / "franvaro.sealed", keys, sealed_store, 3)
     files = unseal_file(path, keys[1], tmp_path / "out")
     assert sorted(f.name for f in files) == ["franvaro_11111111.xlsx", "franvaro_22222222.xlsx"]
-    ws = openpyxl.load_workbook(tmp_path / "out" / "franvaro_22222222.xlsx")[LIST_SHEET]
-    headers = [c.value for c in ws[1]]
-    assert headers[:7] == ["arende_id", "personnummer", "fornamn", "efternamn",
-                           "utdelningsadress", "postnummer", "postort"]
-    body = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
-    assert [r[1] for r in body] == ["20160202-2345", "20170303-3456"]
-    assert body[0][4] == "Hemliga vägen 2"
+    opened = tmp_path / "out" / "franvaro_22222222.xlsx"
+    body = read_list(opened)
+    assert list(body.columns[:7]) == ["arende_id", "personnummer", "fornamn", "efternamn",
+                                      "utdelningsadress", "postnummer", "postort"]
+    assert body["personnummer"].tolist() == ["20160202-2345", "20170303-3456"]
+    assert body["utdelningsadress"].iloc[0] == "Hemliga vägen 2"
+    assert body["niva"].tolist() == ["oroande", "hog"] and body["status"].tolist() == [
+        "kvarstar", "ny"]
+    wb = openpyxl.load_workbook(opened)
+    assert wb[LIST_SHEET]["B1"].value == "Personnummer"
+    summary = [r[0] for r in wb[SUMMARY_SHEET].iter_rows(values_only=True)]
+    assert "Förklaring" in summary and "Hög" in summary  # the block travels in the seal
 
 
 def test_other_private_key_fails(tmp_path, keys, sealed_store):
@@ -116,7 +125,8 @@ def test_empty_list_unseals_to_one_empty_workbook(tmp_path, keys, sealed_store):
     files = unseal_file(path, keys[1], tmp_path / "out")
     assert [f.name for f in files] == ["franvaro.xlsx"]
     ws = openpyxl.load_workbook(files[0])[LIST_SHEET]
-    assert ws.max_row == 1
+    assert ws.max_row == 2  # the labels and the contract names, no rows
+    assert read_list(files[0]).empty
 
 
 def test_only_the_list_subjects_identities_are_sealed_in(tmp_path, keys, sealed_store):
@@ -138,8 +148,7 @@ def test_income_list_unseals_with_payer_identity_and_address(tmp_path, keys, sea
                              keys[0].officer_public, AS_OF, POLICY.version,
                              officer_fields(POLICY))
     [out] = unseal_file(path, keys[1], tmp_path / "out")
-    ws = openpyxl.load_workbook(out)[LIST_SHEET]
-    record = dict(zip([c.value for c in ws[1]], [c.value for c in ws[2]], strict=True))
+    record = read_list(out).iloc[0].to_dict()
     assert record["betalare_personnummer"] == "20160202-2345"
     assert record["betalare_namn"] == "Bror Lilja"
     assert record["betalare_utdelningsadress"] == "Hemliga vägen 2"

@@ -332,7 +332,7 @@ def _sensor_request_then_run(town: Town, s: Scenario, between, capfd):
     import dagster as dg
     from dagster import DagsterEventType, DagsterInstance
 
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_definitions
     from pipelines.jobs import JOB_NAME, run_tags
     from pipelines.sensors import build_sensor
 
@@ -346,6 +346,7 @@ def _sensor_request_then_run(town: Town, s: Scenario, between, capfd):
     tags = {**request.tags, **run_tags(str(s.data), DAY)}
     capfd.readouterr()
     with DagsterInstance.from_config(str(s.home)) as instance:
+        defs = build_definitions(str(s.data), str(s.keys))  # as the code location would
         result = defs.resolve_job_def(JOB_NAME).execute_in_process(
             run_config=config, tags=tags, instance=instance, raise_on_error=False)
     texts = []

@@ -15,6 +15,7 @@ from skyddsnat.policy import SchoolDuty
 from skyddsnat.school_duty import (
     ORSAKER,
     data_quality_findings,
+    exception_schools,
     find_exceptions,
     grade_label,
     lasar_start,
@@ -414,3 +415,20 @@ def test_number_pseudonyms_takes_the_word_path_for_pseudonyms():
     words = _pseudonym_words(pd.concat([ids, ids.iloc[1:3]], ignore_index=True))
     assert words is not None and words.shape == (7, 4)
     assert _pseudonym_words(pd.Series(["kort"], dtype="string")) is None
+
+
+def test_cases_name_the_schools_behind_a_double_or_ended_placement():
+    kids = personer([{"person_id": pid(i), "fodelsedatum": date(2015, 3, 1),
+                      "folkbokford_datum": date(2020, 1, 1)} for i in range(1, 4)])
+    places = placeringar([
+        {"person_id": pid(1), "skolenhetskod": "11111111"},
+        {"person_id": pid(1), "skolenhetskod": "22222222"},
+        {"person_id": pid(2), "skolenhetskod": "33333333", "slutdatum": date(2024, 6, 10)},
+        {"person_id": pid(2), "skolenhetskod": "44444444", "slutdatum": date(2025, 6, 10)},
+    ])
+    cases = find_exceptions(kids, places, beslut([]), AS_OF, POLICY)
+    cases["skolenheter"] = exception_schools(cases, places, AS_OF, POLICY)
+    got = dict(zip(cases["orsak"], cases["skolenheter"], strict=True))
+    assert got == {"dubbel_placering": "11111111 Skolan; 22222222 Skolan",
+                   "placering_avslutad": "44444444 Skolan",  # the one that ended last
+                   "okand": ""}

@@ -12,7 +12,8 @@ from skyddsnat.delivery import deliver
 
 INPUTS = ("skolplikt_arenden", "skolplikt_datakvalitet", "inkomstkontroll_hushall",
           "inkomstkontroll_signaler", "franvaro_elever", "kommunbild_tabell",
-          "atgardsprogram_elever", "atgardsprogram_kommun", "skyddade")
+          "atgardsprogram_elever", "atgardsprogram_kommun", "skyddade",
+          "inkomstkontroll_sammanfattning")
 
 
 @asset(

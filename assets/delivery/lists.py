@@ -1,16 +1,20 @@
 """Turning the pseudonymous domain tables into list inputs for the delivery (no Dagster)."""
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
 import pandas as pd
 
+from assets.atgardsprogram.assets import latest_term
 from skyddsnat.charts import board_html
 from skyddsnat.delivery import BoardTable, ListInput
-from skyddsnat.income_check import LISTED
+from skyddsnat.forklaring import forklaring
+from skyddsnat.income_check import INOM_TOLERANS, LISTED
+from skyddsnat.labels import label
 from skyddsnat.layout import DataDir
-from skyddsnat.lists.catalog import ListCatalog
-from skyddsnat.suppression import split_status
+from skyddsnat.lists.catalog import ListCatalog, ListSpec
+from skyddsnat.suppression import TOTAL, split_status
 
 CELL_STATUS_SHEET = "Cellstatus"
 
@@ -26,7 +30,10 @@ def delivery_inputs(data: DataDir, t: dict[str, pd.DataFrame], policy, as_of
     def read(name: str, **kw) -> pd.DataFrame:
         return pd.read_parquet(data.table(name), **kw)
 
-    register = read("elevregister", columns=["huvudman", "skolenhetskod"])
+    register = read("elevregister", columns=["huvudman", "skolenhetskod", "skolenhet_namn"])
+    names = school_names(register)
+    grades = read("betyg", columns=["skolenhetskod", "termin"])
+    term = latest_term(grades)
     households = t["inkomstkontroll_hushall"]
     listed = sorted(households.loc[households["atgard"].isin(LISTED), "hushall_id"]
                     .dropna().unique())
@@ -36,22 +43,59 @@ def delivery_inputs(data: DataDir, t: dict[str, pd.DataFrame], policy, as_of
     catalog = ListCatalog(policy)
     lists = {
         "skolplikt": skolplikt_lists(catalog, t["skolplikt_arenden"],
-                                     t["skolplikt_datakvalitet"], protected),
+                                     t["skolplikt_datakvalitet"], protected, names),
         "franvaro": per_school_lists(catalog, "franvaro", t["franvaro_elever"], own_school_units(
-            register, read("franvaro_termin", columns=["skolenhetskod"])["skolenhetskod"])),
+            register, read("franvaro_termin", columns=["skolenhetskod"])["skolenhetskod"]),
+            names),
         "atgardsprogram": per_school_lists(catalog, "atgardsprogram",
                                            t["atgardsprogram_elever"],
-                                           own_school_units(register, read(
-                                               "betyg", columns=["skolenhetskod"])[
-                                               "skolenhetskod"])),
+                                           own_school_units(register, grades["skolenhetskod"]),
+                                           names, {"Betygstermin": term or "inga betyg"}),
         "inkomstkontroll": income_lists(catalog, households, months,
-                                        t["inkomstkontroll_signaler"]),
+                                        t["inkomstkontroll_signaler"],
+                                        t["inkomstkontroll_sammanfattning"]),
     }
     programmes, programme_status = split_status(t["atgardsprogram_kommun"])
+    title = "Åtgärdsprogram och F per skolenhet"
     boards = [kommunbild_board(t["kommunbild_tabell"], policy, as_of),
-              BoardTable("atgardsprogram_kommun", "Åtgärdsprogram och F per skolenhet",
-                         programmes, sheets=status_sheet(programme_status))]
+              BoardTable("atgardsprogram_kommun", title, name_first(programmes, names),
+                         board_summary("atgardsprogram_kommun", policy,
+                                       {"Betygstermin": term or "inga betyg"}),
+                         sheets=status_sheet(programme_status))]
     return lists, boards
+
+
+def school_names(elevregister: pd.DataFrame) -> dict[str, str]:
+    """School unit code -> its name, as the register last spells it (the name of a school,
+    not of anyone in it)."""
+    if "skolenhet_namn" not in elevregister.columns:
+        return {}
+    named = elevregister[["skolenhetskod", "skolenhet_namn"]].dropna()
+    named = named[named["skolenhet_namn"].astype("string").str.strip() != ""]
+    return dict(named.drop_duplicates("skolenhetskod", keep="last").itertuples(index=False))
+
+
+def name_first(table: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """A board table with the school unit's name as its first column (a reader looks for
+    the school by name); `names` fills it in when the table has only the code."""
+    if "skolenhet_namn" not in table.columns:
+        mapped = table["skolenhet"].map(names or {})
+        table = table.assign(skolenhet_namn=mapped.where(table["skolenhet"] != TOTAL,
+                                                         "Hela kommunen").astype("string"))
+    return table[["skolenhet_namn", *[c for c in table.columns if c != "skolenhet_namn"]]]
+
+
+def board_summary(name: str, policy, extra: dict[str, object]) -> dict[str, object]:
+    """A board workbook's summary lines beside what every summary has, and its Förklaring."""
+    role = policy.mottagare.roller.get(ListCatalog(policy).board_role(name))
+    return {"Mottagare": role.beskrivning if role else name, **extra,
+            "Förklaring": forklaring(name, policy)}
+
+
+def with_school_name(spec: ListSpec, names: dict[str, str]) -> ListSpec:
+    """The school unit's name beside its code in a per-school list's title."""
+    code = spec.name.rsplit("_", 1)[-1]
+    return replace(spec, title=f"{spec.title} {names[code]}") if code in names else spec
 
 
 def status_sheet(status: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
@@ -66,28 +110,54 @@ def kommunbild_board(table: pd.DataFrame, policy, as_of) -> BoardTable:
     table, status = split_status(table)
     page = partial(board_html, table, "Frånvaro i grundskolan – kommunbild", policy.version,
                    as_of, min_base=u.minsta_bas_andel, symbol=u.symbol, k=u.k)
-    return BoardTable("kommunbild", "Frånvaro per skolenhet, årskurs och månad", table,
-                      {"Röjandekontroll": f"Antal 1–{u.k - 1} visas som {u.symbol}, med "
-                                          "sekundär undertryckning mot summorna och "
-                                          "nästlingen, bevisad med linjärprogrammering före "
-                                          "leverans; bladet Cellstatus visar varje cells "
-                                          "status."},
+    return BoardTable("kommunbild", "Frånvaro per skolenhet, årskurs och månad",
+                      name_first(table),
+                      board_summary("kommunbild", policy, {
+                          "Röjandekontroll": f"Antal 1–{u.k - 1} visas som {u.symbol}, med "
+                                             "sekundär undertryckning mot summorna och "
+                                             "nästlingen, bevisad med linjärprogrammering "
+                                             "före leverans; bladet Cellstatus visar varje "
+                                             "cells status."}),
                       page=page, sheets=status_sheet(status))
 
 
 def skolplikt_lists(catalog: ListCatalog, cases: pd.DataFrame, findings: pd.DataFrame,
-                    skyddade: pd.Series) -> list[ListInput]:
-    """One list; data-quality findings as counts per school unit (no protected persons)."""
+                    skyddade: pd.Series, names: dict[str, str] | None = None
+                    ) -> list[ListInput]:
+    """One list; data-quality findings as counts per school unit, named (no protected
+    persons)."""
     general = findings[~findings["person_id"].isin(set(skyddade))]
     dq = (general.groupby(["fynd", "skolenhetskod"]).size().rename("antal").reset_index()
           if len(general) else pd.DataFrame(columns=["fynd", "skolenhetskod", "antal"]))
+    dq.insert(2, "skolenhet_namn", dq["skolenhetskod"].map(names or {}).astype("string"))
     return [ListInput(catalog.spec("skolplikt"), cases, {"Datakvalitet": dq})]
 
 
+def income_facts(summary: pd.DataFrame, year: int) -> dict[str, object]:
+    """The income check's totals for a year's summary sheet: every count the contract
+    names (inom tolerans too, which is not listed) and the sums in kronor. The summary
+    table is computed without protected households (`income_check._summary`)."""
+    rows = summary[summary["inkomstar"].astype("Int64") == int(year)]
+    value = dict(zip(rows["nyckel"], rows["varde"], strict=True))
+
+    def number(key: str) -> int:
+        return int(value.get(key, 0) or 0)
+
+    return {
+        "Hushåll i kontrollen": number("antal_hushall"),
+        **{f"Åtgärd: {label(a)}": number(f"antal_{a}") for a in (*LISTED, INOM_TOLERANS)},
+        "Summa efterdebitering (kr)": number("summa_efterdebitering"),
+        "Summa återbetalning (kr)": number("summa_aterbetalning"),
+        "Tolerans (kr per år)": number("tolerans_kr_per_ar"),
+    }
+
+
 def income_lists(catalog: ListCatalog, households: pd.DataFrame, months: pd.DataFrame,
-                 flags: pd.DataFrame) -> list[ListInput]:
+                 flags: pd.DataFrame, summary: pd.DataFrame | None = None
+                 ) -> list[ListInput]:
     """One list per income year (or, if the policy says so, one for every year), with
-    month-by-month detail and signals as extra sheets.
+    month-by-month detail and signals as extra sheets, and the year's totals
+    (`income_facts`) on its summary sheet.
 
     `months` needs to hold only the listed households' rows: the delivery keeps no other.
     """
@@ -107,7 +177,8 @@ def income_lists(catalog: ListCatalog, households: pd.DataFrame, months: pd.Data
         out.append(ListInput(catalog.spec("inkomstkontroll", int(year)),
                              rows.reset_index(drop=True),
                              {"Månadsdetaljer": detail, "Signaler": signals},
-                             extra_key="hushall_id"))
+                             extra_key="hushall_id",
+                             facts={} if summary is None else income_facts(summary, year)))
     return out
 
 
@@ -122,13 +193,19 @@ def own_school_units(elevregister: pd.DataFrame, *others: pd.Series) -> list[str
 
 
 def per_school_lists(catalog: ListCatalog, kind: str, rows: pd.DataFrame,
-                     schools: list[str]) -> list[ListInput]:
-    """One list per school, cut from one grouping of the rows (not one scan per school); or,
-    if the policy does not cut the kind per school unit, one list of every school's rows."""
+                     schools: list[str], names: dict[str, str] | None = None,
+                     facts: dict[str, object] | None = None) -> list[ListInput]:
+    """One list per school, cut from one grouping of the rows (not one scan per school) and
+    named by the school unit's code and name; or, if the policy does not cut the kind per
+    school unit, one list of every school's rows."""
     if not catalog.per_school(kind):
-        return [ListInput(catalog.spec(kind), rows.reset_index(drop=True))]
+        return [ListInput(catalog.spec(kind), rows.reset_index(drop=True),
+                          facts=dict(facts or {}))]
     groups = rows.groupby("skolenhetskod", sort=False, dropna=True).indices
     empty = np.array([], dtype=np.intp)
-    return [ListInput(catalog.spec(kind, code),
-                      rows.iloc[groups.get(code, empty)].reset_index(drop=True))
+    names = names or {}
+    return [ListInput(with_school_name(catalog.spec(kind, code), names),
+                      rows.iloc[groups.get(code, empty)].reset_index(drop=True),
+                      facts={"Skolenhet": f"{code} {names.get(code, '')}".strip(),
+                             **(facts or {})})
             for code in schools]

@@ -9,13 +9,14 @@ from assets.constants import GROUP_SKOLPLIKT
 from assets.sources.narvaro import read_days
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.school_duty import data_quality_findings, find_exceptions
+from skyddsnat.school_duty import data_quality_findings, exception_schools, find_exceptions
 
 
 @asset(
     group_name=GROUP_SKOLPLIKT,
     description="Skolpliktiga barn folkbokförda i kommunen som saknar placering eller beslut, "
-                "med orsak (okand, placering_avslutad, nyinflyttad, dubbel_placering).",
+                "med orsak (okand, placering_avslutad, nyinflyttad, dubbel_placering) och de "
+                "skolenheter som ligger bakom en dubbel eller avslutad placering.",
     io_manager_key="warehouse",
     ins={"folkbokforing": AssetIn(), "elevregister": AssetIn(), "skolpliktsbeslut": AssetIn()},
     kinds={"pandas"},
@@ -25,8 +26,10 @@ def skolplikt_arenden(context: AssetExecutionContext, skyddsnat: Skyddsnat,
                       folkbokforing: pd.DataFrame, elevregister: pd.DataFrame,
                       skolpliktsbeslut: pd.DataFrame) -> Output:
     policy = skyddsnat.policy()
-    cases = find_exceptions(folkbokforing, elevregister, skolpliktsbeslut,
-                            skyddsnat.reference_date(), policy.skolplikt)
+    as_of = skyddsnat.reference_date()
+    cases = find_exceptions(folkbokforing, elevregister, skolpliktsbeslut, as_of,
+                            policy.skolplikt)
+    cases["skolenheter"] = exception_schools(cases, elevregister, as_of, policy.skolplikt)
     return Output(cases, metadata={"kommunkod": policy.skolplikt.kommunkod,
                                    "policyversion": policy.version})
 

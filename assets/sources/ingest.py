@@ -32,9 +32,20 @@ CACHE_DIR = "_filcache"
 ROW_CACHE = "rader"
 
 
+CHECK_DESCRIPTIONS = {
+    CHECK_ROWS: "Radräkning: varje inläst rad är antingen godkänd eller satt i karantän med "
+                "orsak, per fil (godkända + karantän = lästa). Stoppar körningen om inte.",
+    CHECK_PANDERA: "Schemakontroll (pandera) av de godkända raderna: kolumner, typer och "
+                   "tillåtna värden enligt källkontraktet. Stoppar körningen om den fallerar.",
+    CHECK_GX: "Datakvalitet (Great Expectations) på de godkända raderna, utan värden i "
+              "resultatet. Stoppar körningen om den fallerar.",
+}
+
+
 def source_check_specs(asset_name: str) -> list[AssetCheckSpec]:
     """The three blocking checks every source asset carries."""
-    return [AssetCheckSpec(n, asset=asset_name, blocking=True)
+    return [AssetCheckSpec(n, asset=asset_name, blocking=True,
+                           description=CHECK_DESCRIPTIONS[n])
             for n in (CHECK_ROWS, CHECK_PANDERA, CHECK_GX)]
 
 

@@ -7,15 +7,14 @@ from pathlib import Path
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
+    AssetsDefinition,
     BackfillPolicy,
     MaterializeResult,
+    PartitionsDefinition,
     asset,
 )
 
-from assets.constants import (
-    ATTENDANCE_PARTITIONS,
-    GROUP_SOURCES,
-)
+from assets.constants import GROUP_SOURCES
 from assets.sources.ingest import Ingested, Tally, ingest_checked, source_check_specs
 from assets.sources.workers import mapped, workers_for
 from pipelines.privacy import SafeError, privacy_safe
@@ -50,17 +49,21 @@ def ingest_day(path: Path, day: date, policy: Policy, pseudonym_key: bytes, refe
     return result, len(table)
 
 
-@asset(
-    name=NAME,
-    group_name=GROUP_SOURCES,
-    description="Närvaro per elev och skoldag, en partition per dag; pseudonymiserad.",
-    partitions_def=ATTENDANCE_PARTITIONS,
-    backfill_policy=BackfillPolicy.single_run(),
-    kinds={"pandas", "parquet"},
-    check_specs=source_check_specs(NAME),
-    tags={"skyddsnat/lager": "kalla"},
-)
-@privacy_safe
+def narvaro_asset(partitions_def: PartitionsDefinition) -> AssetsDefinition:
+    """The attendance asset over the code location's partitions (they start at its data
+    dir's first attendance day: `skyddsnat.attendance_start`)."""
+    return asset(
+        name=NAME,
+        group_name=GROUP_SOURCES,
+        description="Närvaro per elev och skoldag, en partition per dag; pseudonymiserad.",
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        kinds={"pandas", "parquet"},
+        check_specs=source_check_specs(NAME),
+        tags={"skyddsnat/lager": "kalla"},
+    )(privacy_safe(narvaro))
+
+
 def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     data, keys, policy = skyddsnat.data(), skyddsnat.key_material(), skyddsnat.policy()
     as_of, custodian = skyddsnat.reference_date(), custodian_key(keys, policy)
