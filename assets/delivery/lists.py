@@ -61,7 +61,7 @@ def delivery_inputs(data: DataDir, t: dict[str, pd.DataFrame], policy, as_of
               BoardTable("atgardsprogram_kommun", title, name_first(programmes, names),
                          board_summary("atgardsprogram_kommun", policy,
                                        {"Betygstermin": term or "inga betyg"}),
-                         sheets=status_sheet(programme_status))]
+                         sheets=status_sheet(programme_status, names))]
     return lists, boards
 
 
@@ -98,9 +98,11 @@ def with_school_name(spec: ListSpec, names: dict[str, str]) -> ListSpec:
     return replace(spec, title=f"{spec.title} {names[code]}") if code in names else spec
 
 
-def status_sheet(status: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
-    """Each cell's status (publicerad / primär / sekundär / komplement) beside the table."""
-    return {} if status is None else {CELL_STATUS_SHEET: status}
+def status_sheet(status: pd.DataFrame | None, names: dict[str, str] | None = None
+                 ) -> dict[str, pd.DataFrame]:
+    """Each cell's status (publicerad / primär / sekundär / komplement) beside the table,
+    in the table's layout (the school's name first)."""
+    return {} if status is None else {CELL_STATUS_SHEET: name_first(status, names)}
 
 
 def kommunbild_board(table: pd.DataFrame, policy, as_of) -> BoardTable:
