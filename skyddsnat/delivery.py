@@ -30,7 +30,7 @@ from skyddsnat.identity_store import read_identities, read_sealed
 from skyddsnat.keys import Keys
 from skyddsnat.layout import DataDir
 from skyddsnat.lists.catalog import PERSON_ID_COLUMNS, ListCatalog, ListSpec
-from skyddsnat.outbox import Delivery, purge, record_delivery, staged_delivery
+from skyddsnat.outbox import Delivery, purge_outbox, record_delivery, staged_delivery
 from skyddsnat.policy import Policy
 from skyddsnat.reidentify import officer_fields, reidentify_general
 from skyddsnat.render import Renderer, board_bytes, helpers, list_bytes
@@ -166,7 +166,7 @@ def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
     save_history(history_path, history.sort_values(["lista", "arende_id", "first_seen"],
                                                    ignore_index=True))
     record_delivery(AuditLog(data.audit), as_of, d.manifest, run.reidentified)
-    purge(data.outbox, as_of, policy.gallring.utkorg_dagar)
+    purge_outbox(data.outbox, as_of, policy.gallring, AuditLog(data.audit))
     return DeliveryReport(d.manifest, run.general_rows)
 
 

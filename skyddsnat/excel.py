@@ -162,7 +162,7 @@ def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.Da
             for value in (*COUNT_VALUES.get(col, ()), *sorted(counts)):
                 out.setdefault(f"{header(col)}: {label(value)}", int(counts.get(value, 0)))
     out.update(facts or {})
-    out["Gallras senast"] = as_of_d + pd.Timedelta(days=policy.gallring.utkorg_dagar)
+    out["Gallras senast"] = as_of_d + pd.Timedelta(days=policy.gallring.list_days(spec.kind))
     out["Hanteringsanvisning"] = policy.gallring.hanteringsanvisning
     if role is not None:
         out["Ändamål"] = role.andamal

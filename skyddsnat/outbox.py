@@ -218,6 +218,67 @@ def purge(outbox: Path | str, as_of: date | str, retention_days: int) -> list[st
     return removed
 
 
+def list_kind(relpath: str) -> str | None:
+    """The list kind of a delivered file ("forseglade" for a sealed list); None for what
+    carries no personal data (the manifest, the board's tables)."""
+    from skyddsnat.contract import BOARD_TABLES, LISTS
+
+    name = PurePosixPath(relpath).name
+    if name.endswith(SEALED_SUFFIX):
+        return "forseglade"
+    stem = name.split(".", 1)[0]
+    if stem in BOARD_TABLES:
+        return None
+    return next((k for k in LISTS if stem == k or stem.startswith(k + "_")), None)
+
+
+def purge_lists(outbox: Path | str, as_of: date | str, days_of) -> dict[str, int]:
+    """Remove each person list older than its kind's retention (`days_of(kind)` days) from
+    the published deliveries; the manifest moves it to `gallrade` with the purge date.
+
+    A list dated exactly its retention before `as_of` is kept. Returns {date: files}."""
+    outbox = Path(outbox)
+    as_of_d = pd.Timestamp(as_of).date()
+    removed: dict[str, int] = {}
+    if not outbox.is_dir():
+        return removed
+    for entry in sorted(outbox.iterdir()):
+        day = _entry_date(entry.name)
+        if day is None or entry.name.startswith(".") or not (entry / MANIFEST).exists():
+            continue
+        root = entry.resolve()
+        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+        gone = [f for f in manifest["files"] if (kind := list_kind(f["path"])) is not None
+                and day < as_of_d - pd.Timedelta(days=days_of(kind))]
+        if not gone:
+            continue
+        for f in gone:
+            (root / f["path"]).unlink(missing_ok=True)
+        manifest["files"] = [f for f in manifest["files"] if f not in gone]
+        manifest.setdefault("gallrade", []).extend(
+            {"path": f["path"], "gallrad": as_of_d.isoformat()} for f in gone)
+        tmp = root / f".{MANIFEST}.tmp"
+        tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, root / MANIFEST)
+        for d in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
+            if not any(d.iterdir()):
+                d.rmdir()
+        removed[entry.name] = len(gone)
+    return removed
+
+
+def purge_outbox(outbox: Path | str, as_of: date | str, gallring, audit: AuditLog) -> dict:
+    """The night's outbox retention: person lists per kind, whole deliveries after
+    `utkorg_dagar`; one audit entry naming what went (dates and counts, no content)."""
+    lists = purge_lists(outbox, as_of, gallring.list_days)
+    deliveries = purge(outbox, as_of, gallring.utkorg_dagar)
+    details = {"as_of": pd.Timestamp(as_of).date().isoformat(), "leveranser": deliveries,
+               "listor": lists}
+    if deliveries or lists:
+        audit.append("utkorg_gallring", details, _key("utkorg_gallring", details))
+    return details
+
+
 def record_delivery(audit: AuditLog, as_of: date | str, manifest: dict,
                     reidentifications: list[dict]) -> list[dict]:
     """Append one "aterfidentifiering" entry per list and one "leverans" entry.

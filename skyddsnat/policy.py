@@ -108,6 +108,15 @@ class Retention(Strict):
     arkiv_forvarare: str
     arkiv_nyckel: str | None = None
     utkorg_dagar: int = Field(ge=1)
+    valv_dagar: int = Field(ge=1)  # a person no source names for longer leaves the vault
+    # Lists with personal data leave the outbox sooner than the delivery around them: per
+    # list kind ("forseglade": the sealed lists), else the standard.
+    listor_dagar: dict[str, int] = Field(default_factory=dict)
+    listor_dagar_standard: int = Field(ge=1)
+
+    def list_days(self, kind: str) -> int:
+        """How many days a list of this kind (or "forseglade") stays in the outbox."""
+        return self.listor_dagar.get(kind, self.listor_dagar_standard)
     revisionslogg_ar: int = Field(ge=1)
     hanteringsanvisning: str
 
@@ -285,8 +294,26 @@ def _section_checks(sections: dict[str, object]) -> list[tuple[str, str, str]]:
         out.extend(_recipient_checks(sections["mottagare"]))
     if "maxtaxa" in sections:
         out.extend(_fee_period_checks(sections["maxtaxa"]))
+    if "gallring" in sections:
+        out.extend(_list_retention_checks(sections["gallring"]))
     if "gallring" in sections and "mottagare" in sections:
         out.extend(_custodian_checks(sections["gallring"], sections["mottagare"]))
+    return out
+
+
+SEALED_LISTS = "forseglade"
+
+
+def _list_retention_checks(g: Retention) -> list[tuple[str, str, str]]:
+    from skyddsnat.contract import LISTS
+
+    out = []
+    for kind, days in {**g.listor_dagar, "standard": g.listor_dagar_standard}.items():
+        key = f"listor_dagar.{kind}" if kind != "standard" else "listor_dagar_standard"
+        if kind not in (*LISTS, SEALED_LISTS, "standard"):
+            out.append((FILES["gallring"], key, "okänd listtyp"))
+        elif not 1 <= days <= g.utkorg_dagar:
+            out.append((FILES["gallring"], key, "ska vara 1 till utkorg_dagar dagar"))
     return out
 
 

@@ -64,7 +64,14 @@ def document(p: Policy) -> list[Section]:
         + (f"granskad nyckel {_fingerprint(g.arkiv_nyckel)}" if g.arkiv_nyckel else
            "den publika nyckeln i nyckelkatalogen")
         + f"); driftmiljön kan inte läsa det. Arkivet gallras efter {g.arkiv_dagar} dagar.",
-        f"Levererade listor: gallras ur utkorgen efter {g.utkorg_dagar} dagar.",
+        "Listor med personuppgifter gallras ur utkorgen efter "
+        + ", ".join(f"{k}: {d} dagar" for k, d in sorted(g.listor_dagar.items()))
+        + f" (övriga listor {g.listor_dagar_standard} dagar); varje natts lista ersätter "
+        "föregående natts. Varje gallring förs in i revisionsloggen.",
+        f"Leveransen i övrigt (manifest, nämndens tabeller): gallras ur utkorgen efter "
+        f"{g.utkorg_dagar} dagar.",
+        f"Identitetsvalvet: en person som ingen källa har nämnt på {g.valv_dagar} dagar tas "
+        "bort ur valvet, även en förseglad identitet; gallringen förs in i revisionsloggen.",
         "Revisionsloggen (återidentifieringar och leveranser) sparas minst "
         f"{g.revisionslogg_ar} år.",
         f"Hanteringsanvisning på varje lista: {g.hanteringsanvisning}",

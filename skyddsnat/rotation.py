@@ -38,8 +38,8 @@ import pyarrow.parquet as pq
 
 from skyddsnat.audit import AuditLog
 from skyddsnat.cases import load_history
-from skyddsnat.contract import SOURCES
 from skyddsnat.identity_store import SEALED_FILE, STAGING, VAULT_FILE
+from skyddsnat.ingest.source_table import stored_pnr_columns
 from skyddsnat.keys import (
     KEY_CHECK_FILE,
     PSEUDONYM_FILE,
@@ -65,12 +65,6 @@ _HEX = f"^[0-9a-f]{{{PSEUDONYM_HEX}}}$"
 EVENT = "pseudonymrotation"
 
 
-def _stored_pnr_columns() -> frozenset[str]:
-    from skyddsnat.ingest.source_table import stored_column
-
-    return frozenset(stored_column(c) for s in SOURCES.values() for c in s.pnr_columns)
-
-
 def _next_id(current: str) -> str:
     m = re.fullmatch(r"p(\d+)", current)
     return f"p{int(m.group(1)) + 1}" if m else f"{current}-2"
@@ -84,7 +78,7 @@ def _is_text(t: pa.DataType) -> bool:
 
 def _pseudonym_columns(table: pa.Table) -> list[str]:
     """Text columns holding only pseudonyms (or nothing), plus every stored pnr column."""
-    named = _stored_pnr_columns()
+    named = stored_pnr_columns()
     out = []
     for name, col in zip(table.column_names, table.columns, strict=True):
         if not _is_text(col.type) or name in NOT_PSEUDONYMS:

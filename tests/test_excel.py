@@ -150,7 +150,7 @@ def test_summary_sheet_contents(tmp_path):
     assert values["Orsak: Okänd"] == 1 and values["Orsak: Nyinflyttad"] == 1
     assert values["Orsak: Dubbel placering"] == 0  # every reason counted, zero too
     assert not [k for k in values if str(k).rstrip().endswith(":")]
-    assert values["Gallras senast"].date() == date(2026, 9, 1)  # utkorg_dagar 365
+    assert values["Gallras senast"].date() == date(2025, 9, 15)  # listor_dagar.skolplikt 14
     assert values["Hanteringsanvisning"] == POLICY.gallring.hanteringsanvisning
     assert values["Mottagare"].startswith("Skolpliktshandläggare")
     ws = openpyxl.load_workbook(tmp_path / "skolplikt.xlsx")[SUMMARY_SHEET]

@@ -175,3 +175,56 @@ def test_death_between_publish_steps_keeps_old_delivery(tmp_path, officer, monke
     assert (tmp_path / "2025-09-01" / MANIFEST).exists()
     deliver(tmp_path, officer, name="Tredje")  # the next run clears the orphan
     assert len(list((tmp_path / DELIVERIES).glob("2025-09-01-*"))) == 1
+
+
+def test_person_lists_leave_the_outbox_after_their_kind_s_retention(tmp_path, officer):
+    """gallring.listor_dagar per kind (skolplikt 14, forseglade 14): a list dated exactly
+    14 days back is kept, one day older is purged; the delivery and its manifest stay,
+    the manifest names what was purged; the purge is audited once."""
+    from skyddsnat.outbox import list_kind, purge_outbox
+
+    assert list_kind("rektor/franvaro_12345678.xlsx") == "franvaro"
+    assert list_kind("namnd/atgardsprogram_kommun.xlsx") is None
+    assert list_kind("restricted/skolplikt.sealed") == "forseglade"
+    g = POLICY.gallring
+    days = g.list_days("skolplikt")
+    assert days == g.list_days("forseglade") == 14 < g.utkorg_dagar
+    as_of = pd.Timestamp("2025-09-15")
+    kept_day = (as_of - pd.Timedelta(days=days)).date().isoformat()
+    old_day = (as_of - pd.Timedelta(days=days + 1)).date().isoformat()
+    for day in (old_day, kept_day):
+        deliver(tmp_path, officer, as_of=day)
+    (tmp_path / old_day / "namnd").mkdir()
+    (tmp_path / old_day / "namnd" / "kommunbild.html").write_text("x")
+    audit = AuditLog(tmp_path / "audit")
+    done = purge_outbox(tmp_path, as_of, g, audit)
+    assert done["listor"] == {old_day: 2} and done["leveranser"] == []
+    old = tmp_path / old_day
+    assert not (old / "skolpliktshandlaggare").exists()
+    assert not (old / "restricted").exists()
+    assert (old / "namnd" / "kommunbild.html").exists()
+    manifest = read_manifest(tmp_path, old_day)
+    assert {f["path"] for f in manifest["gallrade"]} == {
+        "skolpliktshandlaggare/skolplikt.xlsx", "restricted/skolplikt.sealed"}
+    assert all(not f["path"].startswith(("skolplikt", "restricted")) for f in manifest["files"])
+    assert (tmp_path / kept_day / "skolpliktshandlaggare" / "skolplikt.xlsx").exists()
+    [entry] = audit.entries()
+    assert entry["event"] == "utkorg_gallring" and entry["details"]["listor"] == {old_day: 2}
+    assert purge_outbox(tmp_path, as_of, g, audit)["listor"] == {}
+    assert len(audit.entries()) == 1
+    # A longer retention for the kind keeps it: the policy decides.
+    longer = g.model_copy(update={"listor_dagar": {**g.listor_dagar, "skolplikt": days + 1,
+                                                   "forseglade": days + 1}})
+    deliver(tmp_path, officer, as_of=old_day)
+    assert purge_outbox(tmp_path, as_of, longer, audit)["listor"] == {}
+    assert purge_outbox(tmp_path, as_of, g, audit)["listor"] == {old_day: 2}
+
+
+def test_whole_deliveries_past_utkorg_dagar_are_purged_and_audited(tmp_path, officer):
+    from skyddsnat.outbox import purge_outbox
+
+    deliver(tmp_path, officer, as_of="2024-08-31")
+    audit = AuditLog(tmp_path / "audit")
+    done = purge_outbox(tmp_path, "2025-09-01", POLICY.gallring, audit)
+    assert done["leveranser"] == ["2024-08-31"]
+    assert audit.entries()[0]["details"]["leveranser"] == ["2024-08-31"]

@@ -255,3 +255,21 @@ def test_archive_custodian_must_be_a_sealed_role_with_a_key(pdir):
     md = explain_markdown(load_policy(pdir))
     assert "registrator på kommunarkivet" in md
     assert hashlib.sha256(raw).hexdigest()[:16] in md
+
+
+def test_list_retention_keys_are_checked_and_explained(pdir):
+    """gallring.listor_dagar / listor_dagar_standard / valv_dagar."""
+    edit(pdir, "gallring.yaml", lambda d: d["listor_dagar"].update({"okand_lista": 3}))
+    assert ("gallring.yaml", "listor_dagar.okand_lista", "okänd listtyp") in problems(pdir)
+    edit(pdir, "gallring.yaml", lambda d: (d["listor_dagar"].pop("okand_lista"),
+                                           d["listor_dagar"].update({"franvaro": 400})))
+    assert ("gallring.yaml", "listor_dagar.franvaro",
+            "ska vara 1 till utkorg_dagar dagar") in problems(pdir)
+    edit(pdir, "gallring.yaml", lambda d: d["listor_dagar"].update({"franvaro": 9}))
+    edit(pdir, "gallring.yaml", lambda d: d.update({"valv_dagar": 33,
+                                                    "listor_dagar_standard": 8}))
+    p = load_policy(pdir)
+    assert p.gallring.list_days("franvaro") == 9 and p.gallring.list_days("x") == 8
+    md = explain_markdown(p)
+    assert "franvaro: 9 dagar" in md and "(övriga listor 8 dagar)" in md
+    assert "nämnt på 33 dagar" in md

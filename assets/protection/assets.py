@@ -8,8 +8,11 @@ from assets.constants import GROUP_PROTECTION
 from assets.sources.tables import DESCRIPTIONS
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
+from skyddsnat.audit import AuditLog
 from skyddsnat.identity_store import merge_vault
+from skyddsnat.ingest.source_table import stored_pnr_columns
 from skyddsnat.protection import protected_persons
+from skyddsnat.vault_retention import named_in, purge_absent
 
 
 @asset(
@@ -39,7 +42,11 @@ def skyddade(context: AssetExecutionContext, skyddsnat: Skyddsnat, folkbokforing
 @privacy_safe
 def identitetsvalv(context: AssetExecutionContext, skyddsnat: Skyddsnat,
                    skyddade: pd.DataFrame) -> MaterializeResult:
-    merge_vault(skyddsnat.key_material(), skyddsnat.data().vault, skyddade["person_id"])
+    data, policy = skyddsnat.data(), skyddsnat.policy()
+    merge_vault(skyddsnat.key_material(), data.vault, skyddade["person_id"])
+    present = named_in([data.table(s) for s in DESCRIPTIONS], stored_pnr_columns())
+    purge_absent(data.vault, data.state, AuditLog(data.audit), present,
+                 skyddsnat.reference_date(), policy.gallring.valv_dagar)
     # No counts: vault size against register size would approximate the protected count.
     return MaterializeResult(metadata={
         "nyckel_id": skyddsnat.key_material().vault_active,

@@ -68,6 +68,11 @@ def stored_column(column: str) -> str:
     return "person_id" if column == "personnummer" else column
 
 
+def stored_pnr_columns() -> set[str]:
+    """Every stored column that holds a pseudonym of a personnummer, over all sources."""
+    return {stored_column(c) for s in SOURCES.values() for c in s.pnr_columns}
+
+
 def _reason_for_check(check: str) -> str:
     check = str(check)
     if check in REASONS:
@@ -130,7 +135,9 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
             ident = pd.DataFrame({"person_id": ids, "personnummer": typed[col]})
             if source_name == "folkbokforing":
                 for extra in VAULT_ONLY:
-                    ident[extra] = frame[extra].str.strip()
+                    # A blank field is a value ("" blanks the vault on merge); a missing
+                    # one (NA: a guardian only referenced) leaves the vault's value.
+                    ident[extra] = frame[extra].str.strip().fillna("")
             identities.append(ident)
         else:
             identities.append(pd.DataFrame({"person_id": ids, "personnummer": typed[col]}))

@@ -1,0 +1,99 @@
+"""Vault retention: a person absent from every source longer than the policy allows is purged.
+
+The vault keeps an identity only while some source still names the person. Each merge
+records, per pseudonym, the last reference date on which a source table named them
+(`state/valv_senast_sedd.parquet`: pseudonym and date only); a person not named for more
+than `gallring.valv_dagar` days is removed from the AES vault and the sealed store, and the
+purge is audited (how many, the cut-off — no pseudonym). A person last seen exactly
+`valv_dagar` days ago is kept. Someone who comes back is staged again like anyone new
+(the row cache re-reads rows naming a person the vault no longer holds).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from skyddsnat.audit import AuditLog
+from skyddsnat.identity_store import SEALED_FILE, STAGING, VAULT_FILE, vault_person_ids
+from skyddsnat.storage import write_parquet
+
+SEEN_FILE = "valv_senast_sedd.parquet"
+EVENT = "valv_gallring"
+
+
+def named_in(tables: list[Path], columns: set[str]) -> pa.Array:
+    """Every pseudonym in the given columns of the given source tables (distinct)."""
+    parts = []
+    for path in (p for p in tables if p.exists()):
+        schema = pq.read_schema(path)
+        cols = [c for c in schema.names if c in columns]
+        if cols:
+            t = pq.read_table(path, columns=cols)
+            parts.extend(c.cast(pa.string()) for c in t.columns)
+    if not parts:
+        return pa.array([], type=pa.string())
+    return pc.unique(pc.drop_null(pa.chunked_array(parts, type=pa.string())))
+
+
+def _load_seen(path: Path) -> pd.DataFrame:
+    if path.exists():
+        seen = pd.read_parquet(path)
+    else:
+        seen = pd.DataFrame({"person_id": pd.Series(dtype="string"),
+                             "senast_sedd": pd.Series(dtype="datetime64[ns]")})
+    return _typed(seen)
+
+
+def _typed(seen: pd.DataFrame) -> pd.DataFrame:
+    return seen.astype({"person_id": "string", "senast_sedd": "datetime64[ns]"})
+
+
+def purge_absent(vault_dir: Path, state_dir: Path, audit: AuditLog, present: pa.Array,
+                 as_of: date, retention_days: int) -> int:
+    """Record who the sources name tonight; purge who has been absent too long.
+
+    Returns how many persons were purged. Idempotent for a date: a re-run purges nothing
+    more (and audits nothing more) than the first run did.
+    """
+    vault_dir, state_dir = Path(vault_dir), Path(state_dir)
+    day = pd.Timestamp(as_of)
+    seen = _load_seen(state_dir / SEEN_FILE)
+    held = pd.Series(vault_person_ids(vault_dir).to_pylist(), dtype="string")
+    present_s = pd.Series(present.to_pylist(), dtype="string")
+    # Persons the vault holds with no record yet start their clock now.
+    new = pd.concat([held, present_s], ignore_index=True).drop_duplicates()
+    new = new[~new.isin(seen["person_id"])]
+    if len(new):
+        seen = _typed(pd.concat([seen, _typed(pd.DataFrame({"person_id": new.to_numpy(),
+                                                             "senast_sedd": day}))],
+                                ignore_index=True))
+    named = seen["person_id"].isin(present_s)
+    seen.loc[named, "senast_sedd"] = seen.loc[named, "senast_sedd"].where(
+        seen.loc[named, "senast_sedd"] > day, day)
+    cutoff = day - timedelta(days=retention_days)
+    expired = seen["senast_sedd"] < cutoff
+    gone = set(seen.loc[expired, "person_id"])
+    if gone:
+        for name in (VAULT_FILE, SEALED_FILE):
+            path = vault_dir / name
+            if path.exists():
+                table = pd.read_parquet(path)
+                write_parquet(table[~table["person_id"].isin(gone)].reset_index(drop=True),
+                              path)
+        for path in (vault_dir / STAGING).glob("*.parquet"):
+            table = pd.read_parquet(path)
+            write_parquet(table[~table["person_id"].isin(gone)].reset_index(drop=True), path)
+        key = f"{EVENT}:{as_of.isoformat()}"
+        if not audit.has(EVENT, key):
+            audit.append(EVENT, {"as_of": as_of.isoformat(), "antal": len(gone),
+                                 "senast_sedd_fore": cutoff.date().isoformat(),
+                                 "valv_dagar": retention_days}, key)
+    kept = seen[~expired].sort_values("person_id", ignore_index=True)
+    write_parquet(kept, state_dir / SEEN_FILE)
+    return len(gone)
