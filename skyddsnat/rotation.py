@@ -153,12 +153,14 @@ def rotate_pseudonym(key_dir: Path | str, data_dir: Path | str) -> dict:
     prepared: list[Path] = []
     counts = {"valvposter": 0, "forseglade": 0, "tabeller": 0, "kolumner": 0}
     prepared += _prepare_vault(keys, data, rekey, counts)
-    plans = []
-    for path in _table_files(data):
+    others: list[tuple[Path, list[str]]] = []  # text columns left as they are, per file
+    for path in _table_files(data):  # one table in memory at a time (a year of attendance)
         table = pq.read_table(path)
         cols = _pseudonym_columns(table)
-        plans.append((path, table, cols))
-    for path, table, cols in plans:
+        others.append((path, [n for n, c in zip(table.column_names, table.columns,
+                                                 strict=True)
+                              if n not in cols and n not in NOT_PSEUDONYMS
+                              and _is_text(c.type)]))
         if not cols:
             continue
         for name in cols:
@@ -167,7 +169,8 @@ def rotate_pseudonym(key_dir: Path | str, data_dir: Path | str) -> dict:
         prepared.append(_prepare(path, lambda tmp, t=table: pq.write_table(t, tmp)))
         counts["tabeller"] += 1
         counts["kolumner"] += len(cols)
-    _refuse_leftover_pseudonyms(plans, rekey)
+        del table
+    _refuse_leftover_pseudonyms(others, rekey)
     chain = (*keys.pseudonym_keys, new_key)
     check_path = data.state / KEY_CHECK_FILE
     checks = json.loads(check_path.read_text()) if check_path.exists() else {"valv": {}}
@@ -209,13 +212,12 @@ def _prepare_vault(keys: Keys, data: DataDir, rekey: Rekey, counts: dict) -> lis
     return out
 
 
-def _refuse_leftover_pseudonyms(plans, rekey: Rekey) -> None:
+def _refuse_leftover_pseudonyms(others: list[tuple[Path, list[str]]], rekey: Rekey) -> None:
     """No text column left un-rotated may hold an old pseudonym (file and column named)."""
     old = pa.array(sorted(rekey.old), type=pa.string())
-    for path, table, cols in plans:
+    for path, names in (o for o in others if o[1]):
+        table = pq.read_table(path, columns=names)
         for name, col in zip(table.column_names, table.columns, strict=True):
-            if name in cols or name in NOT_PSEUDONYMS or not _is_text(col.type):
-                continue
             if pc.any(pc.is_in(col.cast(pa.string()), old)).as_py():
                 raise KeyProblem(f"{path.name}: kolumnen {name} innehåller pseudonymer som "
                                  "inte kan roteras; inget är ändrat")

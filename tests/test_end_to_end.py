@@ -198,6 +198,14 @@ def test_row_accounting_per_source_matches_the_planted_invalid_rows(kommun):
                                                                  "betyg") or DAY2.strftime(
                                                                      "%Y%m%d") in name))
         assert meta["rader_karantan"] == planted, source
+        if source == "avgifter":  # many files: each accounted for, and the total
+            per = meta["rader_per_fil"]
+            assert len(per) > 1
+            for key in ("lasta", "godkanda", "karantan"):
+                assert sum(v[key] for v in per.values()) == meta[f"rader_{key}"]
+            for name, v in per.items():
+                assert v["lasta"] == v["godkanda"] + v["karantan"]
+                assert v["karantan"] == sum(report.invalid.get(name, {}).values()), name
 
 
 def test_no_protected_identity_outside_the_sealed_lists(kommun):

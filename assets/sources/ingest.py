@@ -242,9 +242,12 @@ class Tally:
     gx_evaluated: int = 0
     gx_successful: int = 0
     gx_failed: set[str] = field(default_factory=set)
+    per_file: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add(self, result: IngestResult, stored_rows: int) -> None:
         self.files.append(result.file)
+        self.per_file[result.file] = {"lasta": result.rows_read, "godkanda": result.accepted,
+                                      "karantan": result.quarantined}
         self.read += result.rows_read
         self.accepted += result.accepted
         self.quarantined += result.quarantined
@@ -278,6 +281,8 @@ class Tally:
                 "rader_lasta": self.read, "rader_godkanda": self.accepted,
                 "rader_karantan": self.quarantined,
                 **{f"karantan_{k}": v for k, v in sorted(self.reasons.items())},
+                # A source of many files accounts for each file as well as the total.
+                **({"rader_per_fil": self.per_file} if len(self.per_file) > 1 else {}),
                 "policyversion": policy_version}
 
     def check_results(self, asset_name: str) -> list[AssetCheckResult]:

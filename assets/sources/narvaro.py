@@ -77,14 +77,23 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     if workers > 1:
         context.log.info(f"{len(jobs)} dagfiler läses i {workers} processer")
     with mapped(ingest_day, jobs, workers) as done:
-        for (path, *_), (result, stored) in zip(jobs, done, strict=True):
+        for (path, day, *_), (result, stored) in zip(jobs, done, strict=True):
             archive_file(custodian, data.archive, as_of, path)
             archive_quarantine(custodian, data.archive, as_of, result.file, result.quarantine)
             tally.add(result, stored)
+            # Each partition's materialization counts its own day file only, also when a
+            # backfill writes the whole term in one run.
+            one = Tally(NAME)
+            one.add(result, stored)
+            context.add_asset_metadata(one.metadata(policy.version),
+                                       partition_key=day.isoformat())
             del result  # one day's rows at a time
-    meta = tally.metadata(policy.version)
-    meta.update({"dagar": len(days), "dagar_med_fil": len(present)})
-    yield MaterializeResult(metadata=meta)
+    for d in sorted(set(days) - {d for d, _ in present}):
+        context.add_asset_metadata({**Tally(NAME).metadata(policy.version), "filer": "-"},
+                                   partition_key=d.isoformat())
+    context.log.info(f"{len(present)} dagfiler av {len(days)} dagar: {tally.read} rader lästa, "
+                     f"{tally.accepted} godkända, {tally.quarantined} i karantän")
+    yield MaterializeResult(metadata={"policyversion": policy.version})
     yield from tally.check_results(NAME)
 
 
