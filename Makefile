@@ -9,7 +9,7 @@ PROFILE ?= ange
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install demo test lint ui bench clean
+.PHONY: install demo test lint ui bench clean konsortium konsortium-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,5 +51,15 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
 
+# Three municipalities on one Dagster deployment: PostgreSQL (Debian's server, installed if
+# missing), the daemon, queued runs. Orchestrated by bench/konsortium.py; state in .konsortium/.
+konsortium: $(STAMP)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	$(BIN)/python -m bench.konsortium
+
+konsortium-stop: $(STAMP)
+	$(BIN)/python -m bench.konsortium --stop
+
 clean:
-	rm -rf $(VENV) $(DEMO) $(DAGSTER_HOME)
+	rm -rf $(VENV) $(DEMO) $(DAGSTER_HOME) .konsortium

@@ -23,6 +23,7 @@ from dagster import (
     EnvVar,
     PartitionsDefinition,
     define_asset_job,
+    in_process_executor,
 )
 
 from pipelines.io import WarehouseIOManager
@@ -58,6 +59,9 @@ def kommun_job(k: KommunPlats, version: str, partitions_def: PartitionsDefinitio
         job_name(k.kommunkod), selection=AssetSelection.all(),
         partitions_def=partitions_def, config=_kommun_config(k),
         tags=kommun_tags(k, version),
+        # One process per municipality and night: municipalities run side by side, and no
+        # step pays a fresh interpreter's imports (the same as `skyddsnat run`).
+        executor_def=in_process_executor,
         description=f"Nattkörningen för {k.namn} ({k.kommunkod}): bara kommunens egna "
                     "kataloger, nycklar och policy.")
 
