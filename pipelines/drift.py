@@ -65,6 +65,8 @@ def instance_yaml(max_concurrent_runs: int, postgres: dict | None = None) -> dic
     }
     if postgres:
         doc["storage"] = {"postgres": {"postgres_db": {
+            # SQLAlchemy 2.1 would pick psycopg 3; dagster-postgres ships psycopg2.
+            "scheme": "postgresql+psycopg2",
             "hostname": "127.0.0.1", "port": postgres["port"], "db_name": postgres["db"],
             "username": postgres["user"], "password": {"env": "DAGSTER_PG_PASSWORD"}}}}
     return doc

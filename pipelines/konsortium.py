@@ -44,9 +44,17 @@ def job_name(kommunkod: str) -> str:
 
 def kommun_tags(k: KommunPlats, version: str) -> dict[str, str]:
     tags = {KOMMUN_TAG: k.kommunkod, VERSION_TAG: version}
-    if k.key_secret:  # on Kubernetes the run pod gets this municipality's Secret, and no other
+    # On Kubernetes the run pod gets this municipality's Secret and volume, and no other's.
+    container, pod = {}, {}
+    if k.key_secret:
+        container["env_from"] = [{"secret_ref": {"name": k.key_secret}}]
+    if k.volume:
+        container["volume_mounts"] = [{"name": "kommundata", "mount_path": str(k.data_dir)}]
+        pod["volumes"] = [{"name": "kommundata",
+                           "persistent_volume_claim": {"claim_name": k.volume}}]
+    if container:
         tags["dagster-k8s/config"] = json.dumps(
-            {"container_config": {"env_from": [{"secret_ref": {"name": k.key_secret}}]}})
+            {"container_config": container, **({"pod_spec_config": pod} if pod else {})})
     return tags
 
 

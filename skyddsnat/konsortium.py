@@ -31,6 +31,7 @@ class Kommun(Strict):
     nyckelkatalog: str = ""
     nyckelhemlighet: str = ""
     policykatalog: str = ""  # blank: the policies/ of this code location
+    volym: str = ""  # Kubernetes: the municipality's own volume, mounted at datakatalog
 
 
 class KonsortiumFil(Strict):
@@ -52,6 +53,7 @@ class KommunPlats:
     key_dir: Path | None
     key_secret: str
     policy_dir: Path
+    volume: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def load_konsortium(path: Path | str, root: Path | str | None = None) -> Konsort
                             for f, pk, m in exc.problems)
         places.append(KommunPlats(kod, k.namn, _resolve(root, k.datakatalog),
                                   _resolve(root, k.nyckelkatalog) if k.nyckelkatalog else None,
-                                  k.nyckelhemlighet, policy_dir))
+                                  k.nyckelhemlighet, policy_dir, k.volym))
     problems.extend(_separation_checks(fname, places))
     if problems:
         raise PolicyError(problems)
@@ -144,6 +146,8 @@ def _separation_checks(fname: str, places: list[KommunPlats]) -> list[tuple[str,
                     break
             if a.key_secret and a.key_secret == b.key_secret:
                 out.append((fname, f"{key}.nyckelhemlighet", f"delas med {other}"))
+            if a.volume and a.volume == b.volume:
+                out.append((fname, f"{key}.volym", f"delas med {other}"))
     return out
 
 

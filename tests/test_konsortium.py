@@ -3,6 +3,7 @@ no path, key or tag of one municipality in another's job, schedule or sensor."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -86,6 +87,8 @@ def test_relative_paths_resolve_from_the_root_variable_else_the_file(tmp_path, m
      "kommuner.2260.policykatalog", "filen saknas"),
     (lambda d: d["kommuner"]["2260"].update(datakatalogen="x"),
      "kommuner.2260.datakatalogen", "Extra inputs"),
+    (lambda d: [d["kommuner"][k].update(volym="delad") for k in ("2260", "2281")],
+     "kommuner.2260.volym", "kommunen 2281"),
     (lambda d: d.update(kommuner={}), "kommuner", "at least 1"),
     (lambda d: d.update(inkorg_intervall_sekunder=0), "inkorg_intervall_sekunder", "greater"),
 ])
@@ -195,12 +198,19 @@ def test_the_settle_time_decides_when_a_file_counts(tmp_path, assets, settle, tr
             str(place.data_dir)
 
 
-def test_a_key_secret_reaches_only_that_municipalitys_run_pod(tmp_path, assets):
+def test_a_key_secret_and_volume_reach_only_that_municipalitys_run_pod(tmp_path, assets):
     doc = _doc()
     _to_secret(doc["kommuner"]["2262"], "skyddsnat-nycklar-2262")
+    doc["kommuner"]["2262"]["volym"] = "skyddsnat-data-2262"
     k = load_konsortium(_write(tmp_path, doc))
     repo = konsortium_definitions(k, assets, PARTITIONS).get_repository_def()
-    assert "skyddsnat-nycklar-2262" in repo.get_job(job_name("2262")).tags["dagster-k8s/config"]
+    pod = json.loads(repo.get_job(job_name("2262")).tags["dagster-k8s/config"])
+    assert pod["container_config"]["env_from"] == [
+        {"secret_ref": {"name": "skyddsnat-nycklar-2262"}}]
+    assert pod["pod_spec_config"]["volumes"][0]["persistent_volume_claim"] == {
+        "claim_name": "skyddsnat-data-2262"}
+    assert pod["container_config"]["volume_mounts"][0]["mount_path"] == \
+        str(k.kommun("2262").data_dir)
     assert "dagster-k8s/config" not in repo.get_job(job_name("2260")).tags
     cfg = _job_config(repo.get_job(job_name("2262")))["resources"]["skyddsnat"]["config"]
     assert cfg["key_dir"] == ""
@@ -245,3 +255,10 @@ def test_one_municipality_needs_no_consortium_file_and_its_runs_carry_its_kommun
     req = build_schedule(str(tmp_path), "").evaluate_tick(
         dg.build_schedule_context(scheduled_execution_time=when)).run_requests[0]
     assert req.tags[KOMMUN_TAG] == "2260"  # policies/skolplikt.yaml
+
+
+def test_the_kubernetes_example_is_a_valid_consortium_with_a_secret_and_volume_each():
+    k = load_konsortium(ROOT / "deploy" / "k8s" / "konsortium.yaml")
+    assert all(p.key_dir is None and p.key_secret and p.volume for p in k.kommuner)
+    assert all(str(p.data_dir) == f"/data/{p.kommunkod}" for p in k.kommuner)
+    assert k.schema_igang and k.inkorg_igang
