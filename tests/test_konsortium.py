@@ -262,3 +262,13 @@ def test_the_kubernetes_example_is_a_valid_consortium_with_a_secret_and_volume_e
     assert all(p.key_dir is None and p.key_secret and p.volume for p in k.kommuner)
     assert all(str(p.data_dir) == f"/data/{p.kommunkod}" for p in k.kommuner)
     assert k.schema_igang and k.inkorg_igang
+
+
+def test_a_municipality_job_runs_every_asset_and_check_of_the_nightly_job(tmp_path, assets):
+    from pipelines.definitions import defs as single
+
+    _, defs = _defs(tmp_path, assets)
+    nightly = single.resolve_job_def("nattlig_korning")
+    kommun = defs.resolve_job_def(job_name("2281"))
+    assert set(kommun.graph.node_dict) == set(nightly.graph.node_dict)
+    assert len(kommun.graph.node_dict) > 20
