@@ -6,6 +6,7 @@ from datetime import date
 
 from dagster import AssetSelection, PartitionsDefinition, RunRequest, define_asset_job
 
+from skyddsnat.day_files import DayFiles
 from skyddsnat.inbox import files_for
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
@@ -29,14 +30,16 @@ def nightly_job(partitions_def: PartitionsDefinition):
 
 
 def attendance_range(data: DataDir, as_of: date) -> tuple[date, date]:
-    """From the oldest attendance file not yet loaded, to as_of.
+    """From the oldest attendance file not yet loaded, or delivered again changed, to as_of.
 
     Partitions live as files under warehouse/narvaro/, so a run catches up after downtime
-    without re-reading days it already has, and the reference day itself is always re-read.
+    without re-reading days it already has, a corrected past day is read again
+    (skyddsnat/day_files.py), and the reference day itself is always re-read.
     """
-    missing = [d for d, _ in files_for(data.inbox, "narvaro", as_of)
-               if not data.partition("narvaro", d.isoformat()).exists()]
-    return (min(missing) if missing else as_of), as_of
+    ledger = DayFiles(data.state)
+    todo = [d for d, p in files_for(data.inbox, "narvaro", as_of)
+            if not data.partition("narvaro", d.isoformat()).exists() or ledger.changed(d, p)]
+    return (min(todo) if todo else as_of), as_of
 
 
 def run_config(data_dir: str, key_dir: str, as_of: date | None, kommunkod: str = "",

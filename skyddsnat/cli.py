@@ -1,18 +1,38 @@
 """The `skyddsnat` command line: the contract for scripts and the nightly job outside the UI.
 
-Every command prints messages without personal data and exits non-zero on failure.
+Every command prints messages without personal data and exits non-zero on failure. A
+user-facing error is one Swedish line and no stack trace (`--debug` shows it); it never
+falsely reassures: a missing data dir, an empty audit log or a wrong path fails.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Skyddsnät – skyddsnät för barn och elever, med integriteten först.",
-                  no_args_is_help=True, add_completion=False)
+_DEBUG = {"on": "--debug" in sys.argv}
+
+
+class _Cli(typer.Typer):
+    """Any unexpected error as one Swedish line (without its text: it may hold a value)."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the point: no traceback for users
+            if _DEBUG["on"]:
+                raise
+            typer.echo(f"FEL: oväntat fel ({type(exc).__name__}); kör igen med --debug för "
+                       "detaljer", err=True)
+            sys.exit(1)
+
+
+app = _Cli(help="Skyddsnät – skyddsnät för barn och elever, med integriteten först.",
+           no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 keys_app = typer.Typer(help="Nycklar: init, rotate, rewrap, rotate-pseudonym.",
                        no_args_is_help=True)
 policy_app = typer.Typer(help="Policyer: check, explain.", no_args_is_help=True)
@@ -27,6 +47,24 @@ app.add_typer(archive_app, name="archive")
 def _fail(message: str, code: int = 1) -> None:
     typer.echo(f"FEL: {message}", err=True)
     raise typer.Exit(code)
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug",
+                                     help="Visa hela felet (stackspår) vid fel.")):
+    _DEBUG["on"] = _DEBUG["on"] or debug
+    home = os.environ.get("DAGSTER_HOME")
+    if home and not Path(home).is_dir():
+        _fail(f"DAGSTER_HOME pekar på {home}, som inte finns (skapa katalogen eller ta bort "
+              "variabeln)", 2)
+
+
+def _existing_data_dir(data_dir: Path, need_inbox: bool = False) -> None:
+    """Refuse a data dir that is not there (nothing is created)."""
+    if not data_dir.is_dir():
+        _fail(f"datakatalogen {data_dir} finns inte (inget har skapats)", 2)
+    if need_inbox and not (data_dir / "inbox").is_dir():
+        _fail(f"datakatalogen {data_dir} har ingen inbox/ – fel katalog? (inget har skapats)", 2)
 
 
 def _date(value: str) -> date:
@@ -153,21 +191,46 @@ def run_cmd(data_dir: Path = typer.Option(..., "--data-dir"),
 
     if kommunkod and not (len(kommunkod) == 4 and kommunkod.isdigit()):
         _fail("kommunkoden ska vara fyra siffror", 2)
+    day = _date(as_of)
+    _existing_data_dir(data_dir, need_inbox=True)
     try:
         from pipelines.runner import run_nightly
 
-        outcome = run_nightly(data_dir, key_dir, _date(as_of), kommunkod,
-                              policy_dir=policy_dir)
+        outcome = run_nightly(data_dir, key_dir, day, kommunkod, policy_dir=policy_dir,
+                              progress=True)
     except KeyProblem as exc:
         _fail(f"nyckelfel – inget data har lästs: {exc}", 3)
     except PolicyError as exc:
-        _fail(f"policyfel – inget data har lästs:\n{exc}", 4)
+        _fail(f"policyfel – inget data har lästs: {'; '.join(str(exc).splitlines())}", 4)
     if not outcome.success:
         for line in outcome.failures:
             typer.echo(f"  {line}", err=True)
-        _fail(f"körningen {outcome.run_id} misslyckades")
-    delivery = Path(data_dir) / "outbox" / as_of
-    typer.echo(f"Körningen {outcome.run_id} lyckades. Leverans: {delivery}")
+        _fail(f"körningen {outcome.run_id} misslyckades efter {outcome.seconds:.0f} s; "
+              f"ingen ny leverans (förra leveransen är orörd). Logg: {outcome.log_file}")
+    typer.echo(_run_summary(data_dir, day, outcome))
+
+
+def _run_summary(data_dir: Path, day: date, outcome) -> str:
+    """A short Swedish summary: what was delivered, what it rests on, any warnings."""
+    import json
+
+    from skyddsnat.freshness import bases
+    from skyddsnat.layout import DataDir
+
+    data = DataDir(data_dir)
+    delivery = data.outbox / day.isoformat()
+    files = json.loads((delivery / "manifest.json").read_text(encoding="utf-8"))["files"]
+    sealed = sum(1 for f in files if f.get("sealed"))
+    recorded = bases(data.state, day)
+    warnings = [w for b in recorded.values() for w in b.warnings]
+    narvaro = recorded.get("narvaro")
+    lines = [f"Körningen {outcome.run_id} lyckades på {outcome.seconds:.0f} s. "
+             f"Leverans: {delivery} – {len(files) - sealed} listor och tabeller, "
+             f"{sealed} förseglade.",
+             f"Närvarodata t.o.m. {narvaro.date if narvaro and narvaro.date else 'saknas'}; "
+             f"varningar: {len(warnings)}. Logg: {outcome.log_file}"]
+    lines += [f"  VARNING: {w}" for w in warnings]
+    return "\n".join(lines)
 
 
 @app.command("unseal")
@@ -183,12 +246,18 @@ def unseal_cmd(file: Path = typer.Argument(..., help="En restricted/*.sealed-fil
     from skyddsnat.restricted import open_sealed_list, unseal_doc
     from skyddsnat.seal import SealBroken
 
+    if not file.is_file():
+        _fail(f"filen {file} finns inte", 2)
+    if not key.is_file():
+        _fail(f"nyckelfilen {key} finns inte", 2)
     try:
         private = load_officer_private(key)
         doc = open_sealed_list(file, private)
         written = unseal_doc(doc, private, out)
-    except (KeyProblem, SealBroken) as exc:
-        _fail(str(exc))
+    except KeyProblem as exc:
+        _fail(f"{key}: {exc}")
+    except SealBroken as exc:
+        _fail(f"{file} kan inte öppnas med den här nyckeln eller är skadad: {exc}")
     log_dir = log_dir or default_log_dir(key)
     record_unseal(log_dir, file, doc, written)
     for p in written:
@@ -287,7 +356,14 @@ def audit_verify(data_dir: Path = typer.Option(None, "--data-dir"),
 
     if (data_dir is None) == (log_dir is None):
         _fail("ange antingen --data-dir eller --log-dir", 2)
-    log = AuditLog(log_dir if log_dir is not None else DataDir(data_dir).audit)
+    if data_dir is not None:
+        _existing_data_dir(data_dir)
+    where = log_dir if log_dir is not None else DataDir(data_dir).audit
+    if not Path(where).is_dir():
+        _fail(f"revisionsloggen {where} finns inte – inget att verifiera")
+    log = AuditLog(where)
+    if not log.entries():
+        _fail(f"revisionsloggen i {where} är tom – inget att verifiera")
     problems = log.verify()
     if problems:
         for p in problems:

@@ -48,6 +48,7 @@ class ListInput:
     extra_sheets: dict[str, pd.DataFrame] = field(default_factory=dict)
     extra_key: str | None = None  # column linking extra-sheet rows to list rows
     facts: dict[str, object] = field(default_factory=dict)  # summary lines after the counts
+    head: dict[str, object] = field(default_factory=dict)  # first lines: warnings, data basis
     # (school unit, grade term, totals); never about protected persons
 
 
@@ -135,8 +136,11 @@ def _cut(frame: pd.DataFrame, lists: np.ndarray, n: int) -> list[pd.DataFrame]:
 
 def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
             lists: dict[str, list[ListInput]], boards: list[BoardTable],
-            skyddade: pd.Series) -> DeliveryReport:
-    """Write, seal, publish and audit the whole delivery for `as_of`."""
+            skyddade: pd.Series, heads: dict[str, dict[str, object]] | None = None
+            ) -> DeliveryReport:
+    """Write, seal, publish and audit the whole delivery for `as_of`.
+
+    `heads` are the first summary rows of each kind's sealed list (its data basis)."""
     catalog = ListCatalog(policy)
     history_path = data.state / HISTORY_FILE
     history = load_history(history_path)
@@ -161,7 +165,8 @@ def deliver(data: DataDir, keys: Keys, policy: Policy, as_of: date,
                 for batch in kind_batches:
                     history = run.lists(history, batch, restricted, closed)
                 _seal_kind(d, catalog.sealed(kind), restricted, closed, protected, sealed, keys,
-                           policy, as_of)
+                           policy, as_of,
+                           (heads or {}).get(kind))
             render.finish()
     save_history(history_path, history.sort_values(["lista", "arende_id", "first_seen"],
                                                    ignore_index=True))
@@ -204,7 +209,8 @@ class _Run:
                                         t.closed, strict=True):
             spec = inp.spec
             summary = build_summary(spec, self.policy, self.as_of, rows, avslutade=gone,
-                                    skyddade=self.protected, facts=inp.facts)
+                                    skyddade=self.protected, facts=inp.facts,
+                                    head=inp.head)
             extra = check_list(spec, rows, summary, _general_extra(inp, own))
             rel = f"{spec.role}/{spec.name}.xlsx"
             self.render.submit(list_bytes, (spec, rows, summary, extra),
@@ -235,7 +241,8 @@ def _store_board(d: Delivery, board: BoardTable, role: str,
 
 def _seal_kind(d: Delivery, spec: ListSpec, restricted_parts: list[pd.DataFrame],
                closed_parts: list[pd.DataFrame], protected: frozenset, sealed: pd.DataFrame,
-               keys: Keys, policy: Policy, as_of: date) -> None:
+               keys: Keys, policy: Policy, as_of: date,
+               head: dict[str, object] | None = None) -> None:
     """The kind's one sealed list: its protected rows, and its protected closed cases."""
     rows = (pd.concat(restricted_parts, ignore_index=True) if restricted_parts
             else pd.DataFrame())
@@ -245,4 +252,5 @@ def _seal_kind(d: Delivery, spec: ListSpec, restricted_parts: list[pd.DataFrame]
         closed = closed.reset_index(drop=True)
     write_sealed_list(d.path(restricted_path(spec.kind)), spec, rows, sealed,
                       keys.officer_public, as_of, policy.version, officer_fields(policy),
-                      avslutade=closed, forklaring=forklaring(spec.kind, policy))
+                      summary=head, avslutade=closed,
+                      forklaring=forklaring(spec.kind, policy))

@@ -126,9 +126,12 @@ def header(column: str) -> str:
 def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.DataFrame,
                   avslutade: pd.DataFrame | None = None,
                   created: datetime | None = None, skyddade=(),
-                  facts: Mapping[str, object] | None = None) -> dict[str, object]:
+                  facts: Mapping[str, object] | None = None,
+                  head: Mapping[str, object] | None = None) -> dict[str, object]:
     """The summary sheet's content: what, for whom, when, counts, retention, handling note,
     and the "Förklaring" of every value the list can hold.
+
+    `head` (warnings and data basis, skyddsnat/data_basis.py) comes first, after the title.
 
     `rows` are the general rows (protected persons already split off), and `facts` (shown
     after the counts: the school unit, the grade term, the income check's totals) must be
@@ -145,6 +148,7 @@ def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.Da
     role = policy.mottagare.roller.get(spec.role)
     statuses = _counts(rows["status"]) if "status" in rows else {}
     out: dict[str, object] = {
+        **(head or {}),
         "Lista": spec.title,
         "Fil": spec.name,
         "Mottagare": role.beskrivning if role else spec.role,

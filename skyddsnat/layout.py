@@ -5,7 +5,9 @@
     vault/                  identity vault (AES-256-GCM) and sealed protected identities (HPKE)
     archive/                processed inbox files and quarantined rows, encrypted
     outbox/<date>/<role>/   delivered lists; restricted/ holds *.sealed
-    state/                  case history, key check values, sensor bookkeeping
+    state/                  case history, key check values, sensor bookkeeping, what each
+                            source rested on (state/kallor/), attendance files read
+    logs/                   Dagster's event lines of each `skyddsnat run` (no personal data)
     audit/                  hash-chained audit log
 """
 

@@ -43,10 +43,24 @@ class ColumnClass(Strict):
 
 
 class SourceFile(Strict):
+    """One source's file pattern and keys, and what makes its feed fit for the night.
+
+    `max_alder_dagar`: the newest file may be this many days older than the reference date
+    (snapshots and daily files only; period files are never stale). `vid_avvikelse`: a
+    missing, stale or implausibly small feed stops the night, or is delivered with a
+    warning on every list that rests on it. See skyddsnat/freshness.py.
+    """
+
     fil: str
     typ: Literal["ogonblicksbild", "daglig", "manatlig", "arlig", "termin"]
     nyckel: list[str]
     valfri: bool = False
+    max_alder_dagar: int | None = Field(default=None, ge=0)
+    vid_avvikelse: Literal["stoppa", "varna"] = "stoppa"
+    min_rader: int = Field(default=0, ge=0)
+    max_minskning_andel: float | None = Field(default=None, gt=0, lt=1)
+    min_andel_elever: float | None = Field(default=None, gt=0, le=1)
+    jamforelsedagar: int = Field(default=5, ge=1)
 
 
 class Sources(Strict):
@@ -363,9 +377,18 @@ def _classification_checks(klassning: dict[str, dict[str, ColumnClass]]
 def _source_checks(kallor: Sources) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     ka = FILES["kallor"]
-    for name in kallor.kallor:
+    for name, rule in kallor.kallor.items():
         if name not in SOURCES:
             out.append((ka, f"kallor.{name}", "okänd källa"))
+        periodic = rule.typ not in ("ogonblicksbild", "daglig")
+        if periodic and rule.max_alder_dagar is not None:
+            out.append((ka, f"kallor.{name}.max_alder_dagar",
+                        "periodfiler (månad, år, termin) har ingen högsta ålder"))
+        if rule.typ != "ogonblicksbild" and rule.max_minskning_andel is not None:
+            out.append((ka, f"kallor.{name}.max_minskning_andel",
+                        "gäller bara ögonblicksbilder"))
+        if rule.typ != "daglig" and rule.min_andel_elever is not None:
+            out.append((ka, f"kallor.{name}.min_andel_elever", "gäller bara dagliga filer"))
     for name, mapping in kallor.alias.items():
         for alias, target in mapping.items():
             if name not in SOURCES or target not in SOURCES[name].column_names:

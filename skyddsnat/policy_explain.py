@@ -54,6 +54,7 @@ def document(p: Policy) -> list[Section]:
         f"{p.skydd.hpke.aead}) till {officer.beskrivning.lower()}s publika nyckel. Driftmiljön "
         "har bara den publika nyckeln och kan aldrig läsa dem igen.",
     ]))
+    s.append(_freshness_section(p))
     for source, cols in p.klassning.items():
         rows = [[c, KLASS[v.klass], BEHANDLING[v.behandling]] for c, v in cols.items()]
         s.append(Section(f"Källa: {source}", [], [(["Kolumn", "Klass", "Behandling"], rows)]))
@@ -99,6 +100,33 @@ def document(p: Policy) -> list[Section]:
         "Varje återidentifiering och leverans förs in i en hashkedjad revisionslogg.",
     ]))
     return s
+
+
+TYP = {"ogonblicksbild": "ögonblicksbild", "daglig": "en fil per skoldag",
+       "manatlig": "månadsfil", "arlig": "årsfil", "termin": "terminsfil"}
+
+
+def _freshness_section(p: Policy) -> Section:
+    rows = []
+    for name, k in p.kallor.kallor.items():
+        n = k.max_alder_dagar
+        age = ("aldrig inaktuell (perioden anges på listan)" if n is None
+               else f"{n} {'dag' if n == 1 else 'dagar'}")
+        need = "valfri" if k.valfri or n is None else "krävs"
+        rows.append([name, TYP[k.typ], need, age,
+                     "stoppar natten" if k.vid_avvikelse == "stoppa"
+                     else "varning på berörda listor",
+                     str(k.min_rader) if k.min_rader else "-",
+                     f"{100 * k.max_minskning_andel:g} %" if k.max_minskning_andel else "-",
+                     (f"{100 * k.min_andel_elever:g} % av medianen för {k.jamforelsedagar} "
+                      "skoldagar") if k.min_andel_elever else "-"])
+    return Section("Källor: färskhet och rimlighet", [
+        "En källa som saknas, är äldre än tillåtet mot referensdagen eller är orimligt liten "
+        "stoppar natten före leverans (förra leveransen och ärendehistoriken lämnas orörda), "
+        "eller levereras med en varning överst på varje lista som vilar på den. Filer daterade "
+        "efter referensdagen läses inte för den dagen."],
+        [(["Källa", "Typ", "Krav", "Högsta ålder", "Vid avvikelse", "Minst rader",
+           "Högsta minskning mot senast godkända", "Dagfil minst"], rows)])
 
 
 def explain_markdown(p: Policy, extra: tuple[Section, ...] = ()) -> str:

@@ -14,6 +14,7 @@ from dagster import DagsterEventType, DagsterInstance
 from pipelines.runner import run_nightly
 from skyddsnat.generate import TINY, generate
 from skyddsnat.keys import init_keys
+from skyddsnat.policy import DEFAULT_POLICY_DIR
 
 AS_OF = date(2026, 11, 20)
 
@@ -29,9 +30,26 @@ def broken_register(tmp_path_factory):
                            for ln in lines[1:]]
     path.write_bytes(b"\r\n".join(broken))
     init_keys(root / "keys", root / "officer.key")
+    # Without a minimum row count, so the blocking GX check (not the freshness rule's
+    # volume test, which would stop the asset first) is what fails here.
+    policies = root / "policies"
+    shutil.copytree(DEFAULT_POLICY_DIR, policies)
+    kallor = policies / "kallor.yaml"
+    kallor.write_text(kallor.read_text(encoding="utf-8").replace("min_rader: 1", "min_rader: 0"),
+                      encoding="utf-8")
     instance = DagsterInstance.ephemeral()
-    outcome = run_nightly(root / "data", root / "keys", AS_OF, instance=instance)
+    outcome = run_nightly(root / "data", root / "keys", AS_OF, instance=instance,
+                          policy_dir=policies)
     return root, outcome, instance
+
+
+def test_without_the_check_the_volume_rule_stops_a_register_of_nobody(tmp_path):
+    """With the policy's min_rader the same register stops at its source asset."""
+    from skyddsnat.freshness import snapshot_volume_finding
+    from skyddsnat.policy import load_policy
+
+    rule = load_policy().kallor.kallor["folkbokforing"]
+    assert snapshot_volume_finding("folkbokforing", rule, "f.csv", 0, None).stops
 
 
 def test_the_run_fails_on_the_blocking_check(broken_register):

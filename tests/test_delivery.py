@@ -96,10 +96,11 @@ def tables() -> dict[str, pd.DataFrame]:
                                       "skolenhet_namn": s(["Skola Ett", "Skola Två"])}),
         "betyg": pd.DataFrame({"skolenhetskod": s([S2]), "termin": s(["HT2025"])}),
         "inkomstkontroll_sammanfattning": pd.DataFrame({  # without protected household H2
-            "inkomstar": [2024] * 5, "nyckel": s(["antal_hushall", "antal_aterbetalning",
+            "inkomstar": [2024] * 6, "nyckel": s(["antal_hushall", "antal_aterbetalning",
                                                   "antal_inom_tolerans", "summa_aterbetalning",
-                                                  "tolerans_kr_per_ar"]),
-            "varde": s(["2", "1", "1", "100", "600"])}),
+                                                  "tolerans_kr_per_ar",
+                                                  "alla_perioder_bekraftade"]),
+            "varde": s(["2", "1", "1", "100", "600", "True"])}),
         "skyddade": pd.DataFrame({"person_id": s(PROTECTED)}),
     }
 

@@ -195,3 +195,16 @@ def test_unseal_appends_to_the_officers_hash_chained_log(tmp_path, keys, sealed_
     r = runner.invoke(app, ["unseal", str(path), "--key", str(other), "--out",
                             str(tmp_path / "out2"), "--log-dir", str(tmp_path / "l2")])
     assert r.exit_code != 0 and not (tmp_path / "l2").exists()
+
+
+@pytest.mark.parametrize("kind", ["skolplikt", "franvaro", "atgardsprogram", "inkomstkontroll"])
+def test_a_kind_with_no_lists_tonight_still_opens(tmp_path, keys, sealed_store, kind):
+    """A night without invoice and income files seals an empty income list with no columns
+    at all; the officer must still be able to open it (it once failed on 'betalare')."""
+    path = write_sealed_list(tmp_path / f"{kind}.sealed", list_spec(kind), pd.DataFrame(),
+                             sealed_store, keys[0].officer_public, AS_OF, POLICY.version,
+                             officer_fields(POLICY), summary={"Inkomstår": "-"})
+    [out] = unseal_file(path, keys[1], tmp_path / "out")
+    wb = openpyxl.load_workbook(out)
+    assert wb[LIST_SHEET].max_row == 1
+    assert wb["Sammanfattning"]["A3"].value == "Inkomstår"  # the basis opens the summary

@@ -370,7 +370,7 @@ def test_a_required_source_removed_after_the_sensor_fails_the_run_naming_it(town
         town, s, lambda s: (s.data / "inbox" / f"folkbokforing_{DAY:%Y%m%d}.csv").unlink(),
         capfd)
     assert not result.success
-    assert "ingen fil för folkbokforing" in failures, failures
+    assert "folkbokforing: ingen fil i inkorgen" in failures, failures
     assert check_delivery(s.outbox, DAY) is None and not leftovers(s.outbox, DAY)
     assert not personal_data_in({"failures": failures}, DAY, town.known)
     assert not town.leaks(s, output)

@@ -4,7 +4,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MaterializeResult, asset
 
 from assets.constants import GROUP_DELIVERY
-from assets.delivery.lists import READ_IN_PART, delivery_inputs
+from assets.delivery.lists import READ_IN_PART, delivery_inputs, list_heads
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.archive import purge as purge_archive
@@ -30,8 +30,10 @@ def leverans(context: AssetExecutionContext, skyddsnat: Skyddsnat, **tables: pd.
              ) -> MaterializeResult:
     policy, keys, data = skyddsnat.policy(), skyddsnat.key_material(), skyddsnat.data()
     as_of = skyddsnat.reference_date()
-    lists, boards = delivery_inputs(data, tables, policy, as_of)
-    report = deliver(data, keys, policy, as_of, lists, boards, tables["skyddade"]["person_id"])
+    heads = list_heads(data, policy, as_of)
+    lists, boards = delivery_inputs(data, tables, policy, as_of, heads)
+    report = deliver(data, keys, policy, as_of, lists, boards, tables["skyddade"]["person_id"],
+                     heads)
     purged = purge_archive(data.archive, as_of, policy.gallring.arkiv_dagar)
     return MaterializeResult(metadata={
         "referensdag": as_of.isoformat(),

@@ -5,11 +5,16 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from assets.atgardsprogram.assets import latest_term
+from assets.franvaro.days import stored_days
+from skyddsnat.absence import recent_window, term_start
 from skyddsnat.charts import board_html
+from skyddsnat.data_basis import summary_head
 from skyddsnat.delivery import BoardTable, ListInput
 from skyddsnat.forklaring import forklaring
+from skyddsnat.freshness import LIST_SOURCES, bases
 from skyddsnat.income_check import INOM_TOLERANS, LISTED
 from skyddsnat.labels import label
 from skyddsnat.layout import DataDir
@@ -23,10 +28,42 @@ CELL_STATUS_SHEET = "Cellstatus"
 READ_IN_PART = ("inkomstkontroll_manader", "elevregister", "betyg", "franvaro_termin")
 
 
-def delivery_inputs(data: DataDir, t: dict[str, pd.DataFrame], policy, as_of
+def list_heads(data: DataDir, policy, as_of) -> dict[str, dict[str, object]]:
+    """Each list kind's warnings and data basis, for the first rows of its summary sheet
+    (the income check's per year: `income_head`)."""
+    recorded = bases(data.state, as_of)
+    grades = data.table("betyg")
+    grade_term = (latest_term(pd.read_parquet(grades, columns=["termin"]))
+                  if grades.exists() and "termin" in pq.read_schema(grades).names else None)
+    days = stored_days(data, as_of)
+    windows = {"term": (term_start(as_of, days, policy.franvaro.terminer), as_of),
+               "recent": recent_window(as_of, policy.franvaro.senaste_dagar)}
+    return {kind: summary_head(kind, recorded, **windows, grade_term=grade_term)
+            for kind in LIST_SOURCES}
+
+
+def income_head(recorded: dict, summary: pd.DataFrame, year: int | None
+                ) -> dict[str, object]:
+    """The income list of one year (None: of every year): its year and whether every maxtaxa
+    period used is confirmed."""
+    rows = summary[summary["nyckel"] == "alla_perioder_bekraftade"]
+    if year is not None:
+        rows = rows[rows["inkomstar"].astype("Int64") == int(year)]
+    confirmed = None if rows.empty else bool((rows["varde"] == "True").all())
+    return summary_head("inkomstkontroll", recorded, income_year=year,
+                        periods_confirmed=confirmed)
+
+
+def _year(name: str) -> int | None:
+    tail = name.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def delivery_inputs(data: DataDir, t: dict[str, pd.DataFrame], policy, as_of,
+                    heads: dict | None = None
                     ) -> tuple[dict[str, list[ListInput]], list[BoardTable]]:
     """Every list and board table of a delivery, from the loaded tables `t` and the parts
-    of `READ_IN_PART` that are needed."""
+    of `READ_IN_PART` that are needed; each list opens with its kind's head (`list_heads`)."""
     def read(name: str, **kw) -> pd.DataFrame:
         return pd.read_parquet(data.table(name), **kw)
 
@@ -34,6 +71,7 @@ def delivery_inputs(data: DataDir, t: dict[str, pd.DataFrame], policy, as_of
     names = school_names(register)
     grades = read("betyg", columns=["skolenhetskod", "termin"])
     term = latest_term(grades)
+    heads = heads or list_heads(data, policy, as_of)
     households = t["inkomstkontroll_hushall"]
     listed = sorted(households.loc[households["atgard"].isin(LISTED), "hushall_id"]
                     .dropna().unique())
@@ -55,9 +93,15 @@ def delivery_inputs(data: DataDir, t: dict[str, pd.DataFrame], policy, as_of
                                         t["inkomstkontroll_signaler"],
                                         t["inkomstkontroll_sammanfattning"]),
     }
+    recorded = bases(data.state, as_of)
+    for kind, inputs in lists.items():
+        for inp in inputs:
+            inp.head = (income_head(recorded, t["inkomstkontroll_sammanfattning"],
+                                    _year(inp.spec.name))
+                        if kind == "inkomstkontroll" else heads[kind])
     programmes, programme_status = split_status(t["atgardsprogram_kommun"])
     title = "Åtgärdsprogram och F per skolenhet"
-    boards = [kommunbild_board(t["kommunbild_tabell"], policy, as_of),
+    boards = [kommunbild_board(t["kommunbild_tabell"], policy, as_of, heads["kommunbild"]),
               BoardTable("atgardsprogram_kommun", title, name_first(programmes, names),
                          board_summary("atgardsprogram_kommun", policy,
                                        {"Betygstermin": term or "inga betyg"}),
@@ -105,7 +149,8 @@ def status_sheet(status: pd.DataFrame | None, names: dict[str, str] | None = Non
     return {} if status is None else {CELL_STATUS_SHEET: name_first(status, names)}
 
 
-def kommunbild_board(table: pd.DataFrame, policy, as_of) -> BoardTable:
+def kommunbild_board(table: pd.DataFrame, policy, as_of, head: dict | None = None
+                     ) -> BoardTable:
     """The board's table; its HTML page is drawn during the delivery (in its helper process
     when there is one: drawing a large city's charts takes seconds)."""
     u = policy.undertryckning
@@ -115,6 +160,7 @@ def kommunbild_board(table: pd.DataFrame, policy, as_of) -> BoardTable:
     return BoardTable("kommunbild", "Frånvaro per skolenhet, årskurs och månad",
                       name_first(table),
                       board_summary("kommunbild", policy, {
+                          **(head or {}),
                           "Röjandekontroll": f"Antal 1–{u.k - 1} visas som {u.symbol}, med "
                                              "sekundär undertryckning mot summorna och "
                                              "nästlingen, bevisad med linjärprogrammering "

@@ -2,14 +2,15 @@
 
 The term state is kept settled through the day before the reference date: each night folds
 only the days since, and the reference day itself is folded on top without being stored, so
-re-running a night (or a corrected file for that day) gives exactly the same numbers.
+re-running a night (or a corrected file for that day) gives exactly the same numbers. A past
+day stored again after the state was folded (a corrected or late day file) rebuilds it.
 """
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetOut, Output, asset, multi_asset
 
 from assets.constants import GROUP_FRANVARO
-from assets.franvaro.days import day_before, read_between, stored_days
+from assets.franvaro.days import day_before, read_between, rewritten_since, stored_days
 from assets.sources.narvaro import read_days
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
@@ -34,6 +35,11 @@ MONTHS = "franvaro_manadssummor"
 def _previous(data, name: str) -> pd.DataFrame | None:
     path = data.table(name)
     return pd.read_parquet(path) if path.exists() else None
+
+
+def _corrected(data, days: list, state: pd.DataFrame) -> bool:
+    held = pd.Timestamp(state["vikt_till"].max())
+    return not pd.isna(held) and rewritten_since(data, days, held.date(), data.table(STATE))
 
 
 BATCH_DAYS = 20  # a rebuild folds the term 20 days (~1.7 M Stockholm rows) at a time
@@ -78,7 +84,8 @@ def franvaro_tillstand(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     start = term_start(as_of, days, policy.franvaro.terminer)
     state, months = _previous(data, STATE), _previous(data, MONTHS)
     rebuild = (state is None or months is None or needs_rebuild(state, start)
-               or pd.Timestamp(state["vikt_till"].max()) > pd.Timestamp(settled))
+               or pd.Timestamp(state["vikt_till"].max()) > pd.Timestamp(settled)
+               or _corrected(data, days, state))
     if rebuild:
         state, months = None, None
         first = start

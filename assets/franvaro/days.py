@@ -1,6 +1,7 @@
 """Which attendance days are stored, and reading the ones a step needs."""
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 
@@ -30,3 +31,16 @@ def read_between(data: DataDir, days: list[date], first: date, last: date) -> pd
 
 def day_before(d: date) -> date:
     return d - timedelta(days=1)
+
+
+def rewritten_since(data: DataDir, days: list[date], until: date, since: Path) -> bool:
+    """Was a stored day up to `until` written after `since` (a corrected or late day file)?
+
+    The term state folds each day once; a day it already holds that was stored again since
+    (skyddsnat/day_files.py re-reads a changed day file) means the state must be rebuilt.
+    """
+    if not since.exists():
+        return False
+    folded = since.stat().st_mtime_ns
+    return any(data.partition(NAME, d.isoformat()).stat().st_mtime_ns > folded
+               for d in days if d <= until)

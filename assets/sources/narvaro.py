@@ -5,6 +5,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
@@ -15,11 +16,14 @@ from dagster import (
 )
 
 from assets.constants import GROUP_SOURCES
+from assets.sources.basis import age_findings, settle
 from assets.sources.ingest import Ingested, Tally, ingest_checked, source_check_specs
 from assets.sources.workers import mapped, workers_for
 from pipelines.privacy import SafeError, privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.archive import archive_file, archive_quarantine, custodian_key
+from skyddsnat.day_files import DayFiles
+from skyddsnat.freshness import Basis, day_volume_finding, stored_days
 from skyddsnat.inbox import daily_file
 from skyddsnat.ingest.source_table import IngestResult
 from skyddsnat.policy import Policy
@@ -67,11 +71,16 @@ def narvaro_asset(partitions_def: PartitionsDefinition) -> AssetsDefinition:
 def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     data, keys, policy = skyddsnat.data(), skyddsnat.key_material(), skyddsnat.policy()
     as_of, custodian = skyddsnat.reference_date(), custodian_key(keys, policy)
+    # Stops before any file is read; the days already stored count as data too.
+    findings = age_findings(skyddsnat, NAME, as_of, partitioned=True)
+    rule = policy.kallor.kallor[NAME]
     days = [date.fromisoformat(k) for k in context.partition_keys]
     present = [(d, p) for d in days if (p := daily_file(data.inbox, NAME, d)) is not None]
     jobs = [(p, d, policy, keys.pseudonym_keys, as_of, data.partition(NAME, d.isoformat()))
             for d, p in present]
     tally = Tally(NAME)
+    ledger = DayFiles(data.state)
+    stopped: list[date] = []
     # One day at a time per process: a backfill holds a day's rows in memory, never the year.
     workers = workers_for(len(jobs), PER_WORKER)
     if workers > 1:
@@ -87,14 +96,43 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
             one.add(result, stored)
             context.add_asset_metadata(one.metadata(policy.version),
                                        partition_key=day.isoformat())
+            ledger.note(day, path)
+            volume = day_volume_finding(NAME, rule, result.file, stored,
+                                        _stored_rows_before(data, day))
+            if volume:
+                findings.append(volume)
+                if volume.stops:  # kept out of the warehouse: the day is read again
+                    stopped.append(day)
             del result  # one day's rows at a time
+    for day in stopped:
+        data.partition(NAME, day.isoformat()).unlink(missing_ok=True)
+        ledger.forget(day)
+    ledger.save()
     for d in sorted(set(days) - {d for d, _ in present}):
         context.add_asset_metadata({**Tally(NAME).metadata(policy.version), "filer": "-"},
                                    partition_key=d.isoformat())
     context.log.info(f"{len(present)} dagfiler av {len(days)} dagar: {tally.read} rader lästa, "
                      f"{tally.accepted} godkända, {tally.quarantined} i karantän")
-    yield MaterializeResult(metadata={"policyversion": policy.version})
+    basis = settle(context, skyddsnat, _basis(data, as_of), findings)
+    yield MaterializeResult(metadata={"policyversion": policy.version, **basis})
     yield from tally.check_results(NAME)
+
+
+def _stored_rows_before(data, day: date, n: int = 20) -> list[int]:
+    """Row counts of the last stored days before `day` (from the Parquet footers)."""
+    before = [d for d in stored_days(data, NAME, day) if d < day][-n:]
+    return [pq.read_metadata(data.partition(NAME, d.isoformat())).num_rows for d in before]
+
+
+def _basis(data, as_of: date) -> Basis:
+    """The last attendance day stored on or before as_of: its file and rows."""
+    basis = Basis(NAME, as_of.isoformat())
+    stored = stored_days(data, NAME, as_of)
+    if stored:
+        day = stored[-1]
+        basis.file, basis.date = f"narvaro_{day:%Y%m%d}.csv", day.isoformat()
+        basis.rows = pq.read_metadata(data.partition(NAME, day.isoformat())).num_rows
+    return basis
 
 
 def read_days(data, days: list[date]) -> pd.DataFrame:

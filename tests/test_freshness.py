@@ -1,0 +1,293 @@
+"""No silent holes: a missing, stale or truncated feed stops the night or warns on every list.
+
+The rule itself (skyddsnat/freshness.py) is tested on its own; the pipeline tests run whole
+nights on a tiny municipality: each `stoppa` case fails naming the source and leaves the
+previous delivery and case history exactly as they were, each `varna` case delivers with
+the warning in the first rows of the affected lists' summary sheets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+import yaml
+from dagster import DagsterInstance
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipelines.runner import run_nightly
+from skyddsnat.freshness import (
+    Basis,
+    age_finding,
+    bases,
+    day_volume_finding,
+    record,
+    snapshot_volume_finding,
+    warnings_for,
+)
+from skyddsnat.generate import TINY, generate
+from skyddsnat.keys import init_keys
+from skyddsnat.policy import DEFAULT_POLICY_DIR, PolicyError, SourceFile, load_policy
+
+AS_OF = date(2026, 11, 20)  # a Friday
+SNAP = SourceFile(fil="x", typ="ogonblicksbild", nyckel=["personnummer"], max_alder_dagar=1,
+                  min_rader=1, max_minskning_andel=0.05)
+DAILY = SourceFile(fil="x", typ="daglig", nyckel=["datum"], max_alder_dagar=4,
+                   min_andel_elever=0.5, jamforelsedagar=5)
+
+
+# --- the rule ---------------------------------------------------------------------------
+
+@given(age=st.integers(0, 30), allowed=st.integers(0, 10), later=st.booleans())
+def test_a_feed_is_stale_exactly_when_its_newest_usable_date_is_older_than_allowed(
+        age, allowed, later):
+    rule = SNAP.model_copy(update={"max_alder_dagar": allowed})
+    dates = [AS_OF - timedelta(days=age)] + ([AS_OF + timedelta(days=1)] if later else [])
+    found = age_finding("folkbokforing", rule, dates, AS_OF)
+    assert (found is not None) == (age > allowed)
+    if found:
+        assert str(AS_OF - timedelta(days=age)) in found.message
+        assert f"högst {allowed} dag" in found.message and found.stops
+
+
+def test_missing_and_only_later_files_are_told_apart():
+    missing = age_finding("narvaro", DAILY, [], AS_OF)
+    assert "ingen fil" in missing.message and "högst 4 dagar" in missing.message
+    later = age_finding("narvaro", DAILY, [AS_OF + timedelta(days=1)], AS_OF)
+    assert "bara filer daterade efter" in later.message and "2026-11-21" in later.message
+
+
+def test_an_optional_source_never_supplied_is_fine_but_once_supplied_must_be_fresh():
+    rule = SNAP.model_copy(update={"valfri": True})
+    assert age_finding("franvaroarenden", rule, [], AS_OF) is None
+    assert age_finding("franvaroarenden", rule, [AS_OF - timedelta(days=9)], AS_OF)
+
+
+def test_period_files_are_never_stale():
+    rule = SourceFile(fil="x", typ="manatlig", nyckel=["a"])
+    assert age_finding("avgifter", rule, [date(2020, 1, 1)], AS_OF) is None
+    assert age_finding("avgifter", rule, [], AS_OF) is None
+
+
+def test_vid_avvikelse_varna_turns_a_stop_into_a_warning():
+    found = age_finding("narvaro", DAILY.model_copy(update={"vid_avvikelse": "varna"}), [],
+                        AS_OF)
+    assert found.action == "varna" and not found.stops
+
+
+def test_min_rader_refuses_a_header_only_snapshot():
+    assert snapshot_volume_finding("folkbokforing", SNAP, "f.csv", 0, None)
+    assert snapshot_volume_finding("folkbokforing", SNAP.model_copy(update={"min_rader": 0}),
+                                   "f.csv", 0, None) is None
+
+
+@given(last=st.integers(1, 10_000), rows=st.integers(0, 10_000),
+       share=st.floats(0.01, 0.9))
+def test_a_snapshot_may_fall_by_at_most_the_policy_share(last, rows, share):
+    rule = SNAP.model_copy(update={"max_minskning_andel": share, "min_rader": 0})
+    found = snapshot_volume_finding("elevregister", rule, "e.csv", rows, last)
+    assert (found is not None) == (rows < last * (1 - share))
+
+
+def test_a_day_file_with_far_fewer_pupils_than_the_days_before_is_a_finding():
+    before = [100, 0, 98, 101, 99, 100, 102]
+    assert day_volume_finding("narvaro", DAILY, "n.csv", 40, before)
+    assert day_volume_finding("narvaro", DAILY, "n.csv", 60, before) is None
+    assert day_volume_finding("narvaro", DAILY.model_copy(update={"min_andel_elever": 0.7}),
+                              "n.csv", 60, before)
+    # jamforelsedagar: only the last n school days are the yardstick
+    grown = [10, 10, 10, 100, 100]
+    assert day_volume_finding("narvaro", DAILY.model_copy(update={"jamforelsedagar": 2}),
+                              "n.csv", 40, grown)
+    assert day_volume_finding("narvaro", DAILY.model_copy(update={"jamforelsedagar": 5}),
+                              "n.csv", 40, grown) is None
+    assert day_volume_finding("narvaro", DAILY, "n.csv", 1, []) is None  # nothing to compare
+
+
+def test_the_recorded_basis_survives_and_a_stop_is_never_the_accepted_one(tmp_path):
+    record(tmp_path, Basis("elevregister", "2026-11-19", "e1.csv", "2026-11-19", 100))
+    record(tmp_path, Basis("elevregister", "2026-11-20", "e2.csv", "2026-11-20", 10,
+                           status="stoppad"))
+    from skyddsnat.freshness import last_accepted_rows
+
+    assert last_accepted_rows(tmp_path, "elevregister") == 100
+    assert set(bases(tmp_path, AS_OF)) == {"elevregister"}
+    record(tmp_path, Basis("narvaro", "2026-11-20", warnings=["narvaro: gammal"],
+                           status="varning"))
+    assert warnings_for("franvaro", bases(tmp_path, AS_OF)) == ["narvaro: gammal"]
+    assert warnings_for("skolplikt", bases(tmp_path, AS_OF)) == []
+
+
+def test_policy_refuses_a_maximum_age_on_a_period_file(tmp_path):
+    shutil.copytree(DEFAULT_POLICY_DIR, tmp_path / "p")
+    path = tmp_path / "p" / "kallor.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["kallor"]["avgifter"]["max_alder_dagar"] = 30
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(PolicyError, match="max_alder_dagar"):
+        load_policy(tmp_path / "p")
+
+
+def test_the_register_of_processing_states_each_sources_freshness_rule(tmp_path):
+    from skyddsnat.policy_explain import explain_markdown
+
+    shutil.copytree(DEFAULT_POLICY_DIR, tmp_path / "p")
+    path = tmp_path / "p" / "kallor.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["kallor"]["narvaro"].update(max_alder_dagar=6, vid_avvikelse="varna")
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    default, mutated = (explain_markdown(load_policy(d)) for d in (DEFAULT_POLICY_DIR,
+                                                                  tmp_path / "p"))
+    row = next(line for line in default.splitlines() if line.startswith("| narvaro |"))
+    assert "4 dagar" in row and "stoppar natten" in row and "50 %" in row
+    row = next(line for line in mutated.splitlines() if line.startswith("| narvaro |"))
+    assert "6 dagar" in row and "varning på berörda listor" in row
+    assert "| avgifter | månadsfil | valfri | aldrig inaktuell" in default
+
+
+# --- whole nights -----------------------------------------------------------------------
+
+def _sha(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _varna_policy(target: Path) -> Path:
+    shutil.copytree(DEFAULT_POLICY_DIR, target)
+    path = target / "kallor.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for rule in doc["kallor"].values():
+        rule["vid_avvikelse"] = "varna"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return target
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory):
+    base = tmp_path_factory.mktemp("farskhet")
+    pristine = base / "pristine"
+    generate(TINY, pristine, AS_OF, seed=5)
+    init_keys(base / "keys", base / "officer.key")
+    golden = base / "golden"
+    shutil.copytree(pristine, golden)
+    outcome = run_nightly(golden, base / "keys", AS_OF, instance=DagsterInstance.ephemeral())
+    assert outcome.success, outcome.failures
+    return base, pristine, golden, _varna_policy(base / "varna")
+
+
+def _refresh_snapshots(inbox: Path, day: date, skip: tuple[str, ...] = ()) -> None:
+    """Tonight's snapshots: yesterday's content under tonight's date."""
+    for snap in ("folkbokforing", "elevregister", "skolpliktsbeslut", "atgardsprogram",
+                 "franvaroarenden"):
+        if snap not in skip:
+            src = inbox / f"{snap}_{AS_OF:%Y%m%d}.csv"
+            shutil.copy(src, inbox / f"{snap}_{day:%Y%m%d}.csv")
+
+
+def _no_attendance(inbox: Path) -> None:
+    for p in inbox.glob("narvaro_*.csv"):
+        p.unlink()
+
+
+def _first_night_without_attendance(data: Path) -> date:
+    _no_attendance(data / "inbox")
+    return AS_OF
+
+
+def _attendance_stale(data: Path) -> date:
+    night = AS_OF + timedelta(days=5)  # Wednesday: the newest school day is 5 days old
+    _refresh_snapshots(data / "inbox", night)
+    return night
+
+
+def _snapshot_missing(data: Path) -> date:
+    (data / "inbox" / f"skolpliktsbeslut_{AS_OF:%Y%m%d}.csv").unlink()
+    return AS_OF
+
+
+def _only_later_files(data: Path) -> date:
+    """The decisions exported tomorrow: a re-run of tonight must not read them."""
+    inbox = data / "inbox"
+    (inbox / f"skolpliktsbeslut_{AS_OF:%Y%m%d}.csv").rename(
+        inbox / f"skolpliktsbeslut_{AS_OF + timedelta(days=1):%Y%m%d}.csv")
+    return AS_OF
+
+
+CASES = {
+    # name: (start from the pristine inbox?, mutation, sources expected to fail, message part)
+    "narvaro_saknas": (True, _first_night_without_attendance, {"narvaro"}, "ingen fil"),
+    "narvaro_for_gammal": (False, _attendance_stale, {"narvaro"}, "2026-11-20, 5 dagar"),
+    "skolpliktsbeslut_saknas": (False, _snapshot_missing, {"skolpliktsbeslut"}, "ingen fil"),
+    "bara_senare_filer": (False, _only_later_files, {"skolpliktsbeslut"},
+                          "bara filer daterade efter"),
+}
+AFFECTED = {"narvaro": ("rektor/franvaro_", "namnd/kommunbild"),
+            "skolpliktsbeslut": ("skolpliktshandlaggare/skolplikt",)}
+UNAFFECTED = {"narvaro": "skolpliktshandlaggare/skolplikt",
+              "skolpliktsbeslut": "rektor/franvaro_"}
+
+
+def _case(town, name: str, varna: bool):
+    base, pristine, golden, varna_dir = town
+    first, mutate, sources, part = CASES[name]
+    data = base / f"{name}-{'varna' if varna else 'stoppa'}"
+    shutil.copytree(pristine if first else golden, data)
+    night = mutate(data)
+    before = {d: _sha(data / d) for d in ("outbox", "state", "audit") if (data / d).exists()}
+    outcome = run_nightly(data, base / "keys", night, instance=DagsterInstance.ephemeral(),
+                          policy_dir=varna_dir if varna else None)
+    return data, night, before, outcome, sources, part
+
+
+def _summary_top(path: Path, n: int = 8) -> list[tuple]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return [r for r in wb["Sammanfattning"].iter_rows(max_row=n, values_only=True)]
+    finally:
+        wb.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(CASES))
+def test_stoppa_fails_naming_the_source_and_keeps_the_previous_delivery(town, name):
+    data, night, before, outcome, sources, part = _case(town, name, varna=False)
+    assert not outcome.success
+    failed = {line.split(":", 1)[0] for line in outcome.failures}
+    assert sources <= failed, outcome.failures
+    for source in sources:
+        line = next(f for f in outcome.failures if f.startswith(f"{source}:"))
+        assert part in line and "högst" in line and "\n" not in line, line
+    assert "leverans" not in failed  # it never ran
+    assert not (data / "outbox" / night.isoformat()).exists() or night == AS_OF
+    after = {d: _sha(data / d) for d in before}
+    assert after["outbox"] == before["outbox"] if "outbox" in before else True
+    assert {k: v for k, v in after.get("state", {}).items() if k.startswith("arenden")} == \
+        {k: v for k, v in before.get("state", {}).items() if k.startswith("arenden")}
+    assert after.get("audit") == before.get("audit")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(CASES))
+def test_varna_delivers_with_the_warning_on_every_affected_summary_sheet(town, name):
+    data, night, before, outcome, sources, part = _case(town, name, varna=True)
+    assert outcome.success, outcome.failures
+    root = (data / "outbox" / night.isoformat()).resolve()
+    books = {p.relative_to(root).as_posix(): p for p in root.rglob("*.xlsx")}
+    for source in sources:
+        for prefix in AFFECTED.get(source, ()):
+            hits = [rel for rel in books if rel.startswith(prefix)]
+            assert hits, (prefix, sorted(books))
+            for rel in hits:
+                top = _summary_top(books[rel])
+                warned = [r for r in top if r[0] and str(r[0]).startswith("VARNING")]
+                assert any(source in str(r[1]) and part in str(r[1]) for r in warned), \
+                    (rel, top)
+        if source in UNAFFECTED:
+            for rel in (r for r in books if r.startswith(UNAFFECTED[source])):
+                assert not any(source in str(r[1]) for r in _summary_top(books[rel])
+                               if r[0] and str(r[0]).startswith("VARNING")), rel
