@@ -32,6 +32,7 @@ import assets.skolplikt.assets as skolplikt_assets
 import assets.sources.tables as source_tables
 from assets.constants import TIMEZONE, attendance_partitions
 from assets.sources.narvaro import narvaro_asset
+from pipelines.freshness_checks import FRESHNESS_CHECKS, freshness_sensor
 from pipelines.io import WarehouseIOManager
 from pipelines.jobs import nightly_job
 from pipelines.konsortium import konsortium_definitions
@@ -74,9 +75,10 @@ def build_definitions(data_dir: str, key_dir: str,
     partitions = partitions_for(data_dir)
     return Definitions(
         assets=nodes(partitions),
+        asset_checks=FRESHNESS_CHECKS,
         jobs=[nightly_job(partitions)],
         schedules=[build_schedule(data_dir, key_dir)],
-        sensors=[build_sensor(data_dir, key_dir)],
+        sensors=[build_sensor(data_dir, key_dir), freshness_sensor],
         resources={
             # EnvVar keeps the key location out of the stored run config when it is set.
             "skyddsnat": Skyddsnat(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from dagster import AssetSelection, PartitionsDefinition, RunRequest, define_asset_job
+from dagster import PartitionsDefinition, RunRequest, define_asset_job
 
+from pipelines.freshness_checks import NIGHTLY_SELECTION
 from skyddsnat.day_files import DayFiles
 from skyddsnat.inbox import files_for
 from skyddsnat.layout import DataDir
@@ -19,10 +20,11 @@ KOMMUN_TAG = "skyddsnat/kommunkod"
 
 
 def nightly_job(partitions_def: PartitionsDefinition):
-    """The job over every asset, partitioned as the code location's attendance."""
+    """The job over every asset, partitioned as the code location's attendance (the Dagster
+    freshness checks run on their own sensor: pipelines/freshness_checks.py)."""
     return define_asset_job(
         JOB_NAME,
-        selection=AssetSelection.all(),
+        selection=NIGHTLY_SELECTION,
         partitions_def=partitions_def,
         description="Hela nattkörningen: inläsning, skydd, listor och leverans för en "
                     "referensdag.",

@@ -7,6 +7,7 @@ from dagster import DefaultScheduleStatus, ScheduleEvaluationContext, schedule
 
 from assets.constants import TIMEZONE
 from pipelines.jobs import JOB_NAME, run_request_for
+from pipelines.tick_log import log_findings
 
 
 def build_schedule(data_dir: str, key_dir: str, *, job=None, name: str = "",
@@ -18,6 +19,7 @@ def build_schedule(data_dir: str, key_dir: str, *, job=None, name: str = "",
               description="Varje natt 02:00 (Europe/Stockholm); referensdag = dagens datum.")
     def nattlig_schema(context: ScheduleEvaluationContext):
         as_of = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date()
+        log_findings(context, data_dir, as_of, policy_dir)  # why the night will stop, if it will
         return run_request_for(data_dir, key_dir, as_of, run_key=f"schema-{as_of.isoformat()}",
                                kommunkod=kommunkod, policy_dir=policy_dir)
 

@@ -2,7 +2,8 @@
 
 A file counts once it ends with a newline and has been unchanged for the settle time, so a
 file still being copied is left for a later tick. The cursor remembers each file's size and
-modification time, so the same file never starts two runs.
+modification time, so the same file never starts two runs. A skipped tick says why; a
+tick that starts a night which will stop on a missing or stale feed says so in its log.
 """
 
 
@@ -15,6 +16,7 @@ from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, se
 
 from assets.constants import TIMEZONE
 from pipelines.jobs import JOB_NAME, run_request_for
+from pipelines.tick_log import log_findings
 from skyddsnat.inbox import PATTERNS, fingerprint, is_complete
 from skyddsnat.layout import DataDir
 
@@ -54,6 +56,7 @@ def build_sensor(data_dir: str, key_dir: str, settle_seconds: float = 30.0, *,
         if not new:
             return SkipReason(f"inga nya färdiga filer ({pending} skrivs fortfarande)")
         as_of = datetime.now(ZoneInfo(TIMEZONE)).date()
+        log_findings(context, data_dir, as_of, policy_dir)
         run_key = "inkorg-" + hashlib.sha256(repr(new).encode()).hexdigest()[:16]
         return run_request_for(data_dir, key_dir, as_of, run_key=run_key,
                                kommunkod=kommunkod, policy_dir=policy_dir)

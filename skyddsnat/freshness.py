@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
-from skyddsnat.policy import SourceFile
+from skyddsnat.inbox import files_for
+from skyddsnat.layout import DataDir
+from skyddsnat.policy import Policy, SourceFile
 
 STATE_DIR = "kallor"  # under the data dir's state/
 
@@ -102,6 +104,41 @@ def age_finding(source: str, rule: SourceFile, dates: list[date], as_of: date
                        f"{source}: nyaste data är daterad {newest}, {_days(age)} före "
                        f"referensdagen {as_of} ({_allowed(rule)})")
     return None
+
+
+def stored_days(data: DataDir, source: str, until: date) -> list[date]:
+    """Days of a partitioned source already in the warehouse, up to `until`."""
+    folder = data.warehouse / source
+    out = []
+    for p in folder.glob("*.parquet") if folder.is_dir() else ():
+        try:
+            d = date.fromisoformat(p.stem)
+        except ValueError:
+            continue
+        if d <= until:
+            out.append(d)
+    return sorted(out)
+
+
+def source_dates(data: DataDir, source: str, as_of: date, partitioned: bool = False
+                 ) -> list[date]:
+    """The dates a source's freshness is judged on: its inbox files (later ones included,
+    to say so) and, for a partitioned source (attendance), the days already stored."""
+    dates = [d for d, _ in files_for(data.inbox, source)]
+    return dates + (stored_days(data, source, as_of) if partitioned else [])
+
+
+def night_findings(data: DataDir, policy: Policy, as_of: date,
+                   partitioned: tuple[str, ...] = ("narvaro",)) -> list[Finding]:
+    """Every source's presence and age finding for a night (the sensor and schedule ask
+    before a run; each source asset asks again for itself)."""
+    out = []
+    for source, rule in policy.kallor.kallor.items():
+        found = age_finding(source, rule, source_dates(data, source, as_of,
+                                                       source in partitioned), as_of)
+        if found:
+            out.append(found)
+    return out
 
 
 def snapshot_volume_finding(source: str, rule: SourceFile, file: str, rows: int,

@@ -7,17 +7,17 @@ from datetime import date
 from dagster import Failure, MetadataValue
 
 from pipelines.resources import Skyddsnat
-from skyddsnat.freshness import Basis, Finding, age_finding, record
-from skyddsnat.inbox import files_for
+from skyddsnat.freshness import Basis, Finding, age_finding, record, source_dates
 
 
 def age_findings(skyddsnat: Skyddsnat, source: str, as_of: date,
-                 stored: list[date] = ()) -> list[Finding]:
+                 partitioned: bool = False) -> list[Finding]:
     """Missing or stale against the reference date: stops here, before any file is read.
 
-    `stored` are days already in the warehouse (attendance): the lists rest on them too."""
+    For a partitioned source (attendance) the days already stored count too: the lists
+    rest on them."""
     rule = skyddsnat.policy().kallor.kallor[source]
-    dates = [d for d, _ in files_for(skyddsnat.data().inbox, source)] + list(stored)
+    dates = source_dates(skyddsnat.data(), source, as_of, partitioned)
     found = [f for f in [age_finding(source, rule, dates, as_of)] if f]
     stop_if_any(skyddsnat, Basis(source, as_of.isoformat()), found)
     return found
