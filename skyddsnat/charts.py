@@ -148,7 +148,8 @@ def board_html(kommunbild_df: pd.DataFrame, title: str, policy_version: str, as_
     total = trend.pivot(index="manad", columns="matt", values="varde").sort_index()
     total = total.reset_index()
     counts = fig[(fig["del"] == "skola") & (fig["bas"] == "")]
-    counts = counts.pivot(index="skolenhet", columns="matt", values="varde")
+    counts = counts.pivot(index="skolenhet", columns="matt", values="varde").reindex(
+        columns=["antal_elever", *LEVEL_COLUMNS])  # a night without attendance has none
     rate = fig[(fig["del"] == "skola") & (fig["bas"] != "")].set_index("skolenhet")["varde"]
     latest = str(fig.loc[fig["del"] == "skola", "manad"].max()) if len(counts) else ""
     names = (df[df["skolenhet"] != TOTAL].drop_duplicates("skolenhet")
