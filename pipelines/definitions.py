@@ -32,7 +32,7 @@ import assets.skolplikt.assets as skolplikt_assets
 import assets.sources.tables as source_tables
 from assets.constants import TIMEZONE, attendance_partitions
 from assets.sources.narvaro import narvaro_asset
-from pipelines.freshness_checks import FRESHNESS_CHECKS, freshness_sensor
+from pipelines.freshness_checks import FRESHNESS_CHECKS, freshness_job, freshness_schedule
 from pipelines.io import WarehouseIOManager
 from pipelines.jobs import nightly_job
 from pipelines.konsortium import konsortium_definitions
@@ -76,9 +76,9 @@ def build_definitions(data_dir: str, key_dir: str,
     return Definitions(
         assets=nodes(partitions),
         asset_checks=FRESHNESS_CHECKS,
-        jobs=[nightly_job(partitions)],
-        schedules=[build_schedule(data_dir, key_dir)],
-        sensors=[build_sensor(data_dir, key_dir), freshness_sensor],
+        jobs=[nightly_job(partitions), freshness_job],
+        schedules=[build_schedule(data_dir, key_dir), freshness_schedule],
+        sensors=[build_sensor(data_dir, key_dir)],
         resources={
             # EnvVar keeps the key location out of the stored run config when it is set.
             "skyddsnat": Skyddsnat(

@@ -341,13 +341,13 @@ def test_dagster_freshness_checks_sit_beside_the_three_checks_and_follow_the_pol
     for source in ("folkbokforing", "elevregister", "skolpliktsbeslut", "atgardsprogram",
                    "narvaro", "franvaroarenden"):
         assert {(source, n) for n in ("radrakning", "pandera", "great_expectations",
-                                      "freshness_check")} <= checks
-    assert ("avgifter", "freshness_check") not in checks  # period files are never stale
+                                      "farskhet")} <= checks
+    assert ("avgifter", "farskhet") not in checks  # period files are never stale
     # The nightly job does not run them: a first night has nothing to be fresh against.
     from pipelines.freshness_checks import NIGHTLY_SELECTION
 
     job_checks = {k.name for k in NIGHTLY_SELECTION.resolve_checks(repo.asset_graph)}
-    assert "freshness_check" not in job_checks and "radrakning" in job_checks
+    assert "farskhet" not in job_checks and "radrakning" in job_checks
     assert repo.get_job(JOB_NAME)
     # max_alder_dagar decides the window (mutated: narvaro to 9 days, betyg none)
     shutil.copytree(DEFAULT_POLICY_DIR, tmp_path / "p")
@@ -389,3 +389,23 @@ def test_a_schedule_tick_says_in_its_log_why_the_night_will_stop(tmp_path, caplo
     with caplog.at_level("WARNING"):
         result = sched.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when))
     assert result.run_requests  # the night still runs (and fails, naming the same sources)
+
+
+def test_a_freshness_check_passes_only_after_a_recent_materialization():
+    from dagster import AssetMaterialization, DagsterEventType
+
+    from pipelines.definitions import defs
+
+    job = defs.resolve_job_def("farskhetskontroll")
+    instance = DagsterInstance.ephemeral()
+
+    def evaluations():
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        return {ev.event_specific_data.asset_key.to_user_string(): ev.event_specific_data.passed
+                for ev in result.all_events
+                if ev.event_type == DagsterEventType.ASSET_CHECK_EVALUATION}
+
+    assert set(evaluations().values()) == {False}  # never read: all overdue
+    instance.report_runless_asset_event(AssetMaterialization("folkbokforing"))
+    after = evaluations()
+    assert after["folkbokforing"] is True and after["elevregister"] is False
