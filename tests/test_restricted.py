@@ -206,5 +206,8 @@ def test_a_kind_with_no_lists_tonight_still_opens(tmp_path, keys, sealed_store, 
                              officer_fields(POLICY), summary={"Inkomstår": "-"})
     [out] = unseal_file(path, keys[1], tmp_path / "out")
     wb = openpyxl.load_workbook(out)
-    assert wb[LIST_SHEET].max_row == 1
-    assert wb["Sammanfattning"]["A3"].value == "Inkomstår"  # the basis opens the summary
+    rows = list(wb[LIST_SHEET].iter_rows(values_only=True))
+    names = next(i for i, r in enumerate(rows) if "arende_id" in r)
+    assert rows[names + 1:] == []  # the header rows only
+    top = [r[0] for r in wb["Sammanfattning"].iter_rows(max_row=4, values_only=True)]
+    assert "Inkomstår" in top  # the basis opens the summary
