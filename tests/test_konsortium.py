@@ -249,8 +249,9 @@ def test_one_municipality_needs_no_consortium_file_and_its_runs_carry_its_kommun
     from pipelines.schedules import build_schedule
 
     assert "SKYDDSNAT_KONSORTIUM" not in os.environ
+    # The nightly job and the sources' freshness checks (pipelines/freshness_checks.py).
     assert [j.name for j in defs.get_repository_def().get_all_jobs()
-            if not j.name.startswith("__")] == ["nattlig_korning"]
+            if not j.name.startswith("__")] == ["farskhetskontroll", "nattlig_korning"]
     when = datetime(2026, 11, 20, 2, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
     req = build_schedule(str(tmp_path), "").evaluate_tick(
         dg.build_schedule_context(scheduled_execution_time=when)).run_requests[0]
