@@ -362,7 +362,7 @@ def audit_verify(data_dir: Path = typer.Option(None, "--data-dir"),
     if not Path(where).is_dir():
         _fail(f"revisionsloggen {where} finns inte – inget att verifiera")
     log = AuditLog(where)
-    if not log.entries():
+    if not log.path.exists() or not log.path.read_text(encoding="utf-8").strip():
         _fail(f"revisionsloggen i {where} är tom – inget att verifiera")
     problems = log.verify()
     if problems:

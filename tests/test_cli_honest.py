@@ -107,12 +107,11 @@ def test_a_dagster_home_that_does_not_exist_gives_one_line(tmp_path):
 
 
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_trace(tmp_path):
-    data = tmp_path / "data"
-    (data / "audit").mkdir(parents=True)
-    (data / "audit" / "revisionslogg.jsonl").write_text("{inte json\n", encoding="utf-8")
     from skyddsnat.audit import LOG_NAME
 
-    (data / "audit" / "revisionslogg.jsonl").rename(data / "audit" / LOG_NAME)
+    data = tmp_path / "data"
+    (data / "audit" / LOG_NAME).mkdir(parents=True)  # a folder where the log file should be
+    (data / "audit" / LOG_NAME / "x").write_text("x", encoding="utf-8")
     _one_swedish_line(_cli("audit", "verify", "--data-dir", str(data)), "--debug")
     r = _cli("--debug", "audit", "verify", "--data-dir", str(data))
     assert r.returncode != 0 and "Traceback" in r.stderr
