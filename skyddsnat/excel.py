@@ -346,6 +346,7 @@ LINE_HEIGHT = 15.0
 MAX_WIDTH = 32  # a longer text wraps (its row gets the height) instead of widening
 LABEL_WIDTH = 20  # a longer Swedish label wraps onto more lines instead of widening
 NUMBER_LABEL_WIDTH = 11  # numbers are short: their labels wrap sooner
+SMALL_NUMBER = 3  # digits: årskurs, days, counts are centred; amounts stay right-aligned
 CHARS_PER_UNIT = 1.25  # characters of 11 pt text per unit of column width (Carlito, looked at)
 SUMMARY_WIDTHS = (34, 70, 16, 16, 16)
 
@@ -486,7 +487,8 @@ def _write_column(ws, j: int, s: pd.Series, fmt: dict) -> tuple[int, dict[int, s
                 if not _missing(v):
                     ws.write_string(i, j, "ja" if v else "nej", fmt["text"])
             return max(longest, 3), {}
-        number = fmt["decimal"] if pd.api.types.is_float_dtype(s) else fmt["integer"]
+        number = (fmt["decimal"] if pd.api.types.is_float_dtype(s)
+                  else fmt["small"] if longest <= SMALL_NUMBER else fmt["integer"])
         floats = s.to_numpy(dtype=float, na_value=np.nan)
         for i, v in enumerate(floats.tolist(), start=first):
             if v == v:  # not NaN
@@ -502,8 +504,8 @@ def _write_column(ws, j: int, s: pd.Series, fmt: dict) -> tuple[int, dict[int, s
                 long_texts[i] = v
             else:
                 ws.write_string(i, j, v, suppressed if v == SUPPRESSED else text)
-        else:
-            _write_cell(ws, i, j, v, fmt)
+        else:  # a board's counts beside its ".." are centred like them
+            _write_cell(ws, i, j, v, {**fmt, "integer": fmt["small"]})
             n = 0 if _missing(v) else len(str(v))
         longest = max(longest, n)
     return longest, long_texts
@@ -546,7 +548,8 @@ def _formats(wb: xlsxwriter.Workbook) -> dict:
                                    "valign": "top"}),
             "datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm", "align": "left",
                                        "valign": "top"}),
-            "integer": wb.add_format({"num_format": "0", "valign": "top", "align": "center"}),
+            "integer": wb.add_format({"num_format": "0", "valign": "top"}),
+            "small": wb.add_format({"num_format": "0", "valign": "top", "align": "center"}),
             "decimal": wb.add_format({"num_format": "0.0", "valign": "top"}),
             "text": wb.add_format({"valign": "top", "indent": 1}),
             "suppressed": wb.add_format({"valign": "top", "align": "center"}),
