@@ -392,7 +392,8 @@ def _write_summary(wb: xlsxwriter.Workbook, title: str, summary: Mapping[str, ob
             continue
         ws.write_string(row, 0, str(key), fmt["bold"])
         if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-            ws.write_number(row, 1, int(value), fmt["count"])  # beside its label, not far right
+            ws.write_number(row, 1, int(value),  # beside its label, not far right
+                            fmt["kronor"] if "(kr" in str(key) else fmt["count"])
         else:
             _write_cell(ws, row, 1, value, fmt)
         if isinstance(value, str):
@@ -443,7 +444,10 @@ def _write_table(wb: xlsxwriter.Workbook, name: str, table: pd.DataFrame, header
         numeric = pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
         longest_word = max((len(w) for w in labels[j].split()), default=0)
         label_width = min(len(labels[j]), NUMBER_LABEL_WIDTH if numeric else LABEL_WIDTH)
-        longest, texts = _write_column(ws, j, s, fmt)
+        amount = "(kr" in labels[j]  # kronor with a thousands separator: 19 260
+        longest, texts = _write_column(ws, j, s, {**fmt, "integer": fmt["amount"]} if amount
+                                       else fmt)
+        longest += 1 if amount and longest > 3 else 0
         width = max(label_width, longest_word, min(longest, MAX_WIDTH), 5) + 2
         widths.append(width)
         ws.set_column(j, j, width)
@@ -488,7 +492,8 @@ def _write_column(ws, j: int, s: pd.Series, fmt: dict) -> tuple[int, dict[int, s
                     ws.write_string(i, j, "ja" if v else "nej", fmt["text"])
             return max(longest, 3), {}
         number = (fmt["decimal"] if pd.api.types.is_float_dtype(s)
-                  else fmt["small"] if longest <= SMALL_NUMBER else fmt["integer"])
+                  else fmt["small"] if longest <= SMALL_NUMBER and fmt["integer"] is not
+                  fmt["amount"] else fmt["integer"])
         floats = s.to_numpy(dtype=float, na_value=np.nan)
         for i, v in enumerate(floats.tolist(), start=first):
             if v == v:  # not NaN
@@ -550,6 +555,9 @@ def _formats(wb: xlsxwriter.Workbook) -> dict:
                                        "valign": "top"}),
             "integer": wb.add_format({"num_format": "0", "valign": "top"}),
             "small": wb.add_format({"num_format": "0", "valign": "top", "align": "center"}),
+            "amount": wb.add_format({"num_format": "#,##0", "valign": "top"}),
+            "kronor": wb.add_format({"num_format": "#,##0", "align": "left",
+                                     "valign": "top"}),
             "decimal": wb.add_format({"num_format": "0.0", "valign": "top"}),
             "text": wb.add_format({"valign": "top", "indent": 1}),
             "suppressed": wb.add_format({"valign": "top", "align": "center"}),
