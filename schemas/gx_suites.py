@@ -17,7 +17,6 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 import great_expectations as gx  # noqa: E402
 import great_expectations.expectations as gxe  # noqa: E402
-from great_expectations.execution_engine import pandas_execution_engine  # noqa: E402
 
 from skyddsnat.contract import BESLUTSTYPER, BETYG, HUVUDMAN, SKOLFORMER, VERKSAMHETER  # noqa: E402
 
@@ -97,10 +96,6 @@ SUITES: dict[str, list] = {
 
 @lru_cache(maxsize=1)
 def _context():
-    # GX fingerprints every in-memory batch under 1 GB by hashing all of its values (an MD5
-    # kept as a batch marker, which we never read): for a register that is half of what
-    # validating it costs. A threshold of 0 skips it; the expectations run the same.
-    pandas_execution_engine.HASH_THRESHOLD = 0
     ctx = gx.get_context(mode="ephemeral")
     with contextlib.suppress(Exception):  # cosmetic setting, absent in some versions
         ctx.variables.progress_bars = {"globally": False}

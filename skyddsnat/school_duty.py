@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from skyddsnat.arrow_strings import isin
 from skyddsnat.policy import SchoolDuty
 from skyddsnat.pseudonym import number_pseudonyms
 
@@ -202,8 +203,8 @@ def data_quality_findings(
         ["person_id", "skolenhetskod"],
     ]
     attending = narvaro_pupils[["person_id", "skolenhetskod"]]
-    no_placement = attending.loc[~attending["person_id"].isin(active["person_id"])]
-    unknown = active.loc[~active["person_id"].isin(personer["person_id"])]
+    no_placement = attending.loc[~isin(attending["person_id"], active["person_id"])]
+    unknown = active.loc[~isin(active["person_id"], personer["person_id"])]
     out = pd.concat(
         [no_placement.assign(fynd=FYND[0]), unknown.assign(fynd=FYND[1])], ignore_index=True
     ).drop_duplicates()

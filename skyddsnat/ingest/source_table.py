@@ -17,6 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from schemas.sources import MODELS
+from skyddsnat.arrow_strings import isin
 from skyddsnat.contract import SOURCES
 from skyddsnat.ingest.income_year import refuse_future_income_rows
 from skyddsnat.ingest.memo import PnrMemo
@@ -178,7 +179,7 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
     if not ident.empty:
         accepted_ids = pd.concat([table[stored_column(c)] for c in pnr_cols],
                                  ignore_index=True).dropna()
-        ident = ident[ident["person_id"].isin(accepted_ids)]
+        ident = ident[isin(ident["person_id"], accepted_ids)]
         ident = ident.drop_duplicates("person_id", keep="first").reset_index(drop=True)
 
     result = IngestResult(source_name, raw.file, raw.encoding, table, ident, quarantine,
