@@ -56,7 +56,8 @@ def skolplikt_datakvalitet(context: AssetExecutionContext, skyddsnat: Skyddsnat,
     as_of = skyddsnat.reference_date()
     window = policy.franvaro.senaste_dagar
     days = [as_of - timedelta(days=i) for i in range(window + 1)]
-    pupils = read_days(skyddsnat.data(), days)[["person_id", "skolenhetskod"]].drop_duplicates()
+    pupils = read_days(skyddsnat.data(), days, policy)[["person_id", "skolenhetskod"]]
+    pupils = pupils.drop_duplicates()
     findings = data_quality_findings(folkbokforing, elevregister, pupils, as_of, policy.skolplikt)
     # Pupils from other municipalities in our own schools are known pupils, not findings.
     own_units = set(elevregister.loc[elevregister["huvudman"] == "kommunal", "skolenhetskod"])

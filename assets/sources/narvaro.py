@@ -71,7 +71,7 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     present = [(d, p) for d in days if (p := daily_file(data.inbox, NAME, d)) is not None]
     jobs = [(p, d, policy, keys.pseudonym_keys, as_of, data.partition(NAME, d.isoformat()))
             for d, p in present]
-    tally = Tally(NAME)
+    tally = Tally(NAME, policy)
     # One day at a time per process: a backfill holds a day's rows in memory, never the year.
     workers = workers_for(len(jobs), PER_WORKER)
     if workers > 1:
@@ -97,10 +97,10 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     yield from tally.check_results(NAME)
 
 
-def read_days(data, days: list[date]) -> pd.DataFrame:
+def read_days(data, days: list[date], policy: Policy) -> pd.DataFrame:
     """Concatenate the stored partitions of the given days (missing days are skipped)."""
     frames = [pd.read_parquet(p) for d in days
               if (p := data.partition(NAME, d.isoformat())).exists()]
     if not frames:
-        return Ingested(NAME).table
+        return Ingested(NAME, policy).table
     return pd.concat(frames, ignore_index=True)
