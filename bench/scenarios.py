@@ -17,7 +17,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from skyddsnat.generate.school_calendar import current_term, school_days
-from skyddsnat.inbox import SNAPSHOTS, files_for
+from skyddsnat.ingest.catalog import catalog
+from skyddsnat.ingest.inbox import files_for
+from skyddsnat.policy import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,11 +76,12 @@ def add_next_day(inbox: Path, as_of: date, nxt: date) -> list[str]:
     new street address, so the night ingests, stages and re-encrypts real changes."""
     old, new = as_of.strftime("%Y%m%d"), nxt.strftime("%Y%m%d")
     made = []
-    for source in SNAPSHOTS:
+    snapshots = [e for e in catalog(load_policy()).values() if e.snapshot]
+    for source in snapshots:
         for d, p in files_for(inbox, source, as_of):
             if d == as_of:
                 target = inbox / p.name.replace(old, new)
-                if source == "folkbokforing":
+                if source.name == "folkbokforing":
                     target.write_bytes(_moves(p.read_bytes(), new))
                 else:
                     shutil.copyfile(p, target)

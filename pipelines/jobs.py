@@ -6,7 +6,8 @@ from datetime import date
 
 from dagster import AssetSelection, PartitionsDefinition, RunRequest, define_asset_job
 
-from skyddsnat.inbox import files_for
+from skyddsnat.ingest.catalog import entry
+from skyddsnat.ingest.inbox import files_for
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
 
@@ -28,13 +29,13 @@ def nightly_job(partitions_def: PartitionsDefinition):
     )
 
 
-def attendance_range(data: DataDir, as_of: date) -> tuple[date, date]:
+def attendance_range(data: DataDir, as_of: date, policy) -> tuple[date, date]:
     """From the oldest attendance file not yet loaded, to as_of.
 
     Partitions live as files under warehouse/narvaro/, so a run catches up after downtime
     without re-reading days it already has, and the reference day itself is always re-read.
     """
-    missing = [d for d, _ in files_for(data.inbox, "narvaro", as_of)
+    missing = [d for d, _ in files_for(data.inbox, entry(policy, "narvaro"), as_of)
                if not data.partition("narvaro", d.isoformat()).exists()]
     return (min(missing) if missing else as_of), as_of
 
@@ -55,8 +56,9 @@ def run_config(data_dir: str, key_dir: str, as_of: date | None, kommunkod: str =
 def run_tags(data_dir: str, as_of: date, kommunkod: str = "",
              policy_dir: str = "") -> dict[str, str]:
     """Partition range, reference day and municipality (the queue allows one run per kommun)."""
-    start, end = attendance_range(DataDir(data_dir), as_of)
-    kod = kommunkod or load_policy(policy_dir or DEFAULT_POLICY_DIR).skolplikt.kommunkod
+    policy = load_policy(policy_dir or DEFAULT_POLICY_DIR)
+    start, end = attendance_range(DataDir(data_dir), as_of, policy)
+    kod = kommunkod or policy.skolplikt.kommunkod
     return {RANGE_START: start.isoformat(), RANGE_END: end.isoformat(),
             "skyddsnat/referensdag": as_of.isoformat(), KOMMUN_TAG: kod}
 

@@ -20,7 +20,8 @@ from assets.sources.workers import mapped, workers_for
 from pipelines.privacy import SafeError, privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.archive import archive_file, archive_quarantine, custodian_key
-from skyddsnat.inbox import daily_file
+from skyddsnat.ingest.catalog import entry
+from skyddsnat.ingest.inbox import daily_file
 from skyddsnat.ingest.source_table import IngestResult
 from skyddsnat.policy import Policy
 from skyddsnat.storage import write_pseudonymous
@@ -68,7 +69,8 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     data, keys, policy = skyddsnat.data(), skyddsnat.key_material(), skyddsnat.policy()
     as_of, custodian = skyddsnat.reference_date(), custodian_key(keys, policy)
     days = [date.fromisoformat(k) for k in context.partition_keys]
-    present = [(d, p) for d in days if (p := daily_file(data.inbox, NAME, d)) is not None]
+    spec = entry(policy, NAME)
+    present = [(d, p) for d in days if (p := daily_file(data.inbox, spec, d)) is not None]
     jobs = [(p, d, policy, keys.pseudonym_keys, as_of, data.partition(NAME, d.isoformat()))
             for d, p in present]
     tally = Tally(NAME, policy)

@@ -10,7 +10,8 @@ from assets.constants import GROUP_SOURCES
 from assets.sources.ingest import Tally, ingest_files, source_check_specs
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.inbox import SNAPSHOTS, files_for, newest_snapshot
+from skyddsnat.ingest.catalog import SourceEntry, entry
+from skyddsnat.ingest.inbox import files_for, newest_snapshot
 from skyddsnat.ingest.income_year import refuse_future_income_files
 
 DESCRIPTIONS = {
@@ -24,15 +25,13 @@ DESCRIPTIONS = {
     "betyg": "Betyg per elev och ämne, alla terminsfiler.",
     "franvaroarenden": "Frånvaroärenden (trappan steg 1–5); valfri källa.",
 }
-REQUIRED = {"folkbokforing", "elevregister"}
-# Sources of many files that rarely change once written: each file is ingested once.
-CACHED = {"avgifter", "inkomster", "betyg"}
 
 
-def _files(inbox: Path, source: str, as_of: date) -> list[Path]:
-    if source == "inkomster":
-        refuse_future_income_files(inbox, as_of)
-    if source in SNAPSHOTS:
+def _files(inbox: Path, source: SourceEntry, as_of: date) -> list[Path]:
+    """A snapshot's newest file on or before the reference date, or every period file."""
+    if source.name == "inkomster":
+        refuse_future_income_files(inbox, source, as_of)
+    if source.snapshot:
         newest = newest_snapshot(inbox, source, as_of)
         return [newest] if newest else []
     return [p for _, p in files_for(inbox, source, as_of)]
@@ -50,12 +49,14 @@ def build_source_asset(source: str):
     )
     @privacy_safe
     def _source_asset(context: AssetExecutionContext, skyddsnat: Skyddsnat):
-        as_of = skyddsnat.reference_date()
-        files = _files(skyddsnat.data().inbox, source, as_of)
-        if not files and source in REQUIRED:
+        as_of, spec = skyddsnat.reference_date(), entry(skyddsnat.policy(), source)
+        files = _files(skyddsnat.data().inbox, spec, as_of)
+        if not files and not spec.valfri:
             raise Failure(description=f"ingen fil för {source} i inkorgen (på eller före {as_of})")
-        ingested = ingest_files(skyddsnat, source, files, as_of, cache=source in CACHED,
-                                rows=source in SNAPSHOTS)
+        # A snapshot is ingested row-incrementally against last night's; period files, which
+        # rarely change once written, once per content.
+        ingested = ingest_files(skyddsnat, source, files, as_of, cache=not spec.snapshot,
+                                rows=spec.snapshot)
         table = ingested.table
         tally = Tally.of(ingested, len(table))
         yield Output(table, metadata=tally.metadata(skyddsnat.policy().version))
