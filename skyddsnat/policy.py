@@ -76,16 +76,9 @@ class Recipients(Strict):
     forseglad_mottagare: str
 
 
-class Hpke(Strict):
-    kem: Literal["X25519"]
-    kdf: Literal["HKDF_SHA256"]
-    aead: Literal["AES_256_GCM", "CHACHA20_POLY1305"]
-
-
 class Protection(Strict):
     markeringar: list[Literal["sekretessmarkering", "skyddad_folkbokforing"]]
     spridning: dict[Literal["vardnadshavare", "hushall_avgifter"], bool]
-    hpke: Hpke
 
 
 class Suppression(Strict):
@@ -171,7 +164,6 @@ class FeeSignals(Strict):
 class Fees(Strict):
     tolerans_kr_per_ar: int = Field(ge=0)
     signaler: FeeSignals = Field(default_factory=FeeSignals)
-    avrundning: Literal["halv_upp"]
     perioder: list[FeePeriod]
 
 

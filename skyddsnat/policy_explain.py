@@ -12,6 +12,7 @@ import html
 from dataclasses import dataclass, field
 
 from skyddsnat.policy import Policy
+from skyddsnat.seal import SUITE_NAME
 
 KLASS = {"direkt_identifierare": "Direkt identifierare", "kvasi_identifierare":
          "Indirekt identifierare", "kanslig": "Känslig/integritetskänslig", "operativ": "Operativ"}
@@ -50,8 +51,8 @@ def document(p: Policy) -> list[Section]:
         "Personer med " + " eller ".join(p.skydd.markeringar).replace("_", " ") +
         ", och alla i samma hushåll (barn, vårdnadshavare, medbetalare), förekommer aldrig i "
         "allmänna listor – inte heller som antal, skola eller årskurs.",
-        f"Deras uppgifter förseglas med HPKE (RFC 9180: {p.skydd.hpke.kem}, {p.skydd.hpke.kdf}, "
-        f"{p.skydd.hpke.aead}) till {officer.beskrivning.lower()}s publika nyckel. Driftmiljön "
+        f"Deras uppgifter förseglas med HPKE (RFC 9180: {SUITE_NAME}) till "
+        f"{officer.beskrivning.lower()}s publika nyckel. Driftmiljön "
         "har bara den publika nyckeln och kan aldrig läsa dem igen.",
     ]))
     for source, cols in p.klassning.items():
