@@ -368,13 +368,14 @@ def test_write_pseudonymous_stores_what_pandas_would(tmp_path):
 def test_income_for_a_year_after_the_reference_year_is_refused(tmp_path):
     """A file named for, or a row of, an income year after REF's year stops the source,
     naming the file (and line), never the value."""
+    from skyddsnat.ingest.catalog import entry
     from skyddsnat.ingest.income_year import refuse_future_income_files
 
     ok = tmp_path / "inkomster_2025.csv"
     ok.write_text(f"inkomstar;personnummer;faststalld_inkomst\n2024;{MOTHER};5\n"
                   f"2025;{CHILD};7\n", encoding="utf-8")
     assert ingest_file(ok, "inkomster", POLICY, KEY, REF).accepted == 2
-    refuse_future_income_files(tmp_path, REF)
+    refuse_future_income_files(tmp_path, entry(POLICY, "inkomster"), REF)
     late = tmp_path / "inkomster_2025b.csv"
     late.write_text(f"inkomstar;personnummer;faststalld_inkomst\n2025;{MOTHER};5\n"
                     f"2026;{CHILD};123456\n", encoding="utf-8")
@@ -385,5 +386,5 @@ def test_income_for_a_year_after_the_reference_year_is_refused(tmp_path):
     (tmp_path / "inkomster_2026.csv").write_text("x\n", encoding="utf-8")
     with pytest.raises(SourceFileError, match="inkomster_2026.csv: inkomstår efter "
                                               "referensdagens år 2025"):
-        refuse_future_income_files(tmp_path, REF)
+        refuse_future_income_files(tmp_path, entry(POLICY, "inkomster"), REF)
     refuse_future_income_files(tmp_path, date(2026, 1, 1))
