@@ -387,4 +387,4 @@ def test_income_for_a_year_after_the_reference_year_is_refused(tmp_path):
     with pytest.raises(SourceFileError, match="inkomster_2026.csv: inkomstår efter "
                                               "referensdagens år 2025"):
         refuse_future_income_files(tmp_path, entry(POLICY, "inkomster"), REF)
-    refuse_future_income_files(tmp_path, date(2026, 1, 1))
+    refuse_future_income_files(tmp_path, entry(POLICY, "inkomster"), date(2026, 1, 1))

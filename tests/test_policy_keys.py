@@ -67,6 +67,14 @@ BOUND: dict[str, list[str]] = {
     "gallring.arkiv_nyckel": ["test_archive.py::test_policy_names_the_custodian_key"],
     "gallring.utkorg_dagar": [f"{PK}::test_retention_days_decide_the_purges"],
     "gallring.revisionslogg_ar": [f"{PK}::test_retention_texts_reach_the_register"],
+    "gallring.valv_dagar": ["test_vault_retention.py::test_a_longer_retention_keeps_them",
+                            "test_policy.py::test_list_retention_keys_are_checked_and_explained"],
+    "gallring.listor_dagar": [
+        "test_outbox.py::test_person_lists_leave_the_outbox_after_their_kind_s_retention",
+        "test_policy.py::test_list_retention_keys_are_checked_and_explained"],
+    "gallring.listor_dagar_standard": [
+        "test_outbox.py::test_person_lists_leave_the_outbox_after_their_kind_s_retention",
+        "test_policy.py::test_list_retention_keys_are_checked_and_explained"],
     "gallring.hanteringsanvisning": [f"{PK}::test_retention_texts_reach_the_register"],
     "skolplikt.kommunkod": [f"{PK}::test_skolplikt_keys_decide_the_exceptions"],
     "skolplikt.grace_days": [f"{PK}::test_skolplikt_keys_decide_the_exceptions"],
@@ -398,8 +406,8 @@ def test_retention_days_decide_the_purges(tmp_path):
     from skyddsnat.outbox import purge as purge_outbox
 
     as_of = date(2026, 6, 1)
-    short = changed(tmp_path, "gallring.yaml", _set("arkiv_dagar", 10) if False else (
-        lambda d: d.update(arkiv_dagar=10, utkorg_dagar=10)))
+    short = changed(tmp_path, "gallring.yaml", lambda d: d.update(arkiv_dagar=10,
+                                                                 utkorg_dagar=30))
     for policy, expect in ((SHIPPED, []), (short, ["2026-05-01"])):
         root = tmp_path / f"d{len(expect)}"
         (root / "archive" / "2026-05-01").mkdir(parents=True)

@@ -85,13 +85,13 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
             tally.add(result, stored)
             # Each partition's materialization counts its own day file only, also when a
             # backfill writes the whole term in one run.
-            one = Tally(NAME)
+            one = Tally(NAME, policy)
             one.add(result, stored)
             context.add_asset_metadata(one.metadata(policy.version),
                                        partition_key=day.isoformat())
             del result  # one day's rows at a time
     for d in sorted(set(days) - {d for d, _ in present}):
-        context.add_asset_metadata({**Tally(NAME).metadata(policy.version), "filer": "-"},
+        context.add_asset_metadata({**Tally(NAME, policy).metadata(policy.version), "filer": "-"},
                                    partition_key=d.isoformat())
     context.log.info(f"{len(present)} dagfiler av {len(days)} dagar: {tally.read} rader lästa, "
                      f"{tally.accepted} godkända, {tally.quarantined} i karantän")
