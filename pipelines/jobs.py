@@ -19,11 +19,13 @@ KOMMUN_TAG = "skyddsnat/kommunkod"
 
 
 def nightly_job(partitions_def: PartitionsDefinition):
-    """The job over every asset, partitioned as the code location's attendance."""
+    """The job over every asset, partitioned as the code location's attendance. Its runs,
+    also those launched from the UI, carry the policy's kommunkod (a run's own tag wins)."""
     return define_asset_job(
         JOB_NAME,
         selection=AssetSelection.all(),
         partitions_def=partitions_def,
+        tags={KOMMUN_TAG: load_policy(DEFAULT_POLICY_DIR).skolplikt.kommunkod},
         description="Hela nattkörningen: inläsning, skydd, listor och leverans för en "
                     "referensdag.",
     )
