@@ -107,6 +107,8 @@ class Retention(Strict):
     # list kind ("forseglade": the sealed lists), else the standard.
     listor_dagar: dict[str, int] = Field(default_factory=dict)
     listor_dagar_standard: int = Field(ge=1)
+    # When a processed, archived export leaves the inbox (skyddsnat/inbox_cleanup.py).
+    inkorg_rensas: Literal["efter_lyckad_korning", "aldrig"]
 
     def list_days(self, kind: str) -> int:
         """How many days a list of this kind (or "forseglade") stays in the outbox."""

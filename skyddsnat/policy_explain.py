@@ -69,6 +69,10 @@ def document(p: Policy) -> list[Section]:
         + ", ".join(f"{k}: {d} dagar" for k, d in sorted(g.listor_dagar.items()))
         + f" (övriga listor {g.listor_dagar_standard} dagar); varje natts lista ersätter "
         "föregående natts. Varje gallring förs in i revisionsloggen.",
+        ("Inkorgen: en behandlad och arkiverad export tas bort ur inkorgen när körningen som "
+         "arkiverade den har lyckats; det som senare nätter behöver finns kvar pseudonymiserat."
+         if g.inkorg_rensas == "efter_lyckad_korning" else
+         "Inkorgen: behandlade exporter tas inte bort av Skyddsnät (rensas av driften)."),
         f"Leveransen i övrigt (manifest, nämndens tabeller): gallras ur utkorgen efter "
         f"{g.utkorg_dagar} dagar.",
         f"Identitetsvalvet: en person som ingen källa har nämnt på {g.valv_dagar} dagar tas "

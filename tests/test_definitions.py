@@ -100,6 +100,10 @@ def test_sensor_waits_for_a_file_still_being_written(tmp_path):
     # The same file does not start a second run.
     again = sensor.evaluate_tick(dg.build_sensor_context(cursor=result.cursor))
     assert not again.run_requests
+    # Nor does its removal by the inbox cleanup.
+    half.unlink()
+    gone = sensor.evaluate_tick(dg.build_sensor_context(cursor=again.cursor))
+    assert not gone.run_requests
 
 
 def test_sensor_ignores_files_that_are_not_sources(tmp_path):

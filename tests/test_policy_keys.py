@@ -76,6 +76,8 @@ BOUND: dict[str, list[str]] = {
         "test_outbox.py::test_person_lists_leave_the_outbox_after_their_kind_s_retention",
         "test_policy.py::test_list_retention_keys_are_checked_and_explained"],
     "gallring.hanteringsanvisning": [f"{PK}::test_retention_texts_reach_the_register"],
+    "gallring.inkorg_rensas": [
+        "test_inbox_cleanup.py::test_the_policy_decides_whether_the_inbox_is_cleaned"],
     "skolplikt.kommunkod": [f"{PK}::test_skolplikt_keys_decide_the_exceptions"],
     "skolplikt.grace_days": [f"{PK}::test_skolplikt_keys_decide_the_exceptions"],
     "skolplikt.skolformer_som_uppfyller": [f"{PK}::test_skolplikt_keys_decide_the_exceptions"],

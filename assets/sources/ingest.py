@@ -17,12 +17,15 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec
 
 from assets.constants import CHECK_GX, CHECK_PANDERA, CHECK_ROWS
 from assets.sources.workers import mapped, workers_for
+from pipelines.privacy import SafeError
 from pipelines.resources import Skyddsnat
 from schemas.gx_suites import validate as gx_validate
 from schemas.sources import empty, schema
 from skyddsnat.archive import archive_file, archive_quarantine, custodian_key
 from skyddsnat.identity_store import stage_identities, vault_person_ids
+from skyddsnat.inbox_cleanup import removed, removed_dates
 from skyddsnat.ingest.catalog import entry, stored_column
+from skyddsnat.ingest.inbox import files_for
 from skyddsnat.ingest.memo import PnrMemo
 from skyddsnat.ingest.row_cache import RowCache, digest_key
 from skyddsnat.ingest.source_table import IngestResult, ingest_file
@@ -87,6 +90,17 @@ def _cached(cache: Path, path: Path, key: str, source: str) -> IngestResult | No
     return IngestResult(source, m["file"], m["encoding"], pd.read_parquet(table),
                         pd.DataFrame(columns=["person_id"]), pd.DataFrame(columns=["orsak"]),
                         m["rows_read"], m["quarantined_by_reason"], m["checked"])
+
+
+def _cached_removed(cache: Path, name: str, source: str) -> IngestResult:
+    """The kept result of a file the inbox cleanup removed, whatever key it was stored
+    under; its absence is an error (the rows would silently go missing)."""
+    for meta in sorted(cache.glob(f"{name}.*.json")) if cache.is_dir() else []:
+        found = _cached(cache, Path(name), meta.name[len(name) + 1:-len(".json")], source)
+        if found is not None:
+            return found
+    raise SafeError(f"{name} har tagits bort ur inkorgen men dess rader saknas i lagret; "
+                    "återställ filen ur arkivet (skyddsnat archive restore)")
 
 
 def _store(cache: Path, path: Path, key: str, result: IngestResult, policy: Policy) -> None:
@@ -180,12 +194,20 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
             results[i] = ingest_file(path, source, policy, keys.pseudonym_keys, reference,
                                      known, memo)
     fresh = [(path, results[i]) for i, path, _ in todo]
+    # A period file removed from the inbox after an earlier night (inbox_cleanup.py) is
+    # still part of the source: its ingested table is kept in the cache, found by name.
+    gone = [n for n in removed(data, source, reference) if n not in {p.name for p in files}]
+    if cache and gone:
+        dated = {**removed_dates(data, source),
+                 **{p.name: d for d, p in files_for(data.inbox, entry(policy, source))}}
+        results += [_cached_removed(cache_dir, name, source) for name in gone]
+        results.sort(key=lambda r: (dated.get(r.file, date.min), r.file))
     for result in results:
         if not stage:  # plaintext identities are not kept for a year of day files
             result.identities = result.identities.iloc[0:0]
         out.results.append(result)
     if cache and cache_dir.is_dir():
-        current = {p.name for p in files}
+        current = {p.name for p in files} | set(gone)
         for old in cache_dir.iterdir():
             if old.name.split(".csv.")[0] + ".csv" not in current:
                 old.unlink()

@@ -5,6 +5,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
@@ -20,6 +21,7 @@ from assets.sources.workers import mapped, workers_for
 from pipelines.privacy import SafeError, privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.archive import archive_file, archive_quarantine, custodian_key
+from skyddsnat.inbox_cleanup import removed, removed_dates
 from skyddsnat.ingest.catalog import entry
 from skyddsnat.ingest.inbox import daily_file
 from skyddsnat.ingest.source_table import IngestResult
@@ -90,9 +92,14 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
             context.add_asset_metadata(one.metadata(policy.version),
                                        partition_key=day.isoformat())
             del result  # one day's rows at a time
+    dated = removed_dates(data, NAME)
+    gone = {dated[n]: n for n in removed(data, NAME, as_of)}
     for d in sorted(set(days) - {d for d, _ in present}):
-        context.add_asset_metadata({**Tally(NAME, policy).metadata(policy.version), "filer": "-"},
-                                   partition_key=d.isoformat())
+        meta = {**Tally(NAME, policy).metadata(policy.version), "filer": "-"}
+        name, stored = gone.get(d), data.partition(NAME, d.isoformat())
+        if name and stored.exists():  # read on an earlier run, then removed from the inbox
+            meta.update({"vilar_pa": name, "rader_lagrade": pq.read_metadata(stored).num_rows})
+        context.add_asset_metadata(meta, partition_key=d.isoformat())
     context.log.info(f"{len(present)} dagfiler av {len(days)} dagar: {tally.read} rader lästa, "
                      f"{tally.accepted} godkända, {tally.quarantined} i karantän")
     yield MaterializeResult(metadata={"policyversion": policy.version})
