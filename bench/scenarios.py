@@ -59,6 +59,17 @@ def work_dir(generated: Path, work: Path) -> Path:
     return work
 
 
+def restock(generated: Path, work: Path) -> list[str]:
+    """Link back the generated files a successful run removed from the inbox (the cleanup),
+    so the next day can be made from today's files and DuckDB can read the CSVs."""
+    made = []
+    for f in sorted((generated / "inbox").iterdir()):
+        if not (work / "inbox" / f.name).exists():
+            os.link(f, work / "inbox" / f.name)
+            made.append(f.name)
+    return made
+
+
 def next_school_day(as_of: date, sportlov_week: int = 9) -> date:
     term = current_term(as_of)
     later = [d for d in school_days(term, term.end, sportlov_week) if d > as_of]
