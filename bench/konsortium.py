@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -136,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Stoppade: {', '.join(stopped) or 'inga processer'}; PostgreSQL stoppad.")
         return 0
     stop_recorded(root)  # anything an interrupted run left behind
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the finally below stops everything.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     konsortium = load_konsortium(KONSORTIUM, root=root)
     as_of = datetime.now(STOCKHOLM).date()
     t0 = time.perf_counter()

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                                kommunkod)
     _check(backfill)
     nxt = scenarios.next_school_day(as_of)
+    scenarios.restock(generated, work)  # the run removed what it processed and archived
     made = scenarios.add_next_day(work / "inbox", as_of, nxt)
     _say(f"(b) nattlig ökning: {nxt} med {len(made)} nya filer")
     nightly = measure.nightly("nightly", work, keys, nxt, data / "dagster_home_nightly", kommunkod)
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
         _say("DuckDB-jämförelse")
         policy = load_policy().with_kommunkod(kommunkod or None)
+        scenarios.restock(generated, work)
         comparisons = duck.compare(work, as_of, policy, repeat=args.repeat)
         steps = {0: ["folkbokforing", "elevregister", "skolpliktsbeslut", "skolplikt_arenden"],
                  1: ["narvaro", "franvaro_tillstand", "franvaro_elever"],

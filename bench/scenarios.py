@@ -17,7 +17,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from skyddsnat.generate.school_calendar import current_term, school_days
-from skyddsnat.inbox import SNAPSHOTS, files_for
+from skyddsnat.ingest.catalog import catalog
+from skyddsnat.ingest.inbox import files_for
+from skyddsnat.policy import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,6 +59,17 @@ def work_dir(generated: Path, work: Path) -> Path:
     return work
 
 
+def restock(generated: Path, work: Path) -> list[str]:
+    """Link back the generated files a successful run removed from the inbox (the cleanup),
+    so the next day can be made from today's files and DuckDB can read the CSVs."""
+    made = []
+    for f in sorted((generated / "inbox").iterdir()):
+        if not (work / "inbox" / f.name).exists():
+            os.link(f, work / "inbox" / f.name)
+            made.append(f.name)
+    return made
+
+
 def next_school_day(as_of: date, sportlov_week: int = 9) -> date:
     term = current_term(as_of)
     later = [d for d in school_days(term, term.end, sportlov_week) if d > as_of]
@@ -74,11 +87,12 @@ def add_next_day(inbox: Path, as_of: date, nxt: date) -> list[str]:
     new street address, so the night ingests, stages and re-encrypts real changes."""
     old, new = as_of.strftime("%Y%m%d"), nxt.strftime("%Y%m%d")
     made = []
-    for source in SNAPSHOTS:
+    snapshots = [e for e in catalog(load_policy()).values() if e.snapshot]
+    for source in snapshots:
         for d, p in files_for(inbox, source, as_of):
             if d == as_of:
                 target = inbox / p.name.replace(old, new)
-                if source == "folkbokforing":
+                if source.name == "folkbokforing":
                     target.write_bytes(_moves(p.read_bytes(), new))
                 else:
                     shutil.copyfile(p, target)

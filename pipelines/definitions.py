@@ -42,6 +42,7 @@ from pipelines.sensors import build_sensor
 from skyddsnat.attendance_start import attendance_start
 from skyddsnat.konsortium import Konsortium, from_environment
 from skyddsnat.layout import DataDir
+from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = os.environ.get("SKYDDSNAT_DATA_DIR", str(ROOT / "demo" / "data"))
@@ -52,10 +53,12 @@ ASSET_MODULES = [source_tables, protection_assets, skolplikt_assets,
                  avgifter_assets, franvaro_assets, atgardsprogram_assets, delivery_assets]
 
 
-def partitions_for(*data_dirs) -> PartitionsDefinition:
-    """Attendance partitions from the earliest first attendance day of the data dirs."""
+def partitions_for(*places: tuple[str, str]) -> PartitionsDefinition:
+    """Attendance partitions from the earliest first attendance day of the (data dir, policy
+    dir) of each municipality."""
     today = datetime.now(ZoneInfo(TIMEZONE)).date()
-    return attendance_partitions(min(attendance_start(DataDir(d), today) for d in data_dirs))
+    return attendance_partitions(min(attendance_start(DataDir(d), today, load_policy(p))
+                                     for d, p in places))
 
 
 def nodes(partitions: PartitionsDefinition) -> list:
@@ -70,9 +73,10 @@ def build_definitions(data_dir: str, key_dir: str,
     """The code location for one data dir (or a consortium's): `skyddsnat run` and tests of
     past dates build their own, so their partitions cover the days their files have."""
     if konsortium:
-        partitions = partitions_for(*(place.data_dir for place in konsortium.kommuner))
+        partitions = partitions_for(*((place.data_dir, place.policy_dir)
+                                      for place in konsortium.kommuner))
         return konsortium_definitions(konsortium, nodes(partitions), partitions)
-    partitions = partitions_for(data_dir)
+    partitions = partitions_for((data_dir, DEFAULT_POLICY_DIR))
     return Definitions(
         assets=nodes(partitions),
         asset_checks=FRESHNESS_CHECKS,

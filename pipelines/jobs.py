@@ -8,7 +8,8 @@ from dagster import PartitionsDefinition, RunRequest, define_asset_job
 
 from pipelines.freshness_checks import NIGHTLY_SELECTION
 from skyddsnat.day_files import DayFiles
-from skyddsnat.inbox import files_for
+from skyddsnat.ingest.catalog import entry
+from skyddsnat.ingest.inbox import files_for
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
 
@@ -20,18 +21,20 @@ KOMMUN_TAG = "skyddsnat/kommunkod"
 
 
 def nightly_job(partitions_def: PartitionsDefinition):
-    """The job over every asset, partitioned as the code location's attendance (the Dagster
-    freshness checks run on their own sensor: pipelines/freshness_checks.py)."""
+    """The job over every asset, partitioned as the code location's attendance. Its runs,
+    also those launched from the UI, carry the policy's kommunkod (a run's own tag wins).
+    The sources' freshness checks run on their own job (pipelines/freshness_checks.py)."""
     return define_asset_job(
         JOB_NAME,
         selection=NIGHTLY_SELECTION,
         partitions_def=partitions_def,
+        tags={KOMMUN_TAG: load_policy(DEFAULT_POLICY_DIR).skolplikt.kommunkod},
         description="Hela nattkörningen: inläsning, skydd, listor och leverans för en "
                     "referensdag.",
     )
 
 
-def attendance_range(data: DataDir, as_of: date) -> tuple[date, date]:
+def attendance_range(data: DataDir, as_of: date, policy) -> tuple[date, date]:
     """From the oldest attendance file not yet loaded, or delivered again changed, to as_of.
 
     Partitions live as files under warehouse/narvaro/, so a run catches up after downtime
@@ -39,7 +42,7 @@ def attendance_range(data: DataDir, as_of: date) -> tuple[date, date]:
     (skyddsnat/day_files.py), and the reference day itself is always re-read.
     """
     ledger = DayFiles(data.state)
-    todo = [d for d, p in files_for(data.inbox, "narvaro", as_of)
+    todo = [d for d, p in files_for(data.inbox, entry(policy, "narvaro"), as_of)
             if not data.partition("narvaro", d.isoformat()).exists() or ledger.changed(d, p)]
     return (min(todo) if todo else as_of), as_of
 
@@ -60,8 +63,9 @@ def run_config(data_dir: str, key_dir: str, as_of: date | None, kommunkod: str =
 def run_tags(data_dir: str, as_of: date, kommunkod: str = "",
              policy_dir: str = "") -> dict[str, str]:
     """Partition range, reference day and municipality (the queue allows one run per kommun)."""
-    start, end = attendance_range(DataDir(data_dir), as_of)
-    kod = kommunkod or load_policy(policy_dir or DEFAULT_POLICY_DIR).skolplikt.kommunkod
+    policy = load_policy(policy_dir or DEFAULT_POLICY_DIR)
+    start, end = attendance_range(DataDir(data_dir), as_of, policy)
+    kod = kommunkod or policy.skolplikt.kommunkod
     return {RANGE_START: start.isoformat(), RANGE_END: end.isoformat(),
             "skyddsnat/referensdag": as_of.isoformat(), KOMMUN_TAG: kod}
 

@@ -8,7 +8,6 @@ tick that starts a night which will stop on a missing or stale feed says so in i
 
 
 import hashlib
-import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -17,10 +16,9 @@ from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, se
 from assets.constants import TIMEZONE
 from pipelines.jobs import JOB_NAME, run_request_for
 from pipelines.tick_log import log_findings
-from skyddsnat.inbox import PATTERNS, fingerprint, is_complete
+from skyddsnat.ingest.inbox import any_source_file, fingerprint, is_complete
 from skyddsnat.layout import DataDir
-
-_SOURCE_FILE = re.compile("|".join(f"(?:{p})" for p in PATTERNS.values()), re.IGNORECASE)
+from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
 
 
 def _parse_cursor(cursor: str | None) -> dict[str, str]:
@@ -39,10 +37,11 @@ def build_sensor(data_dir: str, key_dir: str, settle_seconds: float = 30.0, *,
         inbox = DataDir(data_dir).inbox
         if not inbox.is_dir():
             return SkipReason("inkorgen finns inte")
+        source_file = any_source_file(load_policy(policy_dir or DEFAULT_POLICY_DIR))
         seen = _parse_cursor(context.cursor)
         new, pending = [], 0
         for p in sorted(inbox.iterdir()):
-            if not _SOURCE_FILE.fullmatch(p.name):
+            if not source_file.fullmatch(p.name):
                 continue
             fp = fingerprint(p)
             if seen.get(p.name) == fp:

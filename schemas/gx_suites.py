@@ -17,101 +17,56 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 import great_expectations as gx  # noqa: E402
 import great_expectations.expectations as gxe  # noqa: E402
-from great_expectations.execution_engine import pandas_execution_engine  # noqa: E402
 
-from skyddsnat.contract import BESLUTSTYPER, BETYG, HUVUDMAN, SKOLFORMER, VERKSAMHETER  # noqa: E402
+from schemas.sources import KIND_PATTERNS, PSEUDONYM  # noqa: E402
+from skyddsnat.ingest.catalog import SourceEntry, entry  # noqa: E402
+from skyddsnat.policy import Policy  # noqa: E402
 
-PSEUDONYM = r"^[0-9a-f]{32}$"
 RESULT_FORMAT = "BOOLEAN_ONLY"
 
 
-def _pseudonyms(*cols: str, nullable: bool = False) -> list:
-    out = []
-    for c in cols:
-        if not nullable:
-            out.append(gxe.ExpectColumnValuesToNotBeNull(column=c))
-        out.append(gxe.ExpectColumnValuesToMatchRegex(column=c, regex=PSEUDONYM))
+def expectations(source: SourceEntry) -> list:
+    """The suite of a source's stored table, derived from its catalogue entry: a table that
+    must never be empty, not-null for required columns, the pseudonym and code patterns,
+    code lists, bounds, and the key unique — counts and names only ever leave GX."""
+    out: list = []
+    if source.never_empty:
+        out.append(gxe.ExpectTableRowCountToBeBetween(min_value=1))
+    for col in source.stored:
+        c, name = col.column, col.name
+        if not col.nullable:
+            out.append(gxe.ExpectColumnValuesToNotBeNull(column=name))
+        if col.pseudonym:
+            out.append(gxe.ExpectColumnValuesToMatchRegex(column=name, regex=f"^{PSEUDONYM}$"))
+        elif c.kind in KIND_PATTERNS:
+            out.append(gxe.ExpectColumnValuesToMatchRegex(
+                column=name, regex=f"^(?:{KIND_PATTERNS[c.kind]})$"))
+        elif c.codes:
+            out.append(gxe.ExpectColumnValuesToBeInSet(column=name, value_set=list(c.codes)))
+        elif c.kind == "int" and (c.min_value is not None or c.max_value is not None):
+            out.append(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=c.min_value,
+                                                         max_value=c.max_value))
+    key = [k for k in source.stored_key if k in source.stored_names]
+    if len(key) == 1:
+        out.append(gxe.ExpectColumnValuesToBeUnique(column=key[0]))
+    elif key:
+        out.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=key))
     return out
-
-
-def _minutes(*cols: str) -> list:
-    return [gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1440) for c in cols]
-
-
-SUITES: dict[str, list] = {
-    "folkbokforing": [
-        gxe.ExpectTableRowCountToBeBetween(min_value=1),
-        *_pseudonyms("person_id"),
-        *_pseudonyms("vardnadshavare_1", "vardnadshavare_2", nullable=True),
-        gxe.ExpectColumnValuesToBeUnique(column="person_id"),
-        gxe.ExpectColumnValuesToMatchRegex(column="kommunkod", regex=r"^\d{4}$"),
-        gxe.ExpectColumnValuesToNotBeNull(column="fodelsedatum"),
-    ],
-    "elevregister": [
-        gxe.ExpectTableRowCountToBeBetween(min_value=1),
-        *_pseudonyms("person_id"),
-        gxe.ExpectColumnValuesToMatchRegex(column="skolenhetskod", regex=r"^\d{8}$"),
-        gxe.ExpectColumnValuesToBeInSet(column="skolform", value_set=list(SKOLFORMER)),
-        gxe.ExpectColumnValuesToBeInSet(column="huvudman", value_set=list(HUVUDMAN)),
-        gxe.ExpectColumnValuesToNotBeNull(column="startdatum"),
-    ],
-    "skolpliktsbeslut": [
-        *_pseudonyms("person_id"),
-        gxe.ExpectColumnValuesToBeInSet(column="beslutstyp", value_set=list(BESLUTSTYPER)),
-        gxe.ExpectColumnValuesToNotBeNull(column="giltig_fran"),
-    ],
-    "narvaro": [
-        *_pseudonyms("person_id"),
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["datum", "person_id", "skolenhetskod"]),
-        *_minutes("schemalagd_min", "giltig_franvaro_min", "ogiltig_franvaro_min"),
-    ],
-    "avgifter": [
-        *_pseudonyms("betalare", "barn"),
-        *_pseudonyms("medbetalare", nullable=True),
-        gxe.ExpectColumnValuesToBeInSet(column="verksamhet", value_set=list(VERKSAMHETER)),
-        gxe.ExpectColumnValuesToMatchRegex(column="faktura_manad", regex=r"^\d{4}-\d{2}$"),
-        gxe.ExpectColumnValuesToBeBetween(column="barn_ordning", min_value=1, max_value=20),
-        gxe.ExpectColumnValuesToBeBetween(column="debiterad_avgift", min_value=0,
-                                          max_value=100_000),
-    ],
-    "inkomster": [
-        *_pseudonyms("person_id"),
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["inkomstar", "person_id"]),
-        gxe.ExpectColumnValuesToBeBetween(column="faststalld_inkomst", min_value=0),
-    ],
-    "atgardsprogram": [
-        *_pseudonyms("person_id"),
-        gxe.ExpectColumnValuesToNotBeNull(column="beslutsdatum"),
-    ],
-    "betyg": [
-        *_pseudonyms("person_id"),
-        gxe.ExpectColumnValuesToBeInSet(column="betyg", value_set=list(BETYG)),
-        gxe.ExpectColumnValuesToMatchRegex(column="termin", regex=r"^(?:HT|VT)\d{4}$"),
-    ],
-    "franvaroarenden": [
-        *_pseudonyms("person_id"),
-        gxe.ExpectColumnValuesToBeBetween(column="steg", min_value=1, max_value=5),
-    ],
-}
 
 
 @lru_cache(maxsize=1)
 def _context():
-    # GX fingerprints every in-memory batch under 1 GB by hashing all of its values (an MD5
-    # kept as a batch marker, which we never read): for a register that is half of what
-    # validating it costs. A threshold of 0 skips it; the expectations run the same.
-    pandas_execution_engine.HASH_THRESHOLD = 0
     ctx = gx.get_context(mode="ephemeral")
     with contextlib.suppress(Exception):  # cosmetic setting, absent in some versions
         ctx.variables.progress_bars = {"globally": False}
     return ctx, ctx.data_sources.add_pandas("skyddsnat")
 
 
-def build_suite(source: str) -> gx.ExpectationSuite:
+def build_suite(policy: Policy, source: str) -> gx.ExpectationSuite:
     _context()  # GX builds suites only inside an active (ephemeral) context
     suite = gx.ExpectationSuite(name=f"skyddsnat_{source}")
-    for exp in SUITES[source]:
-        suite.add_expectation(exp.copy(deep=True))
+    for exp in expectations(entry(policy, source)):
+        suite.add_expectation(exp)
     return suite
 
 
@@ -127,7 +82,7 @@ def _numpy_ints(frame: pd.DataFrame) -> pd.DataFrame:
                            for c in ints})
 
 
-def validate(source: str, frame: pd.DataFrame) -> dict[str, object]:
+def validate(policy: Policy, source: str, frame: pd.DataFrame) -> dict[str, object]:
     """Validate a pseudonymous table; returns only counts and the failing expectation types."""
     _ctx, ds = _context()
     try:
@@ -139,7 +94,7 @@ def validate(source: str, frame: pd.DataFrame) -> dict[str, object]:
     except (LookupError, KeyError):
         bd = asset.add_batch_definition_whole_dataframe("hela")
     batch = bd.get_batch(batch_parameters={"dataframe": _numpy_ints(frame)})
-    result = batch.validate(build_suite(source), result_format=RESULT_FORMAT)
+    result = batch.validate(build_suite(policy, source), result_format=RESULT_FORMAT)
     failed = sorted({r.expectation_config.type for r in result.results if not r.success})
     stats = result.statistics
     return {"success": bool(result.success),

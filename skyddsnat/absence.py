@@ -21,6 +21,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from skyddsnat.arrow_strings import isin
+
 KEY = ["person_id", "skolenhetskod"]
 METRIC_COLUMNS = [
     "person_id", "skolenhetskod", "skoldagar", "schemalagd_min", "franvaro_min", "ogiltig_min",
@@ -393,7 +395,7 @@ def case_register_findings(listed: pd.DataFrame, arenden: pd.DataFrame | None,
         arenden = pd.DataFrame({"person_id": pd.Series(dtype="string"),
                                 "steg": pd.Series(dtype="Int64")})
     top = arenden.groupby("person_id", observed=True)["steg"].max()
-    on_register = listed["person_id"].isin(top.index)
+    on_register = isin(listed["person_id"], top.index)
     hog = (listed["niva"] == "hog") | (listed["niva_4v"] == "hog")
     steg = listed["person_id"].map(top).astype("Int64")
     anmald = (steg >= policy_franvaro.trappa_anmalan_steg).fillna(False).astype(bool)

@@ -25,6 +25,7 @@ from datetime import date
 
 import pandas as pd
 
+from skyddsnat.arrow_strings import isin
 from skyddsnat.disclosure_audit import TableStructure
 
 _TERM = re.compile(r"^(HT|VT)(\d{4})$")
@@ -136,7 +137,7 @@ def school_table(pupils: pd.DataFrame, skyddade: pd.Series | set) -> pd.DataFram
     f_utan_atgardsprogram, elever_med_streck.
     """
     protected = pd.Series(list(skyddade), dtype="string")
-    kept = pupils.loc[~pupils["person_id"].isin(protected)]
+    kept = pupils.loc[~isin(pupils["person_id"], protected)]
     has_f = kept["antal_f"] > 0
     flags = pd.DataFrame({
         "skolenhetskod": kept["skolenhetskod"],

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from skyddsnat.inbox import files_for
+from skyddsnat.ingest.catalog import entry
+from skyddsnat.ingest.inbox import files_for
 from skyddsnat.layout import DataDir
+from skyddsnat.policy import Policy
 from skyddsnat.school_duty import lasar_start
 
 SOURCE = "narvaro"
 
 
-def attendance_start(data: DataDir, today: date) -> date:
-    """The partitions' first day for `data` (see the module docstring)."""
-    days = [d for d, _ in files_for(data.inbox, SOURCE)]
+def attendance_start(data: DataDir, today: date, policy: Policy) -> date:
+    """The partitions' first day for `data` under `policy` (its attendance file names)."""
+    days = [d for d, _ in files_for(data.inbox, entry(policy, SOURCE))]
     folder = data.warehouse / SOURCE
     if folder.is_dir():
         for p in folder.glob("*.parquet"):

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from skyddsnat.arrow_strings import isin
 from skyddsnat.lists.catalog import ListSpec
 from skyddsnat.pseudonym import case_id
 from skyddsnat.storage import write_parquet
@@ -161,10 +162,10 @@ def status_against_previous(history: pd.DataFrame, list_name: str, case_ids: pd.
 def _statuses(before: pd.DataFrame, current: pd.Series, as_of: pd.Timestamp
               ) -> tuple[pd.Series, pd.DataFrame]:
     """ny/kvarstar for the `current` (list, case) pairs; the `before` cases not current."""
-    known = current.isin(_pairs(before["lista"], before["arende_id"])).to_numpy()
+    known = isin(current, _pairs(before["lista"], before["arende_id"])).to_numpy()
     status = pd.Series(pd.array(np.where(known, "kvarstar", "ny"), dtype="string"),
                        index=current.index)
-    gone = before[~_pairs(before["lista"], before["arende_id"]).isin(current).to_numpy()]
+    gone = before[~isin(_pairs(before["lista"], before["arende_id"]), current).to_numpy()]
     closed = pd.DataFrame({
         "lista": gone["lista"].astype("string").to_numpy(),
         "arende_id": gone["arende_id"].astype("string").to_numpy(),
@@ -210,7 +211,7 @@ def _update(history: pd.DataFrame, names: list[str], current: pd.DataFrame,
     open_prev = h["closed_on"].isna() & (h["last_seen"] == day)
     current = current.drop_duplicates(["lista", "arende_id"])
     now = _pairs(current["lista"], current["arende_id"])
-    still = open_prev & _pairs(h["lista"], h["arende_id"]).isin(now)
+    still = open_prev & isin(_pairs(h["lista"], h["arende_id"]), now)
     h.loc[still, "last_seen"] = as_of
     h.loc[open_prev & ~still, "closed_on"] = as_of
     if "nyckel" in current.columns:  # histories written before labels were kept
@@ -219,7 +220,7 @@ def _update(history: pd.DataFrame, names: list[str], current: pd.DataFrame,
         h.loc[unlabelled, "nyckel"] = _pairs(h.loc[unlabelled, "lista"],
                                              h.loc[unlabelled, "arende_id"]).map(label)
     continuing = _pairs(h.loc[still, "lista"], h.loc[still, "arende_id"])
-    new = current[~now.isin(continuing).to_numpy()]
+    new = current[~isin(now, continuing).to_numpy()]
     opened = pd.DataFrame({"lista": new["lista"].to_numpy(),
                            "arende_id": new["arende_id"].to_numpy(),
                            "person_id": new["person_id"].to_numpy(),

@@ -17,12 +17,31 @@ class Column:
     codes: tuple[str, ...] | None = None  # closed code list, else okand_kod
     min_value: int | None = None
     max_value: int | None = None
+    # Filled at ingest when blank (fodelsedatum from the personnummer): never blank stored.
+    filled: bool = False
+    # A domain rule or the protection of households needs it: it may not be `tas_bort`.
+    essential: bool = True
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule between columns of one row: `ordered` (a ≤ b when b is given) or `sum_at_most`
+    (the sum of `columns[:-1]` ≤ `columns[-1]`)."""
+
+    kind: str
+    columns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Source:
     name: str
     columns: tuple[Column, ...]
+    rules: tuple[Rule, ...] = ()
+    # Cadences the grain allows (policies/kallor.yaml `typ` picks one): a person or
+    # placement register is a full snapshot; invoices, incomes and grades come per period
+    # or as one file with every period in it.
+    cadences: tuple[str, ...] = ("ogonblicksbild",)
+    never_empty: bool = False  # a header-only file is never "no residents"
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -44,33 +63,37 @@ SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
         Source("folkbokforing", (
-            C("personnummer", "pnr"), C("fornamn", "str"), C("efternamn", "str"),
-            C("fodelsedatum", "date", required=False), C("utdelningsadress", "str", required=False),
-            C("postnummer", "str", required=False), C("postort", "str", required=False),
+            C("personnummer", "pnr"), C("fornamn", "str", essential=False),
+            C("efternamn", "str", essential=False),
+            C("fodelsedatum", "date", required=False, filled=True),
+            C("utdelningsadress", "str", required=False, essential=False),
+            C("postnummer", "str", required=False, essential=False),
+            C("postort", "str", required=False, essential=False),
             C("kommunkod", "code4"), C("folkbokford_datum", "date", required=False),
             C("sekretessmarkering", "flag", required=False),
             C("skyddad_folkbokforing", "flag", required=False),
             C("vardnadshavare_1", "pnr", required=False),
             C("vardnadshavare_2", "pnr", required=False),
-        )),
+        ), never_empty=True),
         Source("elevregister", (
             C("personnummer", "pnr"), C("skolenhetskod", "code8"),
-            C("skolenhet_namn", "str", required=False),
+            C("skolenhet_namn", "str", required=False, essential=False),
             C("huvudman", "str", codes=HUVUDMAN), C("skolform", "str", codes=SKOLFORMER),
             C("arskurs", "int", required=False, min_value=0, max_value=10),
             C("startdatum", "date"), C("slutdatum", "date", required=False),
-        )),
+        ), rules=(Rule("ordered", ("startdatum", "slutdatum")),), never_empty=True),
         Source("skolpliktsbeslut", (
             C("personnummer", "pnr"), C("beslutstyp", "str", codes=BESLUTSTYPER),
             C("giltig_fran", "date"), C("giltig_till", "date", required=False),
-            C("diarienummer", "str", required=False),
-        )),
+            C("diarienummer", "str", required=False, essential=False),
+        ), rules=(Rule("ordered", ("giltig_fran", "giltig_till")),)),
         Source("narvaro", (
             C("datum", "date"), C("personnummer", "pnr"), C("skolenhetskod", "code8"),
             C("schemalagd_min", "int", min_value=0, max_value=1440),
             C("giltig_franvaro_min", "int", min_value=0, max_value=1440),
             C("ogiltig_franvaro_min", "int", min_value=0, max_value=1440),
-        )),
+        ), rules=(Rule("sum_at_most", ("giltig_franvaro_min", "ogiltig_franvaro_min",
+                                       "schemalagd_min")),), cadences=("daglig",)),
         Source("avgifter", (
             C("faktura_manad", "month"), C("hushall_id", "str"), C("betalare", "pnr"),
             C("medbetalare", "pnr", required=False), C("barn", "pnr"),
@@ -78,20 +101,20 @@ SOURCES: dict[str, Source] = {
             C("barn_ordning", "int", min_value=1, max_value=20),
             C("anmald_inkomst", "int", required=False, min_value=0, max_value=10_000_000),
             C("debiterad_avgift", "int", min_value=0, max_value=100_000),
-        )),
+        ), cadences=("manatlig", "ogonblicksbild")),
         Source("inkomster", (
             C("inkomstar", "int", min_value=1990, max_value=2100), C("personnummer", "pnr"),
             C("faststalld_inkomst", "int", min_value=0, max_value=1_000_000_000),
-        )),
+        ), cadences=("arlig", "ogonblicksbild")),
         Source("atgardsprogram", (
             C("personnummer", "pnr"), C("skolenhetskod", "code8"), C("beslutsdatum", "date"),
             C("avslutad_datum", "date", required=False),
-        )),
+        ), rules=(Rule("ordered", ("beslutsdatum", "avslutad_datum")),)),
         Source("betyg", (
             C("personnummer", "pnr"), C("skolenhetskod", "code8"), C("termin", "term"),
             C("arskurs", "int", min_value=0, max_value=10), C("amne", "str"),
             C("betyg", "str", codes=BETYG),
-        )),
+        ), cadences=("termin", "ogonblicksbild")),
         Source("franvaroarenden", (
             C("personnummer", "pnr"), C("steg", "int", min_value=1, max_value=5),
             C("datum", "date"),

@@ -15,7 +15,7 @@ import os
 from datetime import date
 from pathlib import Path
 
-from skyddsnat.inbox import fingerprint
+from skyddsnat.ingest.inbox import fingerprint
 
 LEDGER = "narvaro_filer.json"
 

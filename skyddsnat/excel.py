@@ -350,6 +350,7 @@ LINE_HEIGHT = 15.0
 MAX_WIDTH = 32  # a longer text wraps (its row gets the height) instead of widening
 LABEL_WIDTH = 20  # a longer Swedish label wraps onto more lines instead of widening
 NUMBER_LABEL_WIDTH = 11  # numbers are short: their labels wrap sooner
+SMALL_NUMBER = 3  # digits: årskurs, days, counts are centred; amounts stay right-aligned
 CHARS_PER_UNIT = 1.25  # characters of 11 pt text per unit of column width (Carlito, looked at)
 SUMMARY_WIDTHS = (34, 70, 16, 16, 16)
 
@@ -395,7 +396,8 @@ def _write_summary(wb: xlsxwriter.Workbook, title: str, summary: Mapping[str, ob
             continue
         ws.write_string(row, 0, str(key), fmt["bold"])
         if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-            ws.write_number(row, 1, int(value), fmt["count"])  # beside its label, not far right
+            ws.write_number(row, 1, int(value),  # beside its label, not far right
+                            fmt["kronor"] if "(kr" in str(key) else fmt["count"])
         else:
             _write_cell(ws, row, 1, value, fmt)
         if isinstance(value, str):
@@ -446,7 +448,10 @@ def _write_table(wb: xlsxwriter.Workbook, name: str, table: pd.DataFrame, header
         numeric = pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
         longest_word = max((len(w) for w in labels[j].split()), default=0)
         label_width = min(len(labels[j]), NUMBER_LABEL_WIDTH if numeric else LABEL_WIDTH)
-        longest, texts = _write_column(ws, j, s, fmt)
+        amount = "(kr" in labels[j]  # kronor with a thousands separator: 19 260
+        longest, texts = _write_column(ws, j, s, {**fmt, "integer": fmt["amount"]} if amount
+                                       else fmt)
+        longest += 1 if amount and longest > 3 else 0
         width = max(label_width, longest_word, min(longest, MAX_WIDTH), 5) + 2
         widths.append(width)
         ws.set_column(j, j, width)
@@ -490,7 +495,9 @@ def _write_column(ws, j: int, s: pd.Series, fmt: dict) -> tuple[int, dict[int, s
                 if not _missing(v):
                     ws.write_string(i, j, "ja" if v else "nej", fmt["text"])
             return max(longest, 3), {}
-        number = fmt["decimal"] if pd.api.types.is_float_dtype(s) else fmt["integer"]
+        number = (fmt["decimal"] if pd.api.types.is_float_dtype(s)
+                  else fmt["small"] if longest <= SMALL_NUMBER and fmt["integer"] is not
+                  fmt["amount"] else fmt["integer"])
         floats = s.to_numpy(dtype=float, na_value=np.nan)
         for i, v in enumerate(floats.tolist(), start=first):
             if v == v:  # not NaN
@@ -506,8 +513,8 @@ def _write_column(ws, j: int, s: pd.Series, fmt: dict) -> tuple[int, dict[int, s
                 long_texts[i] = v
             else:
                 ws.write_string(i, j, v, suppressed if v == SUPPRESSED else text)
-        else:
-            _write_cell(ws, i, j, v, fmt)
+        else:  # a board's counts beside its ".." are centred like them
+            _write_cell(ws, i, j, v, {**fmt, "integer": fmt["small"]})
             n = 0 if _missing(v) else len(str(v))
         longest = max(longest, n)
     return longest, long_texts
@@ -550,7 +557,11 @@ def _formats(wb: xlsxwriter.Workbook) -> dict:
                                    "valign": "top"}),
             "datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm", "align": "left",
                                        "valign": "top"}),
-            "integer": wb.add_format({"num_format": "0", "valign": "top", "align": "center"}),
+            "integer": wb.add_format({"num_format": "0", "valign": "top"}),
+            "small": wb.add_format({"num_format": "0", "valign": "top", "align": "center"}),
+            "amount": wb.add_format({"num_format": "#,##0", "valign": "top"}),
+            "kronor": wb.add_format({"num_format": "#,##0", "align": "left",
+                                     "valign": "top"}),
             "decimal": wb.add_format({"num_format": "0.0", "valign": "top"}),
             "text": wb.add_format({"valign": "top", "indent": 1}),
             "suppressed": wb.add_format({"valign": "top", "align": "center"}),

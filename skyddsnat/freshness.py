@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
-from skyddsnat.inbox import files_for
+from skyddsnat.inbox_cleanup import removed_dates
+from skyddsnat.ingest.catalog import entry
+from skyddsnat.ingest.inbox import files_for
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import Policy, SourceFile
 
@@ -120,11 +122,15 @@ def stored_days(data: DataDir, source: str, until: date) -> list[date]:
     return sorted(out)
 
 
-def source_dates(data: DataDir, source: str, as_of: date, partitioned: bool = False
-                 ) -> list[date]:
+def source_dates(data: DataDir, policy: Policy, source: str, as_of: date,
+                 partitioned: bool = False) -> list[date]:
     """The dates a source's freshness is judged on: its inbox files (later ones included,
-    to say so) and, for a partitioned source (attendance), the days already stored."""
-    dates = [d for d, _ in files_for(data.inbox, source)]
+    to say so), the processed files removed from the inbox that its stored table rests on
+    (skyddsnat/inbox_cleanup.py) and, for a partitioned source (attendance), the days
+    already stored."""
+    dates = [d for d, _ in files_for(data.inbox, entry(policy, source))]
+    if data.table(source).exists() or partitioned:
+        dates += list(removed_dates(data, source).values())
     return dates + (stored_days(data, source, as_of) if partitioned else [])
 
 
@@ -134,7 +140,7 @@ def night_findings(data: DataDir, policy: Policy, as_of: date,
     before a run; each source asset asks again for itself)."""
     out = []
     for source, rule in policy.kallor.kallor.items():
-        found = age_finding(source, rule, source_dates(data, source, as_of,
+        found = age_finding(source, rule, source_dates(data, policy, source, as_of,
                                                        source in partitioned), as_of)
         if found:
             out.append(found)

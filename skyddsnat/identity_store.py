@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from skyddsnat.arrow_strings import isin
 from skyddsnat.keys import Keys
 from skyddsnat.seal import seal_identities
 from skyddsnat.storage import write_parquet
@@ -74,13 +75,13 @@ def merge_vault(keys: Keys, vault_dir: Path, protected: pd.Series) -> dict[str, 
               .reset_index()) if frames else pd.DataFrame(columns=["person_id"])
     is_protected = merged["person_id"].isin(protected)
     newly_sealed = seal_identities(keys.officer_public, merged[is_protected])
-    sealed = pd.concat([sealed_old[~sealed_old["person_id"].isin(newly_sealed["person_id"])],
+    sealed = pd.concat([sealed_old[~isin(sealed_old["person_id"], newly_sealed["person_id"])],
                         newly_sealed], ignore_index=True).sort_values("person_id")
     sealed_ids = set(sealed["person_id"])
     general = merged[~is_protected & ~merged["person_id"].isin(sealed_ids)]
     write_parquet(sealed.reset_index(drop=True), vault_dir / SEALED_FILE)
     kept = _unchanged_records(keys, existing[touched], previous, general)
-    fresh = encrypt_identities(keys, general[~general["person_id"].isin(kept["person_id"])])
+    fresh = encrypt_identities(keys, general[~isin(general["person_id"], kept["person_id"])])
     untouched = untouched[~untouched["person_id"].isin(sealed_ids)]
     write_parquet(pd.concat([untouched, kept, fresh], ignore_index=True), vault_dir / VAULT_FILE)
     for p in staged_paths:

@@ -237,3 +237,19 @@ def verify_against_data(keys: Keys, state_dir: Path) -> None:
     if changed or not path.exists():
         state_dir.mkdir(parents=True, exist_ok=True)
         _write_private(path, json.dumps(recorded, indent=1))
+
+
+def _seeded(seed: int, label: str) -> bytes:
+    return hashlib.sha256(f"skyddsnat/testnycklar/{seed}/{label}".encode()).digest()
+
+
+def seeded_officer_private(seed: int) -> X25519PrivateKey:
+    """Tests only: the officer's private key of `seeded_keys(seed)`."""
+    return X25519PrivateKey.from_private_bytes(_seeded(seed, "officer"))
+
+
+def seeded_keys(seed: int) -> Keys:
+    """Tests only: a complete, deterministic key set (never for real data: anyone with the
+    seed has the keys)."""
+    return Keys("p1", _seeded(seed, "pseudonym"), "v1", {"v1": _seeded(seed, "vault")},
+                seeded_officer_private(seed).public_key())

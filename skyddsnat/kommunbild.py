@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from skyddsnat.arrow_strings import isin
 from skyddsnat.disclosure_audit import TableStructure, nested
 from skyddsnat.suppression import STATUS_PREFIX, TOTAL, suppress_table
 
@@ -101,7 +102,7 @@ def pupil_month_counts(narvaro_month_sums: pd.DataFrame, placeringar: pd.DataFra
     Internal: never published as is."""
     protected = pd.Series(list(skyddade) if isinstance(skyddade, set) else skyddade,
                           dtype="string")
-    sums = narvaro_month_sums[~narvaro_month_sums["person_id"].isin(protected)]
+    sums = narvaro_month_sums[~isin(narvaro_month_sums["person_id"], protected)]
     sums = sums[sums["schemalagd_min"].fillna(0) > 0]
     sums = sums.assign(arskurs=_arskurs_per_month(sums, placeringar))
     absent = sums["franvaro_min"].astype("float64").to_numpy()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -89,16 +90,9 @@ class Recipients(Strict):
     forseglad_mottagare: str
 
 
-class Hpke(Strict):
-    kem: Literal["X25519"]
-    kdf: Literal["HKDF_SHA256"]
-    aead: Literal["AES_256_GCM", "CHACHA20_POLY1305"]
-
-
 class Protection(Strict):
     markeringar: list[Literal["sekretessmarkering", "skyddad_folkbokforing"]]
     spridning: dict[Literal["vardnadshavare", "hushall_avgifter"], bool]
-    hpke: Hpke
 
 
 class Suppression(Strict):
@@ -127,6 +121,8 @@ class Retention(Strict):
     # list kind ("forseglade": the sealed lists), else the standard.
     listor_dagar: dict[str, int] = Field(default_factory=dict)
     listor_dagar_standard: int = Field(ge=1)
+    # When a processed, archived export leaves the inbox (skyddsnat/inbox_cleanup.py).
+    inkorg_rensas: Literal["efter_lyckad_korning", "aldrig"]
 
     def list_days(self, kind: str) -> int:
         """How many days a list of this kind (or "forseglade") stays in the outbox."""
@@ -184,7 +180,6 @@ class FeeSignals(Strict):
 class Fees(Strict):
     tolerans_kr_per_ar: int = Field(ge=0)
     signaler: FeeSignals = Field(default_factory=FeeSignals)
-    avrundning: Literal["halv_upp"]
     perioder: list[FeePeriod]
 
 
@@ -312,6 +307,8 @@ def _section_checks(sections: dict[str, object]) -> list[tuple[str, str, str]]:
         out.extend(_list_retention_checks(sections["gallring"]))
     if "gallring" in sections and "mottagare" in sections:
         out.extend(_custodian_checks(sections["gallring"], sections["mottagare"]))
+    if "klassning" in sections and "mottagare" in sections:
+        out.extend(_identity_source_checks(sections["klassning"], sections["mottagare"]))
     return out
 
 
@@ -368,26 +365,67 @@ def _classification_checks(klassning: dict[str, dict[str, ColumnClass]]
             if cls.klass == "direkt_identifierare" and cls.behandling == "behalls":
                 out.append((kl, f"{name}.{col}",
                             "direkt identifierare får inte behållas i klartext"))
+            column = next((c for c in source.columns if c.name == col), None)
+            if column is not None:
+                out.extend((kl, f"{name}.{col}.behandling", m)
+                           for m in _treatment_problems(name, column, cls.behandling))
     for name in klassning:
         if name not in SOURCES:
             out.append((kl, name, "okänd källa"))
     return out
 
 
+_STAMPS = {"ogonblicksbild": "{YYYYMMDD}", "daglig": "{YYYYMMDD}", "manatlig": "{YYYYMM}",
+           "arlig": "{YYYY}", "termin": "{TERM}"}
+
+
+def _treatment_problems(source: str, column, behandling: str) -> list[str]:
+    """What a column's treatment may be: personnummer columns are pseudonymised, names and
+    addresses live only in the vault (from folkbokföring, a person's own record), and a
+    column a rule or the protection of households needs is never removed."""
+    out = []
+    if behandling == "pseudonymiseras" and column.kind != "pnr":
+        out.append("bara personnummerkolumner kan pseudonymiseras")
+    if column.kind == "pnr" and behandling not in ("pseudonymiseras", "tas_bort"):
+        out.append("personnummer måste pseudonymiseras")
+    if behandling == "valv" and not (source == "folkbokforing"
+                                     and column.name in IDENTITY_FIELDS):
+        out.append("bara folkbokföringens namn och adresser lagras i identitetsvalvet")
+    if column.name in IDENTITY_FIELDS and column.kind != "pnr" and behandling == "behalls":
+        out.append("namn och adresser får bara lagras krypterade i identitetsvalvet")
+    if behandling == "tas_bort" and column.essential:
+        out.append("kolumnen behövs av reglerna eller skyddet av hushåll och kan inte tas bort")
+    return out
+
+
 def _source_checks(kallor: Sources) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     ka = FILES["kallor"]
-    for name, rule in kallor.kallor.items():
-        if name not in SOURCES:
+    for name in SOURCES:
+        if name not in kallor.kallor:
+            out.append((ka, f"kallor.{name}", "källan saknas"))
+    for name, spec in kallor.kallor.items():
+        source = SOURCES.get(name)
+        if source is None:
             out.append((ka, f"kallor.{name}", "okänd källa"))
-        periodic = rule.typ not in ("ogonblicksbild", "daglig")
-        if periodic and rule.max_alder_dagar is not None:
+            continue
+        if spec.typ not in source.cadences:
+            out.append((ka, f"kallor.{name}.typ", "källans kornighet tillåter bara "
+                        + " eller ".join(source.cadences)))
+        stamps = re.findall(r"\{[A-Z]+\}", spec.fil)
+        if stamps != [_STAMPS[spec.typ]]:
+            out.append((ka, f"kallor.{name}.fil",
+                        f"mönstret ska innehålla {_STAMPS[spec.typ]} en gång (typ {spec.typ})"))
+        for col in spec.nyckel:
+            if col not in source.column_names:
+                out.append((ka, f"kallor.{name}.nyckel", f"okänd kolumn {col}"))
+        if spec.typ not in ("ogonblicksbild", "daglig") and spec.max_alder_dagar is not None:
             out.append((ka, f"kallor.{name}.max_alder_dagar",
                         "periodfiler (månad, år, termin) har ingen högsta ålder"))
-        if rule.typ != "ogonblicksbild" and rule.max_minskning_andel is not None:
+        if spec.typ != "ogonblicksbild" and spec.max_minskning_andel is not None:
             out.append((ka, f"kallor.{name}.max_minskning_andel",
                         "gäller bara ögonblicksbilder"))
-        if rule.typ != "daglig" and rule.min_andel_elever is not None:
+        if spec.typ != "daglig" and spec.min_andel_elever is not None:
             out.append((ka, f"kallor.{name}.min_andel_elever", "gäller bara dagliga filer"))
     for name, mapping in kallor.alias.items():
         for alias, target in mapping.items():
@@ -429,6 +467,16 @@ def _recipient_checks(mottagare: Recipients) -> list[tuple[str, str, str]]:
     elif not officer.forseglad:
         out.append((mo, "forseglad_mottagare", "rollen måste vara förseglad"))
     return out
+
+
+def _identity_source_checks(klassning, mottagare) -> list[tuple[str, str, str]]:
+    """A list can only carry the identity fields the vault keeps."""
+    people = klassning.get("folkbokforing", {})
+    kept = {"personnummer"} | {c for c, v in people.items() if v.behandling == "valv"}
+    return [(FILES["mottagare"], f"listor.{name}.identitet",
+             f"{field} lagras inte i identitetsvalvet (klassning.yaml: tas_bort)")
+            for name, route in mottagare.listor.items() for field in route.identitet
+            if field in IDENTITY_FIELDS and field not in kept]
 
 
 def _list_route_checks(name: str, route: ListRoute) -> list[tuple[str, str, str]]:

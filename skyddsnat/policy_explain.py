@@ -12,6 +12,7 @@ import html
 from dataclasses import dataclass, field
 
 from skyddsnat.policy import Policy
+from skyddsnat.seal import SUITE_NAME
 
 KLASS = {"direkt_identifierare": "Direkt identifierare", "kvasi_identifierare":
          "Indirekt identifierare", "kanslig": "Känslig/integritetskänslig", "operativ": "Operativ"}
@@ -50,8 +51,8 @@ def document(p: Policy) -> list[Section]:
         "Personer med " + " eller ".join(p.skydd.markeringar).replace("_", " ") +
         ", och alla i samma hushåll (barn, vårdnadshavare, medbetalare), förekommer aldrig i "
         "allmänna listor – inte heller som antal, skola eller årskurs.",
-        f"Deras uppgifter förseglas med HPKE (RFC 9180: {p.skydd.hpke.kem}, {p.skydd.hpke.kdf}, "
-        f"{p.skydd.hpke.aead}) till {officer.beskrivning.lower()}s publika nyckel. Driftmiljön "
+        f"Deras uppgifter förseglas med HPKE (RFC 9180: {SUITE_NAME}) till "
+        f"{officer.beskrivning.lower()}s publika nyckel. Driftmiljön "
         "har bara den publika nyckeln och kan aldrig läsa dem igen.",
     ]))
     s.append(_freshness_section(p))
@@ -69,6 +70,10 @@ def document(p: Policy) -> list[Section]:
         + ", ".join(f"{k}: {d} dagar" for k, d in sorted(g.listor_dagar.items()))
         + f" (övriga listor {g.listor_dagar_standard} dagar); varje natts lista ersätter "
         "föregående natts. Varje gallring förs in i revisionsloggen.",
+        ("Inkorgen: en behandlad och arkiverad export tas bort ur inkorgen när körningen som "
+         "arkiverade den har lyckats; det som senare nätter behöver finns kvar pseudonymiserat."
+         if g.inkorg_rensas == "efter_lyckad_korning" else
+         "Inkorgen: behandlade exporter tas inte bort av Skyddsnät (rensas av driften)."),
         f"Leveransen i övrigt (manifest, nämndens tabeller): gallras ur utkorgen efter "
         f"{g.utkorg_dagar} dagar.",
         f"Identitetsvalvet: en person som ingen källa har nämnt på {g.valv_dagar} dagar tas "

@@ -31,6 +31,8 @@ def _chain(key: PseudonymKey) -> tuple[bytes, ...]:
 
 
 def pseudonym(key: PseudonymKey, pnr12: str) -> str:
+    """The pseudonym of one normalised personnummer: HMAC-SHA256 (through each key of a
+    rotated chain, oldest first), 128 bits as hex. The one rule: the batch path calls it."""
     value = pnr12
     for k in _chain(key):
         value = hmac.digest(k, value.encode(), hashlib.sha256).hex()[:PSEUDONYM_HEX]
@@ -49,13 +51,8 @@ def pseudonymize_series(key: PseudonymKey, pnr12: pd.Series,
     hashed = [memo.get(u) for u in uniques]
     todo = [u for u, h in zip(uniques, hashed, strict=True) if h is None]
     if todo:
-        digest, sha = hmac.digest, hashlib.sha256
-        first, *later = _chain(key)
         for u in todo:
-            value = digest(first, u.encode(), sha).hex()[:PSEUDONYM_HEX]
-            for k in later:
-                value = digest(k, value.encode(), sha).hex()[:PSEUDONYM_HEX]
-            memo[u] = value
+            memo[u] = pseudonym(key, u)  # the one rule, also what the tests check
         hashed = [memo[u] for u in uniques]
     lookup = pd.array(hashed, dtype="string")
     return pd.Series(lookup.take(codes, allow_fill=True), index=pnr12.index, dtype="string")

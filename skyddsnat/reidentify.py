@@ -13,6 +13,7 @@ from collections.abc import Collection
 
 import pandas as pd
 
+from skyddsnat.arrow_strings import isin
 from skyddsnat.lists.catalog import PERSON_ID_COLUMNS, ListSpec
 from skyddsnat.policy import Policy
 
@@ -48,7 +49,7 @@ def protected_mask(rows: pd.DataFrame, spec: ListSpec, skyddade) -> pd.Series:
     protected = _as_index(skyddade)
     mask = pd.Series(False, index=rows.index)
     for c in person_columns(rows, spec):
-        mask |= rows[c].isin(protected).fillna(False).astype(bool)
+        mask |= isin(rows[c], protected)
     return mask
 
 

@@ -165,8 +165,10 @@ def unseal_doc(doc: dict, private_key: X25519PrivateKey, out_dir: Path | str) ->
             raise SealBroken("ogiltigt listnamn i förseglad lista")
         general = attach_identities(part, officer_spec, identities, fields)
         target = out_dir / f"{name}.xlsx"
-        write_list_xlsx(target, officer_spec, general, {**summary, "Fil": name,
-                                                        "Antal ärenden": len(part)})
+        school = officer_spec if kod is None else replace(  # this school's file, not "alla"
+            officer_spec, title=f"{officer_spec.title.rsplit(', ', 1)[0]}, skolenhet {kod}")
+        write_list_xlsx(target, school, general, {**summary, "Lista": school.title,
+                                                  "Fil": name, "Antal ärenden": len(part)})
         written.append(target)
     return written
 

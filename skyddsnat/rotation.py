@@ -11,8 +11,9 @@ computable from the old key alone. What is stored under a pseudonym moves with i
 - every pseudonym column of the warehouse and of state/ (the case history keeps its case
   ids and labels, so the next night finds each case and reports it `kvarstar`);
 - the key check values (only the new chain's is kept: the old key no longer runs);
-- the file and row caches (`warehouse/_filcache`, keyed by digests of the old key) are
-  dropped: the next night ingests its files once more.
+- the file cache's tables are re-keyed like any table (a period file removed from the inbox
+  lives on there; a file still in the inbox is read again, its cache key being derived from
+  the old key); the row caches (keyed digests of raw rows) are dropped.
 
 Kill-safety: every new file is written beside the old one first, and the old state stays
 usable. A journal in state/ is the switch; after it the files are moved into place, the
@@ -28,7 +29,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -58,7 +58,7 @@ from skyddsnat.vault import decrypt_identities, encrypt_identities
 
 PENDING_KEY = PSEUDONYM_FILE + ".ny"
 SUFFIX = ".rotera"
-CACHES = ("warehouse/_filcache",)
+ROW_CACHES = "warehouse/_filcache/*/rader.*.parquet"  # keyed digests: dropped, not re-keyed
 # Columns shaped like pseudonyms that are not (keyed digests of raw rows live in the caches).
 NOT_PSEUDONYMS = frozenset({"rad_digest"})
 _HEX = f"^[0-9a-f]{{{PSEUDONYM_HEX}}}$"
@@ -121,8 +121,8 @@ def _prepare(path: Path, write) -> Path:
 
 def _table_files(data: DataDir) -> list[Path]:
     found = [*data.warehouse.rglob("*.parquet"), *data.state.rglob("*.parquet")]
-    return sorted(p for p in found if not any(p.is_relative_to(data.root / c) for c in CACHES)
-                  and not p.name.startswith("."))
+    rows = set(data.root.glob(ROW_CACHES))
+    return sorted(p for p in found if p not in rows and not p.name.startswith("."))
 
 
 def _discard_leftovers(key_dir: Path, data: DataDir) -> None:
@@ -182,7 +182,7 @@ def rotate_pseudonym(key_dir: Path | str, data_dir: Path | str) -> dict:
         "kedja": [base64.b64encode(k).decode() for k in keys.pseudonym_keys]}))
     plan = {"fran": keys.pseudonym_id, "till": new_id, "antal": counts,
             "filer": [str(p.relative_to(data.root))[: -len(SUFFIX)] for p in prepared],
-            "ta_bort": list(CACHES)}
+            "ta_bort": sorted(str(p.relative_to(data.root)) for p in data.root.glob(ROW_CACHES))}
     tmp = journal.with_name(journal.name + ".tmp")
     _write_private(tmp, json.dumps(plan, indent=1))
     os.replace(tmp, journal)  # the switch: from here on the rotation is finished, not undone
@@ -230,7 +230,7 @@ def _finish(key_dir: Path, data: DataDir, plan: dict) -> dict:
         if tmp.exists():
             os.replace(tmp, data.root / rel)
     for rel in plan["ta_bort"]:
-        shutil.rmtree(data.root / rel, ignore_errors=True)
+        (data.root / rel).unlink(missing_ok=True)
     pending = key_dir / PENDING_KEY
     if pending.exists():
         os.replace(pending, key_dir / PSEUDONYM_FILE)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from skyddsnat.arrow_strings import isin
 from skyddsnat.policy import SchoolDuty
 from skyddsnat.pseudonym import number_pseudonyms
 
@@ -202,8 +203,8 @@ def data_quality_findings(
         ["person_id", "skolenhetskod"],
     ]
     attending = narvaro_pupils[["person_id", "skolenhetskod"]]
-    no_placement = attending.loc[~attending["person_id"].isin(active["person_id"])]
-    unknown = active.loc[~active["person_id"].isin(personer["person_id"])]
+    no_placement = attending.loc[~isin(attending["person_id"], active["person_id"])]
+    unknown = active.loc[~isin(active["person_id"], personer["person_id"])]
     out = pd.concat(
         [no_placement.assign(fynd=FYND[0]), unknown.assign(fynd=FYND[1])], ignore_index=True
     ).drop_duplicates()
@@ -243,3 +244,17 @@ def _unit_names(placements: pd.DataFrame) -> pd.Series:
     frame = pd.DataFrame({"person_id": placements["person_id"].astype("string"),
                           "enhet": label}).drop_duplicates()
     return frame.sort_values(["person_id", "enhet"]).groupby("person_id")["enhet"].agg("; ".join)
+
+
+# The order a skolpliktshandläggare works the list in: a child with no known school first,
+# then one whose school ended, then register conflicts (the child likely goes to school),
+# last the newly arrived (watch, not yet a breach). Not the order reasons are decided in.
+WORK_ORDER = ("okand", "placering_avslutad", "dubbel_placering", "nyinflyttad")
+
+
+def in_work_order(cases: pd.DataFrame) -> pd.DataFrame:
+    """The cases in `WORK_ORDER`, then longest registered first (folkbokföring date)."""
+    rank = cases["orsak"].map({o: i for i, o in enumerate(WORK_ORDER)}).fillna(len(WORK_ORDER))
+    ordered = cases.assign(_rank=rank.to_numpy()).sort_values(
+        ["_rank", "folkbokford_datum", "person_id"], kind="stable", na_position="last")
+    return ordered.drop(columns="_rank").reset_index(drop=True)

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+SUITE_NAME = "X25519, HKDF-SHA256, AES-256-GCM"  # what the register of processing states
 MAGIC = b"SKYDDSNAT-SEALED-1\n"
 
 

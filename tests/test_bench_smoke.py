@@ -28,6 +28,7 @@ def tiny(tmp_path_factory):
     work = scenarios.work_dir(base / "gen", base / "work")
     outcome = run_nightly(work, keys, AS_OF, TINY.kommunkod)
     assert outcome.success, outcome.failures
+    assert scenarios.restock(base / "gen", work)  # the run cleaned what it processed
     return work, keys
 
 

@@ -15,6 +15,7 @@ from pipelines.schedules import build_schedule
 from pipelines.sensors import build_sensor
 from skyddsnat.attendance_start import attendance_start
 from skyddsnat.layout import DataDir
+from skyddsnat.policy import load_policy
 
 GRAPH_SNAPSHOT = Path(__file__).parent / "asset_graph.txt"
 
@@ -99,6 +100,10 @@ def test_sensor_waits_for_a_file_still_being_written(tmp_path):
     # The same file does not start a second run.
     again = sensor.evaluate_tick(dg.build_sensor_context(cursor=result.cursor))
     assert not again.run_requests
+    # Nor does its removal by the inbox cleanup.
+    half.unlink()
+    gone = sensor.evaluate_tick(dg.build_sensor_context(cursor=again.cursor))
+    assert not gone.run_requests
 
 
 def test_sensor_ignores_files_that_are_not_sources(tmp_path):
@@ -115,17 +120,17 @@ def test_sensor_ignores_files_that_are_not_sources(tmp_path):
 def test_attendance_partitions_start_at_the_first_day_the_data_can_have(tmp_path):
     data = DataDir(tmp_path)
     # Nothing on record yet: the current läsår's start.
-    assert attendance_start(data, date(2026, 12, 1)) == date(2026, 7, 1)
-    assert attendance_start(data, date(2026, 6, 30)) == date(2025, 7, 1)
+    assert attendance_start(data, date(2026, 12, 1), load_policy()) == date(2026, 7, 1)
+    assert attendance_start(data, date(2026, 6, 30), load_policy()) == date(2025, 7, 1)
     data.inbox.mkdir(parents=True)
     (data.inbox / "narvaro_20260817.csv").write_text("x\n")
     (data.inbox / "narvaro_20260818.csv").write_text("x\n")
-    assert attendance_start(data, date(2026, 12, 1)) == date(2026, 8, 17)
+    assert attendance_start(data, date(2026, 12, 1), load_policy()) == date(2026, 8, 17)
     # A day already stored keeps the start after its inbox file is archived.
     (data.inbox / "narvaro_20260817.csv").unlink()
     data.partition("narvaro", "2026-08-17").parent.mkdir(parents=True)
     data.partition("narvaro", "2026-08-17").write_bytes(b"")
-    assert attendance_start(data, date(2027, 9, 1)) == date(2026, 8, 17)
+    assert attendance_start(data, date(2027, 9, 1), load_policy()) == date(2026, 8, 17)
     # A backfill of an older term moves it back; the code location follows its data dir.
     (data.inbox / "narvaro_20260112.csv").write_text("x\n")
     job = build_definitions(str(tmp_path), str(tmp_path / "keys")).resolve_job_def(JOB_NAME)

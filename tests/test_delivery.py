@@ -180,7 +180,8 @@ def test_protected_household_is_in_no_general_sheet(tmp_path, keys, monkeypatch)
     summary = {row[0]: row[1] for title, row in income
                if title == "Sammanfattning" and len(row) > 1}
     assert summary["Hushåll i kontrollen"] == 2  # H2 (protected) is not counted
-    assert summary["Åtgärd: Efterdebitering"] == 0 and summary["Åtgärd: Inom tolerans"] == 1
+    assert summary["Åtgärd: Efterdebitering"] == 0 and summary["Åtgärd: Återbetalning"] == 1
+    assert summary["Åtgärd: Inom tolerans (står inte på listan)"] == 1
     assert summary["Summa återbetalning (kr)"] == 100
     values = {v for rows in [income, *workbooks.values()] for _, row in rows for v in row}
     assert "H2" not in values

@@ -260,3 +260,18 @@ def test_summary_drops_protected_closed_cases_and_person_ids(tmp_path):
                         {"Avslutade ärenden": closed_cases})
     with pytest.raises(ListSpecError):
         write_table_xlsx(tmp_path / "t.xlsx", "t", pd.DataFrame({"person_id": ["a"]}), {})
+
+
+def test_amounts_in_kronor_show_a_thousands_separator(tmp_path):
+    spec = list_spec("inkomstkontroll", 2024)
+    rows = pd.DataFrame({
+        "arende_id": ["X1"], "hushall_id": ["H1"],
+        "betalare_personnummer": ["19800101-1234"], "betalare_namn": ["Eva Ström"],
+        "inkomstar": pd.array([2024], dtype="Int64"), "debiterat": pd.array([19260], "Int64"),
+        "korrekt_avgift": pd.array([20000], "Int64"), "differens": pd.array([740], "Int64"),
+        "atgard": ["efterdebitering"], "status": ["ny"]})
+    write_list_xlsx(tmp_path / "i.xlsx", spec, rows, build_summary(spec, POLICY, "2025-11-01",
+                                                                    rows))
+    ws = openpyxl.load_workbook(tmp_path / "i.xlsx")[LIST_SHEET]
+    assert ws["F3"].number_format == "#,##0" and ws["F3"].value == 19260  # Debiterat (kr)
+    assert ws["E3"].number_format == "0"  # the income year is no amount

@@ -8,7 +8,21 @@ from datetime import date
 
 import pytest
 
-from skyddsnat.inbox import daily_file, files_for, fingerprint, is_complete, newest_snapshot
+from skyddsnat.ingest.catalog import entry
+from skyddsnat.ingest.inbox import daily_file, fingerprint, is_complete
+from skyddsnat.ingest.inbox import files_for as _files_for
+from skyddsnat.ingest.inbox import newest_snapshot as _newest
+from skyddsnat.policy import load_policy
+
+POLICY = load_policy()
+
+
+def files_for(inbox, source, as_of=None):
+    return _files_for(inbox, entry(POLICY, source), as_of)
+
+
+def newest_snapshot(inbox, source, as_of):
+    return _newest(inbox, entry(POLICY, source), as_of)
 
 AS_OF = date(2025, 9, 15)
 
@@ -64,9 +78,10 @@ def test_monthly_yearly_and_term_stamps(inbox):
 
 
 def test_daily_file_only_for_that_day(inbox):
-    assert daily_file(inbox, "narvaro", AS_OF).name == "narvaro_20250915.csv"
-    assert daily_file(inbox, "narvaro", date(2025, 9, 12)).name == "narvaro_20250912.csv"
-    assert daily_file(inbox, "narvaro", date(2025, 9, 13)) is None
+    assert daily_file(inbox, entry(POLICY, "narvaro"), AS_OF).name == "narvaro_20250915.csv"
+    day = date(2025, 9, 12)
+    assert daily_file(inbox, entry(POLICY, "narvaro"), day).name == "narvaro_20250912.csv"
+    assert daily_file(inbox, entry(POLICY, "narvaro"), date(2025, 9, 13)) is None
 
 
 def _aged(path, seconds):

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import skyddsnat.ingest.source_table as source_table
-from schemas.sources import MODELS
+from schemas.sources import schema
 from skyddsnat.contract import SOURCES
 from skyddsnat.guard import PlaintextLeak, assert_pseudonymous
 from skyddsnat.ingest.errors import SourceFileError
@@ -68,7 +68,7 @@ def test_tables_are_pseudonymous_and_accounted_for(folk):
     assert folk.accepted == 4
     assert folk.quarantined_by_reason == {"ogiltigt_personnummer": 1, "dubblett": 1}
     table = folk.table
-    assert list(table.columns) == list(MODELS["folkbokforing"].to_schema().columns)
+    assert list(table.columns) == list(schema(POLICY, "folkbokforing").columns)
     assert "personnummer" not in table.columns and "fornamn" not in table.columns
     assert_pseudonymous(table, "personer")
     assert table["person_id"].tolist() == [pseudonym(KEY, p) for p in
@@ -368,13 +368,14 @@ def test_write_pseudonymous_stores_what_pandas_would(tmp_path):
 def test_income_for_a_year_after_the_reference_year_is_refused(tmp_path):
     """A file named for, or a row of, an income year after REF's year stops the source,
     naming the file (and line), never the value."""
+    from skyddsnat.ingest.catalog import entry
     from skyddsnat.ingest.income_year import refuse_future_income_files
 
     ok = tmp_path / "inkomster_2025.csv"
     ok.write_text(f"inkomstar;personnummer;faststalld_inkomst\n2024;{MOTHER};5\n"
                   f"2025;{CHILD};7\n", encoding="utf-8")
     assert ingest_file(ok, "inkomster", POLICY, KEY, REF).accepted == 2
-    refuse_future_income_files(tmp_path, REF)
+    refuse_future_income_files(tmp_path, entry(POLICY, "inkomster"), REF)
     late = tmp_path / "inkomster_2025b.csv"
     late.write_text(f"inkomstar;personnummer;faststalld_inkomst\n2025;{MOTHER};5\n"
                     f"2026;{CHILD};123456\n", encoding="utf-8")
@@ -385,5 +386,5 @@ def test_income_for_a_year_after_the_reference_year_is_refused(tmp_path):
     (tmp_path / "inkomster_2026.csv").write_text("x\n", encoding="utf-8")
     with pytest.raises(SourceFileError, match="inkomster_2026.csv: inkomstår efter "
                                               "referensdagens år 2025"):
-        refuse_future_income_files(tmp_path, REF)
-    refuse_future_income_files(tmp_path, date(2026, 1, 1))
+        refuse_future_income_files(tmp_path, entry(POLICY, "inkomster"), REF)
+    refuse_future_income_files(tmp_path, entry(POLICY, "inkomster"), date(2026, 1, 1))

@@ -256,6 +256,7 @@ def test_one_municipality_needs_no_consortium_file_and_its_runs_carry_its_kommun
     req = build_schedule(str(tmp_path), "").evaluate_tick(
         dg.build_schedule_context(scheduled_execution_time=when)).run_requests[0]
     assert req.tags[KOMMUN_TAG] == "2260"  # policies/skolplikt.yaml
+    assert defs.resolve_job_def("nattlig_korning").tags[KOMMUN_TAG] == "2260"  # UI launches
 
 
 def test_the_kubernetes_example_is_a_valid_consortium_with_a_secret_and_volume_each():

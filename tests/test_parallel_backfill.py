@@ -13,7 +13,7 @@ from skyddsnat.generate import TINY, generate
 from skyddsnat.keys import init_keys
 
 AS_OF = date(2026, 11, 20)
-_KEYS: list = []  # the key dir of the module's municipality
+_KEYS: list = []  # the key dir and the generated inbox of the module's municipality
 
 
 def _backfill(root, base, monkeypatch, workers: str):
@@ -53,7 +53,7 @@ def both(tmp_path_factory):
     base = tmp_path_factory.mktemp("base")
     generate(TINY, base / "data", AS_OF, seed=3)
     init_keys(base / "keys", base / "officer.key")
-    _KEYS[:] = [base / "keys"]
+    _KEYS[:] = [base / "keys", base / "data" / "inbox"]
     mp = pytest.MonkeyPatch()
     try:
         serial = _backfill(tmp_path_factory.mktemp("serial"), base, mp, "1")
@@ -112,7 +112,7 @@ def test_each_partition_counts_its_own_day_file_in_a_backfill_and_a_night(both, 
     day's file only; the partitions' counts sum to the rows of the day files. A night
     (one partition) counts the reference day's file."""
     (serial, meta, _), _ = both
-    inbox = serial / "inbox"
+    inbox = _KEYS[1]  # the inbox as delivered: the run removed what it processed
     for day, m in meta.items():
         assert m["rader_lasta"] == _day_file_rows(inbox, day), day
         assert m["rader_lasta"] == m["rader_godkanda"] + m["rader_karantan"]
@@ -121,6 +121,8 @@ def test_each_partition_counts_its_own_day_file_in_a_backfill_and_a_night(both, 
                 for p in inbox.glob("narvaro_*.csv"))
     assert sum(m["rader_lasta"] for m in meta.values()) == total > 0
     assert len({m["rader_lasta"] for m in meta.values() if m["filer"] != "-"}) > 1
+    day_file = f"narvaro_{AS_OF:%Y%m%d}.csv"  # the night's file, delivered again
+    shutil.copy(inbox / day_file, serial / "inbox" / day_file)
     instance = DagsterInstance.ephemeral()
     outcome = run_nightly(serial, _KEYS[0], AS_OF, instance=instance)
     assert outcome.success, outcome.failures

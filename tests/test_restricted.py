@@ -79,6 +79,7 @@ def test_opens_with_officer_key_per_school_with_addresses(tmp_path, keys, sealed
         "kvarstar", "ny"]
     wb = openpyxl.load_workbook(opened)
     assert wb[LIST_SHEET]["B1"].value == "Personnummer"
+    assert wb[SUMMARY_SHEET]["A1"].value == "Problematisk frånvaro, skolenhet 22222222"
     summary = [r[0] for r in wb[SUMMARY_SHEET].iter_rows(values_only=True)]
     assert "Förklaring" in summary and "Hög" in summary  # the block travels in the seal
 

@@ -311,7 +311,8 @@ def test_a_full_disk_fails_clearly_and_leaves_no_partial_delivery_or_plaintext(t
 def test_a_truncated_attendance_file_fails_naming_file_and_line(town):
     """The sensor never takes a file without its final newline; a scheduled run might."""
     s = new_scenario(town.base, "truncated", town.golden.data, town.keys)
-    f = s.data / "inbox" / f"narvaro_{DAY:%Y%m%d}.csv"
+    f = s.data / "inbox" / f"narvaro_{DAY:%Y%m%d}.csv"  # delivered again, truncated
+    shutil.copy(town.pristine / "inbox" / f.name, f)
     lines = f.read_bytes().rstrip(b"\r\n").split(b"\n")
     lines[-1] = b";".join(lines[-1].split(b";")[:2])  # cut after the personnummer
     f.write_bytes(b"\n".join(lines))

@@ -140,10 +140,10 @@ def test_rows_naming_a_person_the_vault_lacks_are_not_reused(tmp_path):
     first.row_cache.to_parquet(cache)
     vault = tmp_path / "vault"
     vault.mkdir()
-    assert len(_load_rows(cache, Keys, vault, "folkbokforing").rows) == 0  # no vault at all
+    assert len(_load_rows(cache, Keys, vault, "folkbokforing", POLICY).rows) == 0  # no vault at all
     held = first.table["person_id"].iloc[[0, 1, 6]]  # two children and the mother
     pd.DataFrame({"person_id": held}).to_parquet(vault / VAULT_FILE)
-    kept = _load_rows(cache, Keys, vault, "folkbokforing").rows
+    kept = _load_rows(cache, Keys, vault, "folkbokforing", POLICY).rows
     assert sorted(kept["person_id"]) == sorted(held)
     night = _ingest(tmp_path / "a.csv", RowCache(digest_key(KEY), kept))
     _same(night, first)

@@ -18,6 +18,7 @@ from skyddsnat.school_duty import (
     exception_schools,
     find_exceptions,
     grade_label,
+    in_work_order,
     lasar_start,
     skolpliktiga,
 )
@@ -432,3 +433,18 @@ def test_cases_name_the_schools_behind_a_double_or_ended_placement():
     assert got == {"dubbel_placering": "11111111 Skolan; 22222222 Skolan",
                    "placering_avslutad": "44444444 Skolan",  # the one that ended last
                    "okand": ""}
+
+
+def test_the_list_is_in_the_order_a_handlaggare_works_it():
+    cases = pd.DataFrame({
+        "person_id": pd.Series([pid(i) for i in range(5)], dtype="string"),
+        "forvantad_arskurs": pd.Series(["3"] * 5, dtype="string"),
+        "folkbokford_datum": _dates([date(2020, 1, 1), date(2025, 9, 1), date(2019, 1, 1),
+                                     date(2018, 1, 1), date(2021, 1, 1)]),
+        "orsak": pd.Series(["dubbel_placering", "nyinflyttad", "placering_avslutad", "okand",
+                            "okand"], dtype="string")})
+    ordered = in_work_order(cases)
+    assert ordered["orsak"].tolist() == ["okand", "okand", "placering_avslutad",
+                                         "dubbel_placering", "nyinflyttad"]
+    assert ordered["person_id"].tolist()[:2] == [pid(3), pid(4)]  # longest registered first
+    assert sorted(ordered["person_id"]) == sorted(cases["person_id"])  # the same cases

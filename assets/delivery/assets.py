@@ -8,7 +8,9 @@ from assets.delivery.lists import READ_IN_PART, delivery_inputs, list_heads
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.archive import purge as purge_archive
+from skyddsnat.audit import AuditLog
 from skyddsnat.delivery import deliver
+from skyddsnat.inbox_cleanup import clean
 
 INPUTS = ("skolplikt_arenden", "skolplikt_datakvalitet", "inkomstkontroll_hushall",
           "inkomstkontroll_signaler", "franvaro_elever", "kommunbild_tabell",
@@ -42,3 +44,20 @@ def leverans(context: AssetExecutionContext, skyddsnat: Skyddsnat, **tables: pd.
         "arkivdagar_gallrade": len(purged),
         "policyversion": policy.version,
     })
+
+
+@asset(
+    group_name=GROUP_DELIVERY,
+    description="Inkorgen rensas: behandlade exporter som finns i det förseglade arkivet tas "
+                "bort när körningen har lyckats (gallring.yaml inkorg_rensas).",
+    deps=["leverans"],
+    kinds={"python"},
+)
+@privacy_safe
+def inkorg_rensning(context: AssetExecutionContext, skyddsnat: Skyddsnat) -> MaterializeResult:
+    policy, data = skyddsnat.policy(), skyddsnat.data()
+    removed = []
+    if policy.gallring.inkorg_rensas == "efter_lyckad_korning":
+        removed = clean(data, skyddsnat.reference_date(), AuditLog(data.audit), policy)
+    return MaterializeResult(metadata={"filer_borttagna": len(removed),
+                                       "policyversion": policy.version})

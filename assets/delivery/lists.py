@@ -191,9 +191,10 @@ def income_facts(summary: pd.DataFrame, year: int) -> dict[str, object]:
     def number(key: str) -> int:
         return int(value.get(key, 0) or 0)
 
-    return {
+    return {  # after the list's own counts of the listed actions (the same households)
+        f"Åtgärd: {label(INOM_TOLERANS)} (står inte på listan)": number(
+            f"antal_{INOM_TOLERANS}"),
         "Hushåll i kontrollen": number("antal_hushall"),
-        **{f"Åtgärd: {label(a)}": number(f"antal_{a}") for a in (*LISTED, INOM_TOLERANS)},
         "Summa efterdebitering (kr)": number("summa_efterdebitering"),
         "Summa återbetalning (kr)": number("summa_aterbetalning"),
         "Tolerans (kr per år)": number("tolerans_kr_per_ar"),

@@ -46,7 +46,7 @@ BATCH_DAYS = 20  # a rebuild folds the term 20 days (~1.7 M Stockholm rows) at a
 
 
 def fold_in_batches(data, days: list, state: pd.DataFrame | None, months: pd.DataFrame | None,
-                    start) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+                    start, policy) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Fold the given stored days into the term state and month sums, a batch at a time.
 
     Folding is incremental by design (a night folds one day onto the last), so a rebuild
@@ -55,7 +55,7 @@ def fold_in_batches(data, days: list, state: pd.DataFrame | None, months: pd.Dat
     read = 0
     batches = [days[i:i + BATCH_DAYS] for i in range(0, len(days), BATCH_DAYS)] or [[]]
     for batch in batches:
-        new = read_days(data, batch)
+        new = read_days(data, batch, policy)
         state = fold_days(state, new, start)
         sums = month_sums(new)
         months = sums if months is None else combine_month_sums(months, sums)
@@ -92,7 +92,7 @@ def franvaro_tillstand(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     else:
         first = pd.Timestamp(state["vikt_till"].max()).date() + pd.Timedelta(days=1)
     wanted = [d for d in days if max(first, start) <= d <= settled]
-    state, months, read = fold_in_batches(data, wanted, state, months, start)
+    state, months, read = fold_in_batches(data, wanted, state, months, start, policy)
     meta = {"terminsstart": start.isoformat(), "omraknad": rebuild, "dagar_lasta": read}
     yield Output(state, output_name=STATE, metadata=meta)
     yield Output(months, output_name=MONTHS, metadata=meta)
@@ -121,10 +121,11 @@ def franvaro_elever(context: AssetExecutionContext, skyddsnat: Skyddsnat,
     rules = policy.franvaro
     days = stored_days(data, as_of)
     start = term_start(as_of, days, rules.terminer)
-    today = read_between(data, days, as_of, as_of)
+    today = read_between(data, days, as_of, as_of, policy)
     term = classify(metrics_from_state(fold_days(franvaro_tillstand, today, start)), rules)
     first, last = recent_window(as_of, rules.senaste_dagar)
-    recent = classify(pupil_metrics(read_between(data, days, first, last), first, last), rules)
+    recent_days = read_between(data, days, first, last, policy)
+    recent = classify(pupil_metrics(recent_days, first, last), rules)
     listed = rektor_list(term, recent, elevregister, as_of)
     register = franvaroarenden if len(franvaroarenden) else None
     listed = with_findings(listed, case_register_findings(listed, register, rules))
@@ -149,7 +150,7 @@ def kommunbild_tabell(context: AssetExecutionContext, skyddsnat: Skyddsnat,
                       skyddade: pd.DataFrame) -> Output:
     data, policy, as_of = skyddsnat.data(), skyddsnat.policy(), skyddsnat.reference_date()
     days = stored_days(data, as_of)
-    today = read_between(data, days, as_of, as_of)
+    today = read_between(data, days, as_of, as_of, policy)
     sums = combine_month_sums(franvaro_manadssummor, month_sums(today))
     table = kommunbild(sums, elevregister, skyddade["person_id"], policy)
     return Output(table, metadata={"rader": len(table), "k": policy.undertryckning.k,

@@ -24,9 +24,10 @@ def stored_days(data: DataDir, until: date) -> list[date]:
     return sorted(days)
 
 
-def read_between(data: DataDir, days: list[date], first: date, last: date) -> pd.DataFrame:
+def read_between(data: DataDir, days: list[date], first: date, last: date, policy
+                 ) -> pd.DataFrame:
     """Stored days with first ≤ day ≤ last (both included)."""
-    return read_days(data, [d for d in days if first <= d <= last])
+    return read_days(data, [d for d in days if first <= d <= last], policy)
 
 
 def day_before(d: date) -> date:

@@ -9,7 +9,12 @@ from assets.constants import GROUP_SKOLPLIKT
 from assets.sources.narvaro import read_days
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.school_duty import data_quality_findings, exception_schools, find_exceptions
+from skyddsnat.school_duty import (
+    data_quality_findings,
+    exception_schools,
+    find_exceptions,
+    in_work_order,
+)
 
 
 @asset(
@@ -30,6 +35,7 @@ def skolplikt_arenden(context: AssetExecutionContext, skyddsnat: Skyddsnat,
     cases = find_exceptions(folkbokforing, elevregister, skolpliktsbeslut, as_of,
                             policy.skolplikt)
     cases["skolenheter"] = exception_schools(cases, elevregister, as_of, policy.skolplikt)
+    cases = in_work_order(cases)
     return Output(cases, metadata={"kommunkod": policy.skolplikt.kommunkod,
                                    "policyversion": policy.version})
 
@@ -50,7 +56,8 @@ def skolplikt_datakvalitet(context: AssetExecutionContext, skyddsnat: Skyddsnat,
     as_of = skyddsnat.reference_date()
     window = policy.franvaro.senaste_dagar
     days = [as_of - timedelta(days=i) for i in range(window + 1)]
-    pupils = read_days(skyddsnat.data(), days)[["person_id", "skolenhetskod"]].drop_duplicates()
+    pupils = read_days(skyddsnat.data(), days, policy)[["person_id", "skolenhetskod"]]
+    pupils = pupils.drop_duplicates()
     findings = data_quality_findings(folkbokforing, elevregister, pupils, as_of, policy.skolplikt)
     # Pupils from other municipalities in our own schools are known pupils, not findings.
     own_units = set(elevregister.loc[elevregister["huvudman"] == "kommunal", "skolenhetskod"])

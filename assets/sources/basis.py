@@ -17,7 +17,7 @@ def age_findings(skyddsnat: Skyddsnat, source: str, as_of: date,
     For a partitioned source (attendance) the days already stored count too: the lists
     rest on them."""
     rule = skyddsnat.policy().kallor.kallor[source]
-    dates = source_dates(skyddsnat.data(), source, as_of, partitioned)
+    dates = source_dates(skyddsnat.data(), skyddsnat.policy(), source, as_of, partitioned)
     found = [f for f in [age_finding(source, rule, dates, as_of)] if f]
     stop_if_any(skyddsnat, Basis(source, as_of.isoformat()), found)
     return found

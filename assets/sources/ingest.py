@@ -17,15 +17,19 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec
 
 from assets.constants import CHECK_GX, CHECK_PANDERA, CHECK_ROWS
 from assets.sources.workers import mapped, workers_for
+from pipelines.privacy import SafeError
 from pipelines.resources import Skyddsnat
 from schemas.gx_suites import validate as gx_validate
-from schemas.sources import MODELS
+from schemas.sources import empty, schema
 from skyddsnat.archive import archive_file, archive_quarantine, custodian_key
-from skyddsnat.contract import SOURCES
 from skyddsnat.identity_store import stage_identities, vault_person_ids
+from skyddsnat.inbox_cleanup import removed, removed_dates
+from skyddsnat.ingest.catalog import entry, stored_column
+from skyddsnat.ingest.inbox import files_for
 from skyddsnat.ingest.memo import PnrMemo
 from skyddsnat.ingest.row_cache import RowCache, digest_key
-from skyddsnat.ingest.source_table import IngestResult, ingest_file, stored_column
+from skyddsnat.ingest.source_table import IngestResult, ingest_file
+from skyddsnat.policy import Policy
 from skyddsnat.storage import write_pseudonymous
 
 CACHE_DIR = "_filcache"
@@ -52,13 +56,14 @@ def source_check_specs(asset_name: str) -> list[AssetCheckSpec]:
 @dataclass
 class Ingested:
     source: str
+    policy: Policy
     results: list[IngestResult] = field(default_factory=list)
 
     @property
     def table(self) -> pd.DataFrame:
         frames = [r.table for r in self.results]
         if not frames:
-            return MODELS[self.source].empty()  # type: ignore[attr-defined]
+            return empty(self.policy, self.source)
         return pd.concat(frames, ignore_index=True)
 
 
@@ -87,12 +92,23 @@ def _cached(cache: Path, path: Path, key: str, source: str) -> IngestResult | No
                         m["rows_read"], m["quarantined_by_reason"], m["checked"])
 
 
-def _store(cache: Path, path: Path, key: str, result: IngestResult) -> None:
+def _cached_removed(cache: Path, name: str, source: str) -> IngestResult:
+    """The kept result of a file the inbox cleanup removed, whatever key it was stored
+    under; its absence is an error (the rows would silently go missing)."""
+    for meta in sorted(cache.glob(f"{name}.*.json")) if cache.is_dir() else []:
+        found = _cached(cache, Path(name), meta.name[len(name) + 1:-len(".json")], source)
+        if found is not None:
+            return found
+    raise SafeError(f"{name} har tagits bort ur inkorgen men dess rader saknas i lagret; "
+                    "återställ filen ur arkivet (skyddsnat archive restore)")
+
+
+def _store(cache: Path, path: Path, key: str, result: IngestResult, policy: Policy) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     for old in cache.glob(f"{path.name}.*"):
         old.unlink()
     write_pseudonymous(result.table, cache / f"{path.name}.{key}.parquet", result.source)
-    result.checked = result.checked or validation(result.source, result.table)
+    result.checked = result.checked or validation(policy, result.source, result.table)
     (cache / f"{path.name}.{key}.json").write_text(json.dumps({
         "file": result.file, "encoding": result.encoding, "rows_read": result.rows_read,
         "quarantined_by_reason": result.quarantined_by_reason, "checked": result.checked}))
@@ -103,7 +119,7 @@ def _row_cache_path(cache: Path, keys, policy_version: str) -> Path:
     return cache / f"{ROW_CACHE}.{key}.parquet"
 
 
-def _load_rows(path: Path, keys, vault_dir: Path, source: str) -> RowCache:
+def _load_rows(path: Path, keys, vault_dir: Path, source: str, policy: Policy) -> RowCache:
     """Last night's rows, less any row naming a person the vault does not hold.
 
     A reused row stages no identity, so it is only safe while the vault still has its
@@ -114,7 +130,7 @@ def _load_rows(path: Path, keys, vault_dir: Path, source: str) -> RowCache:
         table = pq.read_table(path)
         if table.num_rows:
             held = vault_person_ids(vault_dir)
-            for col in SOURCES[source].pnr_columns:
+            for col in entry(policy, source).pnr_columns:
                 ids = table.column(stored_column(col))
                 table = table.filter(pc.or_kleene(pc.is_null(ids), pc.is_in(ids, held)))
         rows = table.to_pandas()
@@ -138,7 +154,7 @@ def ingest_checked(path: Path, source: str, policy, pseudonym_key: bytes,
                    reference: date) -> IngestResult:
     """One file ingested and validated; in a worker process during a backfill."""
     result = ingest_file(path, source, policy, pseudonym_key, reference, memo=_MEMO)
-    result.checked = validation(source, result.table)
+    result.checked = validation(policy, source, result.table)
     return result
 
 
@@ -157,7 +173,7 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
     keys, policy, data = res.key_material(), res.policy(), res.data()
     cache_dir = data.warehouse / CACHE_DIR / source
     rows_path = _row_cache_path(cache_dir, keys, policy.version) if rows else None
-    out = Ingested(source)
+    out = Ingested(source, policy)
     results: list[IngestResult | None] = []
     todo: list[tuple[int, Path, str]] = []
     for path in files:
@@ -173,17 +189,25 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
                 results[i] = result
     else:
         for i, path, _ in todo:
-            known = (_load_rows(rows_path, keys, data.vault, source) if rows_path
+            known = (_load_rows(rows_path, keys, data.vault, source, policy) if rows_path
                      else None)
             results[i] = ingest_file(path, source, policy, keys.pseudonym_keys, reference,
                                      known, memo)
     fresh = [(path, results[i]) for i, path, _ in todo]
+    # A period file removed from the inbox after an earlier night (inbox_cleanup.py) is
+    # still part of the source: its ingested table is kept in the cache, found by name.
+    gone = [n for n in removed(data, source, reference) if n not in {p.name for p in files}]
+    if cache and gone:
+        dated = {**removed_dates(data, source),
+                 **{p.name: d for d, p in files_for(data.inbox, entry(policy, source))}}
+        results += [_cached_removed(cache_dir, name, source) for name in gone]
+        results.sort(key=lambda r: (dated.get(r.file, date.min), r.file))
     for result in results:
         if not stage:  # plaintext identities are not kept for a year of day files
             result.identities = result.identities.iloc[0:0]
         out.results.append(result)
     if cache and cache_dir.is_dir():
-        current = {p.name for p in files}
+        current = {p.name for p in files} | set(gone)
         for old in cache_dir.iterdir():
             if old.name.split(".csv.")[0] + ".csv" not in current:
                 old.unlink()
@@ -196,7 +220,7 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
     # it may only be remembered once its identities are safely staged.
     if cache:
         for i, path, key in todo:
-            _store(cache_dir, path, key, results[i])
+            _store(cache_dir, path, key, results[i], policy)
     if rows_path is not None:
         for _, r in fresh:
             if r.row_cache is not None:
@@ -208,18 +232,18 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
     return out
 
 
-def _pandera_failures(source: str, table: pd.DataFrame) -> int:
+def _pandera_failures(policy: Policy, source: str, table: pd.DataFrame) -> int:
     try:
-        MODELS[source].validate(table, lazy=True)
+        schema(policy, source).validate(table, lazy=True)
     except Exception as exc:  # noqa: BLE001 - SchemaErrors; only its size is reported
         return len(getattr(exc, "failure_cases", [])) or 1
     return 0
 
 
-def validation(source: str, table: pd.DataFrame) -> dict[str, object]:
+def validation(policy: Policy, source: str, table: pd.DataFrame) -> dict[str, object]:
     """Pandera and GX on one file's pseudonymous table: counts and expectation names only."""
-    gx = gx_validate(source, table)
-    return {"pandera_failures": _pandera_failures(source, table), **gx}
+    gx = gx_validate(policy, source, table)
+    return {"pandera_failures": _pandera_failures(policy, source, table), **gx}
 
 
 @dataclass
@@ -231,6 +255,7 @@ class Tally:
     """
 
     source: str
+    policy: Policy
     files: list[str] = field(default_factory=list)
     read: int = 0
     accepted: int = 0
@@ -253,10 +278,10 @@ class Tally:
         self.quarantined += result.quarantined
         self.stored += stored_rows
         self.reasons.update(result.quarantined_by_reason)
-        self._count(result.checked or validation(self.source, result.table))
+        self._count(result.checked or validation(self.policy, self.source, result.table))
 
     def _validate(self, table: pd.DataFrame) -> None:
-        self._count(validation(self.source, table))
+        self._count(validation(self.policy, self.source, table))
 
     def _count(self, gx: dict) -> None:
         self.pandera_failures += int(gx["pandera_failures"])
@@ -267,7 +292,7 @@ class Tally:
 
     @classmethod
     def of(cls, ingested: Ingested, stored_rows: int) -> Tally:
-        tally = cls(ingested.source)
+        tally = cls(ingested.source, ingested.policy)
         for r in ingested.results:
             tally.add(r, 0)
         tally.stored = stored_rows

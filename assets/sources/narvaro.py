@@ -24,7 +24,9 @@ from pipelines.resources import Skyddsnat
 from skyddsnat.archive import archive_file, archive_quarantine, custodian_key
 from skyddsnat.day_files import DayFiles
 from skyddsnat.freshness import Basis, day_volume_finding, stored_days
-from skyddsnat.inbox import daily_file
+from skyddsnat.inbox_cleanup import removed, removed_dates
+from skyddsnat.ingest.catalog import entry
+from skyddsnat.ingest.inbox import daily_file
 from skyddsnat.ingest.source_table import IngestResult
 from skyddsnat.policy import Policy
 from skyddsnat.storage import write_pseudonymous
@@ -75,10 +77,11 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     findings = age_findings(skyddsnat, NAME, as_of, partitioned=True)
     rule = policy.kallor.kallor[NAME]
     days = [date.fromisoformat(k) for k in context.partition_keys]
-    present = [(d, p) for d in days if (p := daily_file(data.inbox, NAME, d)) is not None]
+    spec = entry(policy, NAME)
+    present = [(d, p) for d in days if (p := daily_file(data.inbox, spec, d)) is not None]
     jobs = [(p, d, policy, keys.pseudonym_keys, as_of, data.partition(NAME, d.isoformat()))
             for d, p in present]
-    tally = Tally(NAME)
+    tally = Tally(NAME, policy)
     ledger = DayFiles(data.state)
     stopped: list[date] = []
     # One day at a time per process: a backfill holds a day's rows in memory, never the year.
@@ -92,7 +95,7 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
             tally.add(result, stored)
             # Each partition's materialization counts its own day file only, also when a
             # backfill writes the whole term in one run.
-            one = Tally(NAME)
+            one = Tally(NAME, policy)
             one.add(result, stored)
             context.add_asset_metadata(one.metadata(policy.version),
                                        partition_key=day.isoformat())
@@ -108,9 +111,14 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
         data.partition(NAME, day.isoformat()).unlink(missing_ok=True)
         ledger.forget(day)
     ledger.save()
+    dated = removed_dates(data, NAME)
+    gone = {dated[n]: n for n in removed(data, NAME, as_of)}
     for d in sorted(set(days) - {d for d, _ in present}):
-        context.add_asset_metadata({**Tally(NAME).metadata(policy.version), "filer": "-"},
-                                   partition_key=d.isoformat())
+        meta = {**Tally(NAME, policy).metadata(policy.version), "filer": "-"}
+        name, stored = gone.get(d), data.partition(NAME, d.isoformat())
+        if name and stored.exists():  # read on an earlier run, then removed from the inbox
+            meta.update({"vilar_pa": name, "rader_lagrade": pq.read_metadata(stored).num_rows})
+        context.add_asset_metadata(meta, partition_key=d.isoformat())
     context.log.info(f"{len(present)} dagfiler av {len(days)} dagar: {tally.read} rader lästa, "
                      f"{tally.accepted} godkända, {tally.quarantined} i karantän")
     basis = settle(context, skyddsnat, _basis(data, as_of), findings)
@@ -135,10 +143,10 @@ def _basis(data, as_of: date) -> Basis:
     return basis
 
 
-def read_days(data, days: list[date]) -> pd.DataFrame:
+def read_days(data, days: list[date], policy: Policy) -> pd.DataFrame:
     """Concatenate the stored partitions of the given days (missing days are skipped)."""
     frames = [pd.read_parquet(p) for d in days
               if (p := data.partition(NAME, d.isoformat())).exists()]
     if not frames:
-        return Ingested(NAME).table
+        return Ingested(NAME, policy).table
     return pd.concat(frames, ignore_index=True)

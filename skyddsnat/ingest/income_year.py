@@ -6,24 +6,22 @@ fees against incomes nobody has decided. The whole file is refused, naming file 
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
+from skyddsnat.ingest.catalog import SourceEntry
 from skyddsnat.ingest.errors import SourceFileError
+from skyddsnat.ingest.inbox import files_for
 
-_NAME = re.compile(r"inkomster_(\d{4})\.csv", re.IGNORECASE)
 
-
-def refuse_future_income_files(inbox: Path, as_of: date) -> None:
-    """Raise for the first income file in the inbox named for a year after `as_of`'s."""
-    if not Path(inbox).is_dir():
-        return
-    for p in sorted(Path(inbox).iterdir()):
-        m = _NAME.fullmatch(p.name)
-        if m and int(m.group(1)) > as_of.year:
+def refuse_future_income_files(inbox: Path, source: SourceEntry, as_of: date) -> None:
+    """Raise for the first yearly income file in the inbox named for a year after `as_of`'s."""
+    if source.typ != "arlig":
+        return  # one file of every year: its rows are checked instead
+    for stamp, p in files_for(inbox, source):
+        if stamp.year > as_of.year:
             raise SourceFileError(p.name, f"inkomstår efter referensdagens år {as_of.year}; "
                                           "filen tas inte emot")
 

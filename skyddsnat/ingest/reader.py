@@ -63,8 +63,11 @@ RowDigest = Callable[[list[str]], Callable[[Sequence[str]], str]]
 
 
 def read_source(path: Path, source: Source, aliases: dict[str, str] | None = None,
-                row_digest: RowDigest | None = None) -> RawTable:
+                row_digest: RowDigest | None = None, optional: tuple[str, ...] = ()
+                ) -> RawTable:
     """Read one inbox file for `source`, mapping vendor column names through `aliases`.
+
+    `optional` columns (those the policy removes) may be absent from the file.
 
     `row_digest(header)` gives a function from a raw row to its digest, applied to every
     accepted row while the raw fields are at hand (cheaper than from the frame).
@@ -93,7 +96,7 @@ def read_source(path: Path, source: Source, aliases: dict[str, str] | None = Non
             raise SourceFileError(
                 file, "okänd kolumn: den är inte klassad i policies/klassning.yaml", 1,
                 f"{i + 1} ({name})" if name in KNOWN_NAMES else str(i + 1))
-    missing = [c for c in expected if c not in seen]
+    missing = [c for c in expected if c not in seen and c not in optional]
     if missing:
         raise SourceFileError(file, "kolumn saknas", 1, ", ".join(missing))
     body = _plain_body(text, header) or _line_body(text, header, file)

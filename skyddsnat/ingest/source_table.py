@@ -9,15 +9,17 @@ are never written by this module.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
 
-from schemas.sources import MODELS
+from schemas.sources import schema
+from skyddsnat.arrow_strings import isin
 from skyddsnat.contract import SOURCES
+from skyddsnat.ingest.catalog import entry, stored_column
 from skyddsnat.ingest.income_year import refuse_future_income_rows
 from skyddsnat.ingest.memo import PnrMemo
 from skyddsnat.ingest.parse import parse_frame
@@ -27,7 +29,6 @@ from skyddsnat.personnummer import birth_dates
 from skyddsnat.policy import Policy
 from skyddsnat.pseudonym import pseudonymize_series
 
-VAULT_ONLY = ("fornamn", "efternamn", "utdelningsadress", "postnummer", "postort")
 REASONS = ("ogiltigt_personnummer", "saknat_varde", "ogiltigt_format", "orimligt_varde",
            "okand_kod", "dubblett", "fel_antal_falt")
 
@@ -63,11 +64,6 @@ class IngestResult:
                 **{f"karantan_{k}": v for k, v in sorted(self.quarantined_by_reason.items())}}
 
 
-def stored_column(column: str) -> str:
-    """A personnummer column's name in the stored table (`personnummer` becomes `person_id`)."""
-    return "person_id" if column == "personnummer" else column
-
-
 def stored_pnr_columns() -> set[str]:
     """Every stored column that holds a pseudonym of a personnummer, over all sources."""
     return {stored_column(c) for s in SOURCES.values() for c in s.pnr_columns}
@@ -88,7 +84,7 @@ def _reason_for_check(check: str) -> str:
     return "orimligt_varde"
 
 
-def _pandera_reasons(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> pd.Series:
+def _pandera_reasons(model: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.Series:
     """Reason per failing row index (first failure wins); never raises on bad rows."""
     try:
         model.validate(frame, lazy=True)
@@ -96,7 +92,7 @@ def _pandera_reasons(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> pd.
         fc = exc.failure_cases
         fc = fc[fc["index"].notna()]
         if fc.empty:
-            raise RuntimeError(f"schemafel i {model.__name__} utan radindex") from None
+            raise RuntimeError(f"schemafel i {model.name} utan radindex") from None
         reasons = fc.assign(orsak=fc["check"].map(_reason_for_check))
         first = reasons.groupby("index", sort=False)["orsak"].first()
         first.index = first.index.astype(frame.index.dtype)
@@ -110,11 +106,15 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
     """Ingest one file; with `known` (last night's rows of a snapshot) only new rows are parsed.
 
     `memo` carries personnummer decisions from the run's earlier files (memo.py)."""
-    source = SOURCES[source_name]
+    spec = entry(policy, source_name)
+    # Columns the policy removes (`tas_bort`) are never parsed; a file may leave them out.
+    source = replace(SOURCES[source_name], columns=tuple(
+        c for c in SOURCES[source_name].columns if c.name not in spec.dropped))
     memo = (memo or PnrMemo()).scoped(reference, pseudonym_key)
-    digester = (row_digester(known.key, reference, source.pnr_columns) if known is not None
+    digester = (row_digester(known.key, reference, spec.pnr_columns) if known is not None
                 else None)
-    raw = read_source(path, source, policy.kallor.alias.get(source_name), digester)
+    raw = read_source(path, SOURCES[source_name], spec.aliases(), digester,
+                      optional=spec.dropped)
     reused, digests = pd.DataFrame(), None
     frame = raw.frame
     if known is not None:
@@ -125,26 +125,26 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
 
     if source_name == "inkomster":
         refuse_future_income_rows(raw.file, typed["inkomstar"][reason.isna()], reference)
-    if source_name == "folkbokforing":
-        typed["fodelsedatum"] = typed["fodelsedatum"].fillna(birth_dates(typed["personnummer"]))
-    pnr_cols = source.pnr_columns
+    for col in source.columns:
+        if col.filled:  # the birth date, when the register leaves it blank
+            typed[col.name] = typed[col.name].fillna(birth_dates(typed["personnummer"]))
+    pnr_cols = spec.pnr_columns
     identities = []
     for col in pnr_cols:
         ids = pseudonymize_series(pseudonym_key, typed[col], memo.pseudonyms)
         if col == "personnummer":
             ident = pd.DataFrame({"person_id": ids, "personnummer": typed[col]})
-            if source_name == "folkbokforing":
-                for extra in VAULT_ONLY:
-                    # A blank field is a value ("" blanks the vault on merge); a missing
-                    # one (NA: a guardian only referenced) leaves the vault's value.
-                    ident[extra] = frame[extra].str.strip().fillna("")
+            for extra in spec.vault_fields:  # names and addresses: to the vault only
+                # A blank field is a value ("" blanks the vault on merge); a missing
+                # one (NA: a guardian only referenced) leaves the vault's value.
+                ident[extra] = frame[extra].str.strip().fillna("")
             identities.append(ident)
         else:
             identities.append(pd.DataFrame({"person_id": ids, "personnummer": typed[col]}))
         typed[col] = ids
     typed = typed.rename(columns={"personnummer": stored_column("personnummer")})
-    model = MODELS[source_name]
-    keep = list(model.to_schema().columns)
+    model = schema(policy, source_name)
+    keep = list(model.columns)
     typed = typed[keep]
 
     clean = reason.isna()
@@ -159,7 +159,7 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
     cache_rows = (RowCache.table(typed[reason.isna()], digests) if digests is not None
                   else None)
 
-    key = [stored_column(k) for k in policy.kallor.kallor[source_name].nyckel]
+    key = list(spec.stored_key)
     clean = reason.isna()
     dup = typed[clean].duplicated(subset=key, keep="first")
     reason = reason.mask(clean & dup.reindex(reason.index, fill_value=False), "dubblett")
@@ -178,7 +178,7 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
     if not ident.empty:
         accepted_ids = pd.concat([table[stored_column(c)] for c in pnr_cols],
                                  ignore_index=True).dropna()
-        ident = ident[ident["person_id"].isin(accepted_ids)]
+        ident = ident[isin(ident["person_id"], accepted_ids)]
         ident = ident.drop_duplicates("person_id", keep="first").reset_index(drop=True)
 
     result = IngestResult(source_name, raw.file, raw.encoding, table, ident, quarantine,

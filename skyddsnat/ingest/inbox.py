@@ -1,7 +1,8 @@
-"""Finding source files in the inbox by the contract's file names.
+"""Finding source files in the inbox by the file names of the source catalogue (`fil`).
 
-Snapshots: the newest file dated on or before the reference date. Monthly invoices and
-yearly incomes: every file up to the reference date. Daily attendance: one file per day.
+Snapshots: the newest file dated on or before the reference date. Period files (monthly
+invoices, yearly incomes, term grades): every file up to the reference date. Daily
+attendance: one file per day.
 A file is complete when it ends with a newline and has not changed for a while — the
 sensor never takes a file that is still being written.
 """
@@ -13,19 +14,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-PATTERNS = {
-    "folkbokforing": r"folkbokforing_(\d{8})\.csv",
-    "elevregister": r"elevregister_(\d{8})\.csv",
-    "skolpliktsbeslut": r"skolpliktsbeslut_(\d{8})\.csv",
-    "narvaro": r"narvaro_(\d{8})\.csv",
-    "avgifter": r"avgifter_(\d{6})\.csv",
-    "inkomster": r"inkomster_(\d{4})\.csv",
-    "atgardsprogram": r"atgardsprogram_(\d{8})\.csv",
-    "betyg": r"betyg_((?:HT|VT)\d{4})\.csv",
-    "franvaroarenden": r"franvaroarenden_(\d{8})\.csv",
-}
-SNAPSHOTS = ("folkbokforing", "elevregister", "skolpliktsbeslut", "atgardsprogram",
-             "franvaroarenden")
+from skyddsnat.ingest.catalog import SourceEntry, catalog
+from skyddsnat.policy import Policy
 
 
 def _stamp_date(stamp: str) -> date:
@@ -38,9 +28,10 @@ def _stamp_date(stamp: str) -> date:
     return date(int(stamp), 1, 1)
 
 
-def files_for(inbox: Path, source: str, as_of: date | None = None) -> list[tuple[date, Path]]:
+def files_for(inbox: Path, source: SourceEntry, as_of: date | None = None
+              ) -> list[tuple[date, Path]]:
     """All files of a source, oldest first, dated on or before as_of when given."""
-    rx = re.compile(PATTERNS[source], re.IGNORECASE)
+    rx = source.pattern
     out = []
     if not Path(inbox).is_dir():
         return out
@@ -57,16 +48,22 @@ def files_for(inbox: Path, source: str, as_of: date | None = None) -> list[tuple
     return sorted(out)
 
 
-def newest_snapshot(inbox: Path, source: str, as_of: date) -> Path | None:
+def newest_snapshot(inbox: Path, source: SourceEntry, as_of: date) -> Path | None:
     files = files_for(inbox, source, as_of)
     return files[-1][1] if files else None
 
 
-def daily_file(inbox: Path, source: str, day: date) -> Path | None:
+def daily_file(inbox: Path, source: SourceEntry, day: date) -> Path | None:
     for d, p in files_for(inbox, source, day):
         if d == day:
             return p
     return None
+
+
+def any_source_file(policy: Policy) -> re.Pattern:
+    """File names of every source of the policy (what the inbox sensor watches)."""
+    return re.compile("|".join(f"(?:{e.pattern.pattern})" for e in catalog(policy).values()),
+                      re.IGNORECASE)
 
 
 def is_complete(path: Path, settle_seconds: float = 30.0, now: float | None = None) -> bool:

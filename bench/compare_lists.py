@@ -1,0 +1,87 @@
+"""Compare two deliveries list by list, by content: the proof that a refactor changed nothing.
+
+    python -m bench.compare_lists OUTBOX_DAY_A OUTBOX_DAY_B
+
+Every general list (`*.xlsx`) is read back by its contract column names — from the header
+row that holds them, whichever layout the list has — with display values normalised to
+codes ignoring case, accents and spaces (`Hög` = `hog`, `Placering avslutad` =
+`placering_avslutad`). The timestamp row "Skapad" is ignored. Prints one line per file and
+exits non-zero if any list differs.
+"""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from pathlib import Path
+
+import openpyxl
+
+SKIP_SUMMARY = {"Skapad"}
+
+
+def _norm(v):
+    if isinstance(v, str):
+        t = unicodedata.normalize("NFKD", v)
+        t = "".join(c for c in t if not unicodedata.combining(c)).lower().strip()
+        return t.replace(" ", "_")
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _sheet_rows(ws) -> tuple[list, list[tuple]]:
+    rows = [r for r in ws.iter_rows(values_only=True)]
+    for i, row in enumerate(rows[:4]):
+        names = [c for c in row if c is not None]
+        if names and all(isinstance(c, str) and c == c.lower() and " " not in c for c in names):
+            return list(row), rows[i + 1:]
+    return list(rows[0]) if rows else [], rows[1:]
+
+
+def read(path: Path) -> dict[str, object]:
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    out: dict[str, object] = {}
+    for ws in wb.worksheets:
+        if ws.title in ("Sammanfattning", "Förklaring", "Cellstatus"):
+            continue
+        header, body = _sheet_rows(ws)
+        keep = [i for i, h in enumerate(header) if h is not None]
+        records = sorted(tuple((header[i], _norm(r[i] if i < len(r) else None)) for i in keep)
+                         for r in body if any(v is not None for v in r))
+        out[ws.title] = records
+    return out
+
+
+def compare(a: Path, b: Path) -> int:
+    files_a = {p.relative_to(a).as_posix() for p in a.rglob("*.xlsx")}
+    files_b = {p.relative_to(b).as_posix() for p in b.rglob("*.xlsx")}
+    bad = 0
+    for rel in sorted(files_a | files_b):
+        if rel not in files_a or rel not in files_b:
+            print(f"ENDAST I {'A' if rel in files_a else 'B'}: {rel}")
+            bad += 1
+            continue
+        left, right = read(a / rel), read(b / rel)
+        diff = []
+        for sheet in sorted(set(left) | set(right)):
+            la, rb = left.get(sheet), right.get(sheet)
+            if la is None or rb is None:
+                continue  # a sheet only one layout has (e.g. a new explanation sheet)
+            cols_a = {c for r in la for c, _ in r}
+            cols_b = {c for r in rb for c, _ in r}
+            common = cols_a & cols_b
+            pa = sorted(tuple(x for x in r if x[0] in common) for r in la)
+            pb = sorted(tuple(x for x in r if x[0] in common) for r in rb)
+            if pa != pb:
+                diff.append(f"{sheet}: {len(pa)} / {len(pb)} rader skiljer sig")
+            if cols_a != cols_b:
+                diff.append(f"{sheet}: kolumner {sorted(cols_a ^ cols_b)} bara i den ena")
+        detail = "  " + "; ".join(diff) if diff else ""
+        print(("SKILLNAD " if diff else "lika     ") + rel + detail)
+        bad += bool([d for d in diff if "rader" in d])
+    return bad
+
+
+if __name__ == "__main__":
+    sys.exit(1 if compare(Path(sys.argv[1]), Path(sys.argv[2])) else 0)
