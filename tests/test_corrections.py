@@ -22,6 +22,7 @@ from pipelines.runner import run_nightly
 from skyddsnat.generate import TINY, generate
 from skyddsnat.keys import init_keys
 from skyddsnat.layout import DataDir
+from skyddsnat.policy import load_policy
 
 pytestmark = pytest.mark.slow
 
@@ -65,15 +66,18 @@ def nights(tmp_path_factory):
     shutil.copytree(pristine, twice)
     assert run_nightly(twice, keys, NIGHT1, instance=DagsterInstance.ephemeral()).success
     day_file = twice / "inbox" / f"narvaro_{CORRECTED:%Y%m%d}.csv"
+    assert not day_file.exists()  # night 1 processed it and removed it from the inbox
+    shutil.copy(pristine / "inbox" / day_file.name, day_file)  # the school re-sends it
     rows = _correct(day_file)
-    assert attendance_range(DataDir(twice), NIGHT2) == (CORRECTED, NIGHT2)
+    corrected = shutil.copy(day_file, base / day_file.name)  # night 2 removes it when done
+    assert attendance_range(DataDir(twice), NIGHT2, load_policy()) == (CORRECTED, NIGHT2)
     instance = DagsterInstance.ephemeral()
     outcome = run_nightly(twice, keys, NIGHT2, instance=instance)
     assert outcome.success, outcome.failures
 
     scratch = base / "scratch"
     shutil.copytree(pristine, scratch)
-    shutil.copy(day_file, scratch / "inbox" / day_file.name)
+    shutil.copy(corrected, scratch / "inbox" / day_file.name)
     assert run_nightly(scratch, keys, NIGHT2, instance=DagsterInstance.ephemeral()).success
     return twice, scratch, instance, rows
 

@@ -207,8 +207,11 @@ def _attendance_stale(data: Path) -> date:
 
 
 def _snapshot_missing(data: Path) -> date:
+    """Sunday night: every snapshot but the decisions came; theirs is Friday's, 2 days old."""
+    night = AS_OF + timedelta(days=2)
+    _refresh_snapshots(data / "inbox", night, skip=("skolpliktsbeslut",))
     (data / "inbox" / f"skolpliktsbeslut_{AS_OF:%Y%m%d}.csv").unlink()
-    return AS_OF
+    return night
 
 
 def _only_later_files(data: Path) -> date:
@@ -248,8 +251,9 @@ CASES = {
     # name: (start from the pristine inbox?, mutation, sources expected to fail, message part)
     "narvaro_saknas": (True, _first_night_without_attendance, {"narvaro"}, "ingen fil"),
     "narvaro_for_gammal": (False, _attendance_stale, {"narvaro"}, "2026-11-20, 5 dagar"),
-    "skolpliktsbeslut_saknas": (False, _snapshot_missing, {"skolpliktsbeslut"}, "ingen fil"),
-    "bara_senare_filer": (False, _only_later_files, {"skolpliktsbeslut"},
+    "skolpliktsbeslut_saknas": (False, _snapshot_missing, {"skolpliktsbeslut"},
+                                "2026-11-20, 2 dagar"),
+    "bara_senare_filer": (True, _only_later_files, {"skolpliktsbeslut"},
                           "bara filer daterade efter"),
     "elevregister_avkortat": (False, _register_truncated, {"elevregister"},
                               "färre än den senast godkända"),
@@ -272,6 +276,11 @@ def _case(town, name: str, varna: bool):
     first, mutate, sources, part = CASES[name]
     data = base / f"{name}-{'varna' if varna else 'stoppa'}"
     shutil.copytree(pristine if first else golden, data)
+    # A successful night removes what it processed from the inbox: tonight the exports
+    # are delivered again (the same files), then changed as the case says.
+    for p in (pristine / "inbox").iterdir():
+        if not (data / "inbox" / p.name).exists():
+            shutil.copy2(p, data / "inbox" / p.name)
     night = mutate(data)
     before = {d: _sha(data / d) for d in ("outbox", "state", "audit") if (data / d).exists()}
     outcome = run_nightly(data, base / "keys", night, instance=DagsterInstance.ephemeral(),
@@ -300,6 +309,8 @@ def test_stoppa_fails_naming_the_source_and_keeps_the_previous_delivery(town, na
         assert "\n" not in line, line
     assert "leverans" not in failed  # it never ran
     assert not (data / "outbox" / night.isoformat()).exists() or night == AS_OF
+    if "outbox" not in before:  # a first night: nothing delivered at all
+        assert not (data / "outbox" / night.isoformat()).exists()
     after = {d: _sha(data / d) for d in before}
     assert after["outbox"] == before["outbox"] if "outbox" in before else True
     assert {k: v for k, v in after.get("state", {}).items() if k.startswith("arenden")} == \

@@ -33,6 +33,7 @@ from tests import test_school_duty as duty_t
 
 TESTS = Path(__file__).resolve().parent
 PB, PK = "test_policy_binding.py", "test_policy_keys.py"
+FR = "test_freshness.py"
 
 BOUND: dict[str, list[str]] = {
     "klassning.*.*.klass": [f"{PK}::test_klass_limits_the_treatment"],
@@ -43,6 +44,20 @@ BOUND: dict[str, list[str]] = {
     "kallor.kallor.*.nyckel": [f"{PK}::test_nyckel_decides_duplicates"],
     "kallor.kallor.*.valfri": [f"{PK}::test_valfri_decides_whether_absence_stops"],
     "kallor.alias.*": [f"{PK}::test_alias_maps_a_vendor_column"],
+    "kallor.kallor.*.max_alder_dagar": [
+        f"{FR}::test_a_feed_is_stale_exactly_when_its_newest_usable_date_is_older_than_allowed",
+        f"{FR}::test_policy_refuses_a_maximum_age_on_a_period_file",
+        f"{FR}::test_the_register_of_processing_states_each_sources_freshness_rule"],
+    "kallor.kallor.*.vid_avvikelse": [
+        f"{FR}::test_vid_avvikelse_varna_turns_a_stop_into_a_warning",
+        f"{FR}::test_varna_delivers_with_the_warning_on_every_affected_summary_sheet"],
+    "kallor.kallor.*.min_rader": [f"{FR}::test_min_rader_refuses_a_header_only_snapshot"],
+    "kallor.kallor.*.max_minskning_andel": [
+        f"{FR}::test_a_snapshot_may_fall_by_at_most_the_policy_share"],
+    "kallor.kallor.*.min_andel_elever": [
+        f"{FR}::test_a_day_file_with_far_fewer_pupils_than_the_days_before_is_a_finding"],
+    "kallor.kallor.*.jamforelsedagar": [
+        f"{FR}::test_a_day_file_with_far_fewer_pupils_than_the_days_before_is_a_finding"],
     "mottagare.roller.*.beskrivning": [f"{PK}::test_role_texts_reach_the_register"],
     "mottagare.roller.*.identitet": [f"{PB}::test_widening_beyond_the_roles_ceiling_is_refused"],
     "mottagare.roller.*.andamal": [f"{PK}::test_role_texts_reach_the_register"],
