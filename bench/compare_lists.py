@@ -17,10 +17,15 @@ from pathlib import Path
 
 import openpyxl
 
+from skyddsnat.labels import CODED_COLUMNS, MULTI_VALUED, SEPARATOR, to_code
+
 SKIP_SUMMARY = {"Skapad"}
 
 
-def _norm(v):
+def _norm(v, column: str = ""):
+    if isinstance(v, str) and column in CODED_COLUMNS:
+        parts = v.split(SEPARATOR) if column in MULTI_VALUED else [v]
+        v = SEPARATOR.join(sorted(to_code(x) for x in parts))
     if isinstance(v, str):
         t = unicodedata.normalize("NFKD", v)
         t = "".join(c for c in t if not unicodedata.combining(c)).lower().strip()
@@ -47,7 +52,8 @@ def read(path: Path) -> dict[str, object]:
             continue
         header, body = _sheet_rows(ws)
         keep = [i for i, h in enumerate(header) if h is not None]
-        records = sorted(tuple((header[i], _norm(r[i] if i < len(r) else None)) for i in keep)
+        records = sorted(tuple((header[i], _norm(r[i] if i < len(r) else None, header[i]))
+                               for i in keep)
                          for r in body if any(v is not None for v in r))
         out[ws.title] = records
     return out
