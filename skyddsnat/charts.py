@@ -139,9 +139,10 @@ def board_page(kommunbild_df: pd.DataFrame, out_html: Path, title: str, policy_v
 
 
 def board_html(kommunbild_df: pd.DataFrame, title: str, policy_version: str, as_of: date, *,
-               min_base: int = 10, symbol: str = "..", k: int = 5) -> str:
+               min_base: int = 10, symbol: str = "..", k: int = 5, note: str = "") -> str:
     """The board's HTML page as text (drawing its charts takes seconds for a large city, so
-    the delivery may run this in its helper process: the table holds no personal data)."""
+    the delivery may run this in its helper process: the table holds no personal data).
+    `note` says which months are left out (too few school days), as the workbook does."""
     df = kommunbild_df
     fig = page_figures(df, min_base)
     trend = fig[fig["del"] == "trend"]
@@ -172,6 +173,8 @@ def board_html(kommunbild_df: pd.DataFrame, title: str, policy_version: str, as_
         + html.escape(READING_NOTE.format(kmin=k - 1, symbol=symbol, min_base=min_base))
         + "</p></div>",
     ]
+    if note:
+        parts.append(f"<p class='note'>{html.escape(note)}</p>")
     if len(total):
         img = _trend_chart(total, total, symbol)
         parts.append("<h2>Frånvaro över tid</h2>"

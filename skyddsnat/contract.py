@@ -214,7 +214,8 @@ LISTS: dict[str, ListContract] = {
         ListContract(
             "inkomstkontroll", "Inkomstkontroll av barnomsorgsavgift", "betalare",
             ("arende_id", "hushall_id", "betalare_personnummer", "betalare_namn", "inkomstar",
-             "debiterat", "korrekt_avgift", "differens", "atgard", "status"),
+             "debiterat", "korrekt_avgift", "differens", "atgard", "taxa_bekraftad",
+             "status"),
             identity_prefix="betalare_", extra_sheets=("Månadsdetaljer", "Signaler"),
             case_key_columns=("betalare", "hushall_id", "inkomstar"), count_by=("atgard",),
             cut="ar"),

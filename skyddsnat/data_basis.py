@@ -59,3 +59,27 @@ def summary_head(kind: str, recorded: dict[str, Basis], *,
                                     False: "nej, se varningen ovan",
                                     None: "-"}[periods_confirmed]
     return out
+
+
+MONTHS = ("jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
+
+
+def partial_months(school_days: list[date], minimum: int) -> dict[str, str]:
+    """Months ("YYYY-MM") with fewer school days than `minimum`, each with what it holds
+    ("t.o.m. 1 dec, 1 skoldag"): the board does not show a month of a single day as a trend
+    point as if it were a whole month."""
+    by_month: dict[str, list[date]] = {}
+    for d in sorted(school_days):
+        by_month.setdefault(f"{d:%Y-%m}", []).append(d)
+    return {m: f"t.o.m. {ds[-1].day} {MONTHS[ds[-1].month - 1]}, {len(ds)} "
+               f"skoldag{'' if len(ds) == 1 else 'ar'}"
+            for m, ds in by_month.items() if len(ds) < minimum}
+
+
+def partial_note(partial: dict[str, str], minimum: int) -> str:
+    """The board's line about the months it leaves out (empty when none)."""
+    if not partial:
+        return ""
+    months = "; ".join(f"{m} ({what})" for m, what in sorted(partial.items()))
+    return (f"Redovisas inte: {months} – färre än {minimum} skoldagar i närvarodata; "
+            "månaden redovisas när den har minst så många.")

@@ -74,6 +74,7 @@ HEADERS: dict[str, str] = {
     "korrekt_avgift": "Korrekt avgift (kr)",
     "differens": "Differens (kr)",
     "atgard": "Åtgärd",
+    "taxa_bekraftad": "Maxtaxan bekräftad",
     "manad": "Månad",
     "antal_elever": "Antal elever",
     "antal_10": "Antal ≥ 10 %",

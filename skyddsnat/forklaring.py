@@ -136,6 +136,12 @@ def _inkomstkontroll(p: Policy) -> list[tuple[str, str]]:
                           "Betala tillbaka."),
         ("saknar_inkomstuppgift", "Det saknas fastställd inkomst för någon betalare eller "
                                   "medbetalare. Begär in uppgiften innan något beslutas."),
+        ("obekraftad_taxa", f"Hushållet har betalat mer än {tol} kr för lite, men omräkningen "
+                            "använder en maxtaxa-period som inte är bekräftad mot "
+                            "Skolverkets besked (kolumnen Maxtaxan bekräftad = nej). Avvakta "
+                            "bekräftelsen innan något beslutas."
+                            + (" Policyn tillåter ändå efterdebitering."
+                               if p.maxtaxa.efterdebitering_obekraftad_taxa else "")),
         ("inom_tolerans", f"Differens högst ±{tol} kr: ingen åtgärd. Räknas i "
                           "sammanfattningen men står inte på listan."),
         ("Signaler", "Bladet Signaler visar mönster som bör kontrolleras, till exempel "

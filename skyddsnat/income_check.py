@@ -48,12 +48,16 @@ EFTERDEBITERING = "efterdebitering"
 ATERBETALNING = "aterbetalning"
 INOM_TOLERANS = "inom_tolerans"
 SAKNAR_INKOMSTUPPGIFT = "saknar_inkomstuppgift"
-ATGARDER = (EFTERDEBITERING, ATERBETALNING, INOM_TOLERANS, SAKNAR_INKOMSTUPPGIFT)
-LISTED = (EFTERDEBITERING, ATERBETALNING, SAKNAR_INKOMSTUPPGIFT)
+# An efterdebitering computed with a maxtaxa period not yet confirmed against Skolverket's
+# notice, when policy (maxtaxa.efterdebitering_obekraftad_taxa) does not allow billing it.
+OBEKRAFTAD_TAXA = "obekraftad_taxa"
+ATGARDER = (EFTERDEBITERING, ATERBETALNING, INOM_TOLERANS, SAKNAR_INKOMSTUPPGIFT,
+            OBEKRAFTAD_TAXA)
+LISTED = (EFTERDEBITERING, ATERBETALNING, SAKNAR_INKOMSTUPPGIFT, OBEKRAFTAD_TAXA)
 
 HOUSEHOLD_COLUMNS = [
     "hushall_id", "betalare", "medbetalare", "inkomstar",
-    "debiterat", "korrekt_avgift", "differens", "atgard",
+    "debiterat", "korrekt_avgift", "differens", "atgard", "taxa_bekraftad",
 ]
 MONTH_COLUMNS = [
     "hushall_id", "faktura_manad", "betalare", "medbetalare", "barn", "verksamhet",
@@ -257,9 +261,24 @@ def _month_detail(billed: BilledYear, inkomster: pd.DataFrame, fees: Fees):
     return months, income.saknas
 
 
+def _confirmed(billed: BilledYear, fees: Fees) -> np.ndarray:
+    """Per household: is every billed month's maxtaxa period confirmed (`bekraftad`)?"""
+    starts = billed.household_starts
+    if not len(starts):
+        return np.zeros(0, dtype=bool)
+    per_month = np.array([fees.perioder[i].bekraftad
+                          for i in month_periods(list(billed.months), fees)], dtype=bool)
+    return np.logical_and.reduceat(per_month[billed.month], starts)
+
+
 def _households(billed: BilledYear, months: pd.DataFrame, unknown: np.ndarray,
-                tolerance: int) -> pd.DataFrame:
-    """Sums per household (its rows are one run); the addressee is its latest month's payer."""
+                fees: Fees) -> pd.DataFrame:
+    """Sums per household (its rows are one run); the addressee is its latest month's payer.
+
+    A household whose recomputation uses an unconfirmed maxtaxa period is marked
+    (`taxa_bekraftad` false); its efterdebitering becomes `obekraftad_taxa` unless the
+    policy allows billing on unconfirmed periods."""
+    tolerance = fees.tolerans_kr_per_ar
     starts = billed.household_starts
     korrekt_month = months["korrekt_avgift"].array
     if len(starts):
@@ -273,9 +292,11 @@ def _households(billed: BilledYear, months: pd.DataFrame, unknown: np.ndarray,
     korrekt = _int64(korrekt_sum, saknas)
     differens = korrekt - debiterat
     d = differens.to_numpy(dtype=np.int64, na_value=0)
+    confirmed = _confirmed(billed, fees)
+    hold = ~confirmed & (not fees.efterdebitering_obekraftad_taxa)
     atgard = np.select(
-        [saknas, d > tolerance, d < -tolerance],
-        [SAKNAR_INKOMSTUPPGIFT, EFTERDEBITERING, ATERBETALNING],
+        [saknas, (d > tolerance) & hold, d > tolerance, d < -tolerance],
+        [SAKNAR_INKOMSTUPPGIFT, OBEKRAFTAD_TAXA, EFTERDEBITERING, ATERBETALNING],
         INOM_TOLERANS,
     )
     latest = months.iloc[billed.household_ends()]
@@ -288,6 +309,7 @@ def _households(billed: BilledYear, months: pd.DataFrame, unknown: np.ndarray,
         "korrekt_avgift": korrekt,
         "differens": differens,
         "atgard": pd.array(atgard, dtype="string"),
+        "taxa_bekraftad": pd.array(confirmed, dtype="boolean"),
     })
     return out[HOUSEHOLD_COLUMNS]
 
@@ -332,7 +354,7 @@ def check_billed(
 ) -> IncomeCheck:
     """`income_check` for rows already taken out with `billed_in_year`."""
     months, unknown = _month_detail(billed, inkomster, fees)
-    households = _households(billed, months, unknown, fees.tolerans_kr_per_ar)
+    households = _households(billed, months, unknown, fees)
     list_rows = households.loc[households["atgard"].isin(LISTED)].reset_index(drop=True)
     summary = _summary(billed, households, fees, skyddade)
     return IncomeCheck(households, months, list_rows, summary)

@@ -33,6 +33,7 @@ LABELS: dict[str, str] = {
     "aterbetalning": "Återbetalning",
     "saknar_inkomstuppgift": "Saknar inkomstuppgift",
     "inom_tolerans": "Inom tolerans",
+    "obekraftad_taxa": "Obekräftad taxa (avvakta)",
     # frånvaro: fynd mot ärenderegistret; skolplikt: datakvalitet
     "hog_utan_arende": "Hög frånvaro utan ärende",
     "anmalan_till_huvudman": "Anmälan till huvudman",

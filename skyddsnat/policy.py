@@ -160,6 +160,8 @@ class Absence(Strict):
     terminer: dict[str, date] = Field(default_factory=dict)
     trappa_anmalan_steg: int = 5
     streck_franvaro_procent: float = 15.0
+    # A month with fewer school days than this is left out of the board (kommunbild).
+    kommunbild_minsta_skoldagar: int = Field(default=10, ge=1)
 
 
 class FeePeriod(Strict):
@@ -179,6 +181,8 @@ class FeeSignals(Strict):
 
 class Fees(Strict):
     tolerans_kr_per_ar: int = Field(ge=0)
+    # May an efterdebitering rest on a period not confirmed against Skolverket's notice?
+    efterdebitering_obekraftad_taxa: bool = False
     signaler: FeeSignals = Field(default_factory=FeeSignals)
     perioder: list[FeePeriod]
 

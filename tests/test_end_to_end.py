@@ -331,14 +331,79 @@ def test_action_programme_lists_hold_f_without_programme(kommun):
     assert expected and expected <= got
 
 
+def _year_confirmed(year: int) -> bool:
+    from skyddsnat.maxtaxa import period_for
+    from skyddsnat.policy import load_policy
+
+    fees = load_policy().maxtaxa
+    return all(period_for(f"{year}-{m:02d}", fees).bekraftad for m in range(1, 13))
+
+
+def _summary(path: Path) -> dict:
+    ws = openpyxl.load_workbook(path, read_only=True)["Sammanfattning"]
+    return {r[0]: r[1] for r in ws.iter_rows(values_only=True, max_col=2) if r and r[0]}
+
+
+def test_every_list_states_its_data_basis_in_its_first_rows(kommun):
+    """Absence lists name the last attendance day and both windows; the income check says
+    whether every maxtaxa period it used is confirmed, at the top."""
+    out = kommun["data"] / "outbox" / DAY2.isoformat()
+    schools = sorted((out / "rektor").glob("franvaro_*.xlsx"))
+    assert schools
+    for path in schools:
+        s = _summary(path)
+        assert s["Närvarodata t.o.m."] == DAY2.isoformat()
+        first, last = s["Terminen hittills"].split(" – ")
+        assert first.startswith("2026-08") and last == DAY2.isoformat()
+        assert s["Senaste 4 veckorna"] == f"2026-10-23 – {DAY2.isoformat()}"
+        assert s["Folkbokföring per"] == s["Elevregister per"] == DAY2.isoformat()
+        top = [r[0] for r in openpyxl.load_workbook(path, read_only=True)["Sammanfattning"]
+               .iter_rows(values_only=True, max_row=9)]
+        assert "Närvarodata t.o.m." in top
+    year = kommun["truth"].inkomstar
+    s = _summary(out / "avgiftshandlaggare" / f"inkomstkontroll_{year}.xlsx")
+    assert s["Inkomstår"] == year
+    if _year_confirmed(year):
+        assert s["Maxtaxa bekräftad"].startswith("ja") and "VARNING maxtaxa" not in s
+    else:
+        assert s["Maxtaxa bekräftad"].startswith("nej") and "inte är bekräftade" in \
+            s["VARNING maxtaxa"]
+    plikt = _summary(out / "skolpliktshandlaggare" / "skolplikt.xlsx")
+    assert plikt["Skolpliktsbeslut per"] == DAY2.isoformat()
+
+
+def test_audit_verify_and_run_on_a_missing_dir_fail_and_create_nothing(kommun, tmp_path):
+    missing = tmp_path / "finns_inte"
+    r = _cli("audit", "verify", "--data-dir", str(missing), env=kommun["env"])
+    assert r.returncode != 0 and r.stderr.startswith("FEL: ") and "Traceback" not in r.stderr
+    r = _cli("run", "--data-dir", str(missing), "--key-dir", str(kommun["keys"]), "--as-of",
+             DAY2.isoformat(), env=kommun["env"])
+    assert r.returncode != 0 and r.stderr.startswith("FEL: ") and "Traceback" not in r.stderr
+    assert not missing.exists()
+
+
+def test_a_run_shows_progress_and_ends_with_a_swedish_summary(kommun):
+    _, last, _ = kommun["runs"][-1]
+    assert "[1/" in last.stderr and "leverans: klar" in last.stderr
+    assert "lyckades" in last.stdout and "Närvarodata t.o.m. 2026-11-20" in last.stdout
+    assert " - DEBUG - " not in last.stdout + last.stderr  # the event lines went to the log
+    logs = list((kommun["data"] / "logs").glob("korning-*.log"))
+    assert logs and any("STEP_SUCCESS" in p.read_text(encoding="utf-8") for p in logs)
+
+
 def test_income_check_list_matches_the_planted_actions(kommun):
     truth = kommun["truth"]
     out = kommun["data"] / "outbox" / DAY2.isoformat() / "avgiftshandlaggare"
     rows = _list_rows(out / f"inkomstkontroll_{truth.inkomstar}.xlsx")
     got = {r["hushall_id"]: r["atgard"] for r in rows}
-    expected = {h: a for h, a in truth.inkomstkontroll.items()
+    # The generated income year (2025) is not confirmed in policies/maxtaxa.yaml, and the
+    # policy does not let an efterdebitering rest on an unconfirmed period: it is held.
+    held = not _year_confirmed(truth.inkomstar)
+    expected = {h: ("obekraftad_taxa" if held and a == "efterdebitering" else a)
+                for h, a in truth.inkomstkontroll.items()
                 if a != "inom_tolerans" and h not in truth.protected_households}
     assert got == expected
+    assert {r["taxa_bekraftad"] for r in rows} == {"nej" if held else "ja"}
     sheets = openpyxl.load_workbook(out / f"inkomstkontroll_{truth.inkomstar}.xlsx").sheetnames
     assert sheets[:3] == ["Sammanfattning", "Lista", "Månadsdetaljer"]
 

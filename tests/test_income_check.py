@@ -321,3 +321,29 @@ def test_every_month_follows_the_scalar_rule_and_households_sum_their_months(row
             d, tol = h.differens, FEES.tolerans_kr_per_ar
             assert h.atgard == ("efterdebitering" if d > tol else
                                 "aterbetalning" if d < -tol else "inom_tolerans")
+
+
+def _billed_2025(billed: int) -> pd.DataFrame:
+    return avgifter([{"faktura_manad": f"2025-{m:02d}", "debiterad_avgift": billed}
+                     for m in range(1, 13)])
+
+
+def test_an_unconfirmed_period_marks_the_household_and_holds_its_efterdebitering():
+    """2025 is not confirmed against Skolverket's notice (policies/maxtaxa.yaml): the row
+    is marked, and the policy decides whether it may carry efterdebitering."""
+    income = inkomster({PAYER: 360_000}, year=2025)
+    held = one_household(income_check(_billed_2025(300), income, 2025, FEES))
+    assert FEES.efterdebitering_obekraftad_taxa is False
+    assert held["atgard"] == "obekraftad_taxa" and held["taxa_bekraftad"] is False
+    allowed = FEES.model_copy(update={"efterdebitering_obekraftad_taxa": True})
+    billed = one_household(income_check(_billed_2025(300), income, 2025, allowed))
+    assert billed["atgard"] == "efterdebitering" and billed["taxa_bekraftad"] is False
+    assert billed["differens"] == held["differens"]
+    # a refund and a confirmed year are not held back
+    refund = one_household(income_check(_billed_2025(5_000), income, 2025, FEES))
+    assert refund["atgard"] == "aterbetalning"
+    confirmed = one_household(income_check(avgifter(year_of(300)), inkomster({PAYER: 360_000}),
+                                           2024, FEES))
+    assert confirmed["atgard"] == "efterdebitering" and confirmed["taxa_bekraftad"] is True
+    summary = income_check(_billed_2025(300), income, 2025, FEES).summary
+    assert summary["antal_obekraftad_taxa"] == 1 and not summary["alla_perioder_bekraftade"]

@@ -197,3 +197,18 @@ def test_policy_komplement_decides_group_disclosure(tmp_path):
                                                              "komplement: ja"))
     with pytest.raises(PolicyError, match="komplement"):
         load_policy(pdir)
+
+
+def test_a_month_of_too_few_school_days_is_named_and_left_out():
+    from datetime import date
+
+    from skyddsnat.data_basis import partial_months, partial_note
+
+    days = [date(2026, 11, d) for d in (2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 16)] + \
+        [date(2026, 12, 1)]
+    assert partial_months(days, 10) == {"2026-12": "t.o.m. 1 dec, 1 skoldag"}
+    assert partial_months(days, 12) == {"2026-11": "t.o.m. 16 nov, 11 skoldagar",
+                                        "2026-12": "t.o.m. 1 dec, 1 skoldag"}
+    assert partial_months(days, 1) == {}
+    note = partial_note(partial_months(days, 10), 10)
+    assert "2026-12 (t.o.m. 1 dec, 1 skoldag)" in note and "färre än 10 skoldagar" in note

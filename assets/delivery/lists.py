@@ -11,7 +11,7 @@ from assets.atgardsprogram.assets import latest_term
 from assets.franvaro.days import stored_days
 from skyddsnat.absence import recent_window, term_start
 from skyddsnat.charts import board_html
-from skyddsnat.data_basis import summary_head
+from skyddsnat.data_basis import partial_months, partial_note, summary_head
 from skyddsnat.delivery import BoardTable, ListInput
 from skyddsnat.forklaring import forklaring
 from skyddsnat.freshness import LIST_SOURCES, bases
@@ -38,8 +38,13 @@ def list_heads(data: DataDir, policy, as_of) -> dict[str, dict[str, object]]:
     days = stored_days(data, as_of)
     windows = {"term": (term_start(as_of, days, policy.franvaro.terminer), as_of),
                "recent": recent_window(as_of, policy.franvaro.senaste_dagar)}
-    return {kind: summary_head(kind, recorded, **windows, grade_term=grade_term)
-            for kind in LIST_SOURCES}
+    heads = {kind: summary_head(kind, recorded, **windows, grade_term=grade_term)
+             for kind in LIST_SOURCES}
+    minimum = policy.franvaro.kommunbild_minsta_skoldagar
+    note = partial_note(partial_months(days, minimum), minimum)
+    if note:
+        heads["kommunbild"]["Ofullständiga månader"] = note
+    return heads
 
 
 def income_head(recorded: dict, summary: pd.DataFrame, year: int | None
@@ -156,7 +161,8 @@ def kommunbild_board(table: pd.DataFrame, policy, as_of, head: dict | None = Non
     u = policy.undertryckning
     table, status = split_status(table)
     page = partial(board_html, table, "Frånvaro i grundskolan – kommunbild", policy.version,
-                   as_of, min_base=u.minsta_bas_andel, symbol=u.symbol, k=u.k)
+                   as_of, min_base=u.minsta_bas_andel, symbol=u.symbol, k=u.k,
+                   note=str((head or {}).get("Ofullständiga månader", "")))
     return BoardTable("kommunbild", "Frånvaro per skolenhet, årskurs och månad",
                       name_first(table),
                       board_summary("kommunbild", policy, {

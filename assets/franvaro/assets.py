@@ -26,6 +26,7 @@ from skyddsnat.absence import (
     term_start,
     with_findings,
 )
+from skyddsnat.data_basis import partial_months
 from skyddsnat.kommunbild import combine_month_sums, kommunbild, month_sums
 
 STATE = "franvaro_tillstand"
@@ -152,6 +153,10 @@ def kommunbild_tabell(context: AssetExecutionContext, skyddsnat: Skyddsnat,
     days = stored_days(data, as_of)
     today = read_between(data, days, as_of, as_of, policy)
     sums = combine_month_sums(franvaro_manadssummor, month_sums(today))
+    # A month of too few school days is left out before anything is counted or suppressed.
+    partial = partial_months(days, policy.franvaro.kommunbild_minsta_skoldagar)
+    sums = sums[~sums["manad"].isin(list(partial))].reset_index(drop=True)
     table = kommunbild(sums, elevregister, skyddade["person_id"], policy)
     return Output(table, metadata={"rader": len(table), "k": policy.undertryckning.k,
+                                   "ofullstandiga_manader": ", ".join(sorted(partial)) or "-",
                                    "policyversion": policy.version})
