@@ -118,4 +118,4 @@ def test_the_absence_summaries_state_their_data_basis(december):
         assert s["Senaste 4 veckorna"] == "2026-11-03 – 2026-12-01"
         assert s["Folkbokföring per"] == s["Elevregister per"] == "2026-12-01"
     for path in sorted((_delivery(data) / "rektor").glob("atgardsprogram_*.xlsx")):
-        assert _summary(path)["Betygstermin"] == "saknas"  # no grade file tonight
+        assert _summary(path)["Betygstermin"] == "inga betyg"  # no grade file tonight

@@ -55,7 +55,8 @@ def tables() -> dict[str, pd.DataFrame]:
         "medbetalare": s([P[9], None, None]), "inkomstar": s([2024] * 3, "Int64"),
         "debiterat": s([100, 200, 300], "Int64"), "korrekt_avgift": s([150, 100, 300], "Int64"),
         "differens": s([50, -100, 0], "Int64"),
-        "atgard": s(["efterdebitering", "aterbetalning", "inom_tolerans"])})
+        "atgard": s(["efterdebitering", "aterbetalning", "inom_tolerans"]),
+        "taxa_bekraftad": pd.array([True, True, True], dtype="boolean")})
     months = pd.DataFrame({
         "hushall_id": s(["H1", "H2", "H3", "H1"]),
         "faktura_manad": s(["2024-01"] * 3 + ["2024-02"]),

@@ -213,7 +213,7 @@ def test_income_list_with_month_details(tmp_path):
         "betalare_personnummer": ["19800101-1234"], "betalare_namn": ["Eva Ström"],
         "inkomstar": pd.array([2024], dtype="Int64"), "debiterat": pd.array([12000], "Int64"),
         "korrekt_avgift": pd.array([13000], "Int64"), "differens": pd.array([1000], "Int64"),
-        "atgard": ["efterdebitering"], "status": ["ny"]})
+        "atgard": ["efterdebitering"], "taxa_bekraftad": [True], "status": ["ny"]})
     details = pd.DataFrame({"arende_id": ["X1", "X1"], "manad": ["2024-01", "2024-02"],
                             "debiterat": [1000, 1000], "korrekt_avgift": [1100, 1100]})
     write_list_xlsx(tmp_path / "i.xlsx", spec, rows,
@@ -269,7 +269,7 @@ def test_amounts_in_kronor_show_a_thousands_separator(tmp_path):
         "betalare_personnummer": ["19800101-1234"], "betalare_namn": ["Eva Ström"],
         "inkomstar": pd.array([2024], dtype="Int64"), "debiterat": pd.array([19260], "Int64"),
         "korrekt_avgift": pd.array([20000], "Int64"), "differens": pd.array([740], "Int64"),
-        "atgard": ["efterdebitering"], "status": ["ny"]})
+        "atgard": ["efterdebitering"], "taxa_bekraftad": [True], "status": ["ny"]})
     write_list_xlsx(tmp_path / "i.xlsx", spec, rows, build_summary(spec, POLICY, "2025-11-01",
                                                                     rows))
     ws = openpyxl.load_workbook(tmp_path / "i.xlsx")[LIST_SHEET]

@@ -211,7 +211,7 @@ def test_household_row_names_the_latest_payer_and_shapes_are_stable():
     assert row["betalare"] == OTHER_PAYER and row["inkomstar"] == 2024
     assert list(result.households.columns) == [
         "hushall_id", "betalare", "medbetalare", "inkomstar", "debiterat", "korrekt_avgift",
-        "differens", "atgard"]
+        "differens", "atgard", "taxa_bekraftad"]
     assert {"faktura_manad", "barn", "verksamhet", "barn_ordning", "anmald_inkomst",
             "hushallsinkomst_manad", "debiterad_avgift", "korrekt_avgift",
             "differens"} <= set(result.months.columns)

@@ -44,6 +44,11 @@ BOUND: dict[str, list[str]] = {
     "kallor.kallor.*.nyckel": [f"{PK}::test_nyckel_decides_duplicates"],
     "kallor.kallor.*.valfri": [f"{PK}::test_valfri_decides_whether_absence_stops"],
     "kallor.alias.*": [f"{PK}::test_alias_maps_a_vendor_column"],
+    "maxtaxa.efterdebitering_obekraftad_taxa": [
+        "test_income_check.py::"
+        "test_an_unconfirmed_period_marks_the_household_and_holds_its_efterdebitering"],
+    "franvaro.kommunbild_minsta_skoldagar": [
+        "test_data_basis.py::test_a_month_of_one_school_day_is_left_out_of_the_board_and_said_so"],
     "kallor.kallor.*.max_alder_dagar": [
         f"{FR}::test_a_feed_is_stale_exactly_when_its_newest_usable_date_is_older_than_allowed",
         f"{FR}::test_policy_refuses_a_maximum_age_on_a_period_file",

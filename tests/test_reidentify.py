@@ -98,6 +98,7 @@ def fee_rows() -> pd.DataFrame:
         "korrekt_avgift": pd.array([2000, 1000, 3700], dtype="Int64"),
         "differens": pd.array([1000, -1000, 700], dtype="Int64"),
         "atgard": ["efterdebitering", "aterbetalning", "efterdebitering"],
+        "taxa_bekraftad": [True, True, True],
         "status": "ny"})
 
 

@@ -144,7 +144,7 @@ def test_income_list_unseals_with_payer_identity_and_address(tmp_path, keys, sea
         "medbetalare": pd.Series([P[2]], dtype="string"),
         "inkomstar": pd.array([2024], dtype="Int64"), "debiterat": pd.array([100], "Int64"),
         "korrekt_avgift": pd.array([900], "Int64"), "differens": pd.array([800], "Int64"),
-        "atgard": ["efterdebitering"], "status": ["ny"]})
+        "atgard": ["efterdebitering"], "taxa_bekraftad": [True], "status": ["ny"]})
     path = write_sealed_list(tmp_path / "i.sealed", spec, rows, sealed_store,
                              keys[0].officer_public, AS_OF, POLICY.version,
                              officer_fields(POLICY))
