@@ -31,11 +31,5 @@ SOURCE = "narvaro"
 def attendance_start(data: DataDir, today: date, policy: Policy) -> date:
     """The partitions' first day for `data` under `policy` (its attendance file names)."""
     days = [d for d, _ in files_for(data.inbox, entry(policy, SOURCE))]
-    folder = data.warehouse / SOURCE
-    if folder.is_dir():
-        for p in folder.glob("*.parquet"):
-            try:
-                days.append(date.fromisoformat(p.stem))
-            except ValueError:
-                continue
+    days += data.partition_days(SOURCE)
     return min(days) if days else date(lasar_start(today), 7, 1)

@@ -110,16 +110,7 @@ def age_finding(source: str, rule: SourceFile, dates: list[date], as_of: date
 
 def stored_days(data: DataDir, source: str, until: date) -> list[date]:
     """Days of a partitioned source already in the warehouse, up to `until`."""
-    folder = data.warehouse / source
-    out = []
-    for p in folder.glob("*.parquet") if folder.is_dir() else ():
-        try:
-            d = date.fromisoformat(p.stem)
-        except ValueError:
-            continue
-        if d <= until:
-            out.append(d)
-    return sorted(out)
+    return data.partition_days(source, until)
 
 
 def source_dates(data: DataDir, policy: Policy, source: str, as_of: date,

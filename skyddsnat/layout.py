@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 
@@ -59,6 +60,19 @@ class DataDir:
     def partition(self, name: str, key: str) -> Path:
         """One partition of a partitioned table: warehouse/<name>/<key>.parquet."""
         return self.warehouse / name / f"{key}.parquet"
+
+    def partition_days(self, name: str, until: date | None = None) -> list[date]:
+        """The days of a day-partitioned table already stored, oldest first (up to `until`)."""
+        folder = self.warehouse / name
+        days = []
+        for p in folder.glob("*.parquet") if folder.is_dir() else ():
+            try:
+                day = date.fromisoformat(p.stem)
+            except ValueError:
+                continue
+            if until is None or day <= until:
+                days.append(day)
+        return sorted(days)
 
     def delivery(self, as_of: str) -> Path:
         return self.outbox / as_of

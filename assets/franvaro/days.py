@@ -10,18 +10,7 @@ from skyddsnat.layout import DataDir
 
 
 def stored_days(data: DataDir, until: date) -> list[date]:
-    folder = data.warehouse / NAME
-    if not folder.is_dir():
-        return []
-    days = []
-    for p in folder.glob("*.parquet"):
-        try:
-            d = date.fromisoformat(p.stem)
-        except ValueError:
-            continue
-        if d <= until:
-            days.append(d)
-    return sorted(days)
+    return data.partition_days(NAME, until)
 
 
 def read_between(data: DataDir, days: list[date], first: date, last: date, policy
