@@ -9,23 +9,16 @@ only when they differ is the content compared, by a SHA-256 digest kept in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from datetime import date
 from pathlib import Path
 
 from skyddsnat.ingest.inbox import fingerprint
+from skyddsnat.storage import file_sha256
 
 LEDGER = "narvaro_filer.json"
 
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class DayFiles:
@@ -46,10 +39,10 @@ class DayFiles:
         seen = self.days.get(day.isoformat())
         if seen is None or seen.get("fp") == fingerprint(path):
             return False
-        return seen.get("sha256") != _digest(path)
+        return seen.get("sha256") != file_sha256(path)
 
     def note(self, day: date, path: Path) -> None:
-        self.days[day.isoformat()] = {"fp": fingerprint(path), "sha256": _digest(path)}
+        self.days[day.isoformat()] = {"fp": fingerprint(path), "sha256": file_sha256(path)}
 
     def forget(self, day: date) -> None:
         self.days.pop(day.isoformat(), None)

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from skyddsnat.audit import AuditLog
+from skyddsnat.storage import file_sha256
 
 STAGING = ".staging"
 DELIVERIES = ".deliveries"
@@ -78,7 +79,7 @@ class Delivery:
             rel = p.relative_to(self.root).as_posix()
             if rel == MANIFEST:
                 continue
-            item = {"path": rel, "sha256": _sha256(p), "sealed": rel.endswith(SEALED_SUFFIX)}
+            item = {"path": rel, "sha256": file_sha256(p), "sealed": rel.endswith(SEALED_SUFFIX)}
             if not item["sealed"]:
                 item.update(self.entries.get(rel, {}))
             files.append(item)
@@ -332,13 +333,6 @@ def _entry_date(name: str) -> date | None:
     except ValueError:
         return None
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fsync_tree(root: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -28,3 +29,12 @@ def write_pseudonymous(frame: pd.DataFrame, path: Path, name: str) -> None:
     """Every stored analysis table passes the plaintext guard before it touches the disk."""
     table = pseudonymous_table(frame, name)
     _atomic(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks (a day file or a delivered list)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

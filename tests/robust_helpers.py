@@ -285,3 +285,25 @@ def no_personal_data(s: Scenario, ran_output: str, day: date, known: set[str]
     texts.update(texts_under(s.tmp))
     texts.update(texts_under(s.data, skip=("inbox", "outbox/.deliveries")))
     return personal_data_in(texts, day, known)
+
+
+def first_night(prefix: str, seed: int, day1: date, day2: date):
+    """A tiny municipality generated for `day2` whose first night ran on `day1` (with
+    yesterday's snapshots): yields (base dir, that scenario); removed afterwards."""
+    from skyddsnat.generate import TINY, generate
+    from skyddsnat.keys import init_keys
+
+    base = fast_tmp(prefix)
+    try:
+        generate(TINY, base / "pristine", day2, seed=seed)
+        for snap in (base / "pristine" / "inbox").glob(f"*_{day2:%Y%m%d}.csv"):
+            if not snap.name.startswith("narvaro"):  # night 1 sees yesterday's snapshots
+                shutil.copy(snap, snap.with_name(snap.name.replace(f"{day2:%Y%m%d}",
+                                                                   f"{day1:%Y%m%d}")))
+        init_keys(base / "keys", base / "officer.key")
+        night1 = new_scenario(base, "night1", base / "pristine", base / "keys")
+        ran = run(night1, day1)
+        assert ran.returncode == 0, ran.output[-3000:]
+        yield base, night1
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from skyddsnat.generate import TINY, generate
 from skyddsnat.ingest.catalog import catalog
 from skyddsnat.ingest.inbox import files_for
-from skyddsnat.keys import init_keys, load_officer_private
+from skyddsnat.keys import load_officer_private
 from tests.robust_helpers import (
     audit_entries,
     check_delivery,
-    fast_tmp,
+    first_night,
     leftovers,
     list_contents,
     new_scenario,
@@ -44,20 +43,7 @@ def _dated_up_to(inbox: Path, day: date) -> set[str]:
 
 @pytest.fixture(scope="module")
 def town():
-    base = fast_tmp("skyddsnat-inkorg-")
-    try:
-        generate(TINY, base / "pristine", DAY2, seed=9)
-        for snap in (base / "pristine" / "inbox").glob(f"*_{DAY2:%Y%m%d}.csv"):
-            if not snap.name.startswith("narvaro"):  # night 1 sees yesterday's snapshots
-                shutil.copy(snap, snap.with_name(snap.name.replace(f"{DAY2:%Y%m%d}",
-                                                                   f"{DAY1:%Y%m%d}")))
-        init_keys(base / "keys", base / "officer.key")
-        night1 = new_scenario(base, "night1", base / "pristine", base / "keys")
-        ran = run(night1, DAY1)
-        assert ran.returncode == 0, ran.output[-3000:]
-        yield base, night1
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    yield from first_night("skyddsnat-inkorg-", 9, DAY1, DAY2)
 
 
 def test_a_successful_night_leaves_no_processed_export(town):

@@ -22,14 +22,13 @@ import pytest
 
 import skyddsnat.rotation as rotation
 from skyddsnat.cases import load_history
-from skyddsnat.generate import TINY, generate
-from skyddsnat.keys import ROTATION_JOURNAL, KeyProblem, init_keys, load_keys, load_officer_private
+from skyddsnat.keys import ROTATION_JOURNAL, KeyProblem, load_keys, load_officer_private
 from skyddsnat.personnummer import normalize
 from skyddsnat.pseudonym import pseudonymize_series
 from tests.robust_helpers import (
     audit_entries,
     cli,
-    fast_tmp,
+    first_night,
     known_personnummer,
     list_contents,
     new_scenario,
@@ -67,20 +66,7 @@ def _old_pseudonyms(key: bytes, inbox: Path, day: date) -> pa.Array:
 
 @pytest.fixture(scope="module")
 def town():
-    base = fast_tmp("skyddsnat-rotation-")
-    try:
-        generate(TINY, base / "pristine", DAY2, seed=5)
-        for snap in (base / "pristine" / "inbox").glob(f"*_{DAY2:%Y%m%d}.csv"):
-            if not snap.name.startswith("narvaro"):  # night 1 sees yesterday's snapshots
-                shutil.copy(snap, snap.with_name(snap.name.replace(f"{DAY2:%Y%m%d}",
-                                                                   f"{DAY1:%Y%m%d}")))
-        init_keys(base / "keys", base / "officer.key")
-        night1 = new_scenario(base, "night1", base / "pristine", base / "keys")
-        ran = run(night1, DAY1)
-        assert ran.returncode == 0, ran.output[-3000:]
-        yield base, night1
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    yield from first_night("skyddsnat-rotation-", 5, DAY1, DAY2)
 
 
 def _unordered(contents: dict) -> dict:
