@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from bench.duck_sql import ABSENCE_SQL, ABSENCE_SUMS_SQL, fee_sql, skolplikt_sql
 from skyddsnat.absence import pupil_metrics, term_start
 from skyddsnat.income_check import income_check
 from skyddsnat.layout import DataDir
@@ -93,40 +94,6 @@ def _cores() -> int:
 
 # --- school duty ---------------------------------------------------------------------------
 
-SKOLPLIKT_SQL = """
-WITH kids AS (
-  SELECT DISTINCT ON (person_id) person_id, folkbokford_datum,
-         CAST($y - year(fodelsedatum) - {first_age} AS BIGINT) AS grade
-  FROM {personer}
-  WHERE kommunkod = $kommun AND year(fodelsedatum) BETWEEN $y - {first_age} - {span}
-        AND $y - {first_age}
-), ful AS (SELECT person_id, startdatum, slutdatum FROM {placeringar}
-           WHERE skolform IN (SELECT unnest($former))),
-act AS (SELECT person_id, count(*) AS n FROM ful
-        WHERE startdatum <= $d AND (slutdatum IS NULL OR slutdatum >= $d) GROUP BY ALL),
-ended AS (SELECT person_id, count(*) AS n FROM ful WHERE slutdatum < $d GROUP BY ALL),
-dec AS (SELECT person_id, count(*) AS n FROM {beslut}
-        WHERE beslutstyp IN (SELECT unnest($beslut)) AND giltig_fran <= $d
-          AND (giltig_till IS NULL OR giltig_till >= $d) GROUP BY ALL),
-cls AS (
-  SELECT k.person_id, k.grade, k.folkbokford_datum,
-    CASE WHEN coalesce(a.n, 0) >= 2 THEN 'dubbel_placering'
-         WHEN coalesce(a.n, 0) >= 1 OR coalesce(dc.n, 0) >= 1 THEN ''
-         WHEN date_diff('day', k.folkbokford_datum, $d) < $grace THEN 'nyinflyttad'
-         WHEN coalesce(e.n, 0) >= 1 THEN 'placering_avslutad'
-         ELSE 'okand' END AS orsak
-  FROM kids k LEFT JOIN act a USING (person_id) LEFT JOIN ended e USING (person_id)
-       LEFT JOIN dec dc USING (person_id))
-SELECT person_id,
-       CASE WHEN $y >= $reform THEN CAST(grade + 1 AS VARCHAR)
-            WHEN grade = 0 THEN 'FK' ELSE CAST(grade AS VARCHAR) END AS forvantad_arskurs,
-       folkbokford_datum, orsak
-FROM cls WHERE orsak <> ''
-ORDER BY list_position(['dubbel_placering', 'nyinflyttad', 'placering_avslutad', 'okand'],
-                       orsak), person_id
-"""
-
-
 def _skolplikt_params(policy: Policy, as_of: date) -> list:
     p = policy.skolplikt
     return {"y": lasar_start(as_of), "kommun": p.kommunkod, "d": as_of,
@@ -135,47 +102,7 @@ def _skolplikt_params(policy: Policy, as_of: date) -> list:
 
 
 def _skolplikt_sql(personer: str, placeringar: str, beslut: str) -> str:
-    return SKOLPLIKT_SQL.format(personer=personer, placeringar=placeringar, beslut=beslut,
-                                first_age=SKOLPLIKT_FIRST_AGE, span=SKOLPLIKT_YEARS - 1)
-
-
-# --- absence over the term ------------------------------------------------------------------
-
-ABSENCE_SQL = """
-WITH d AS (
-  SELECT person_id, skolenhetskod, datum, schemalagd_min AS s,
-         giltig_franvaro_min + ogiltig_franvaro_min AS f, ogiltig_franvaro_min AS o,
-         giltig_franvaro_min + ogiltig_franvaro_min >= schemalagd_min AS hel
-  FROM {narvaro} WHERE schemalagd_min > 0 AND datum BETWEEN $first AND $last
-), g AS (
-  SELECT *, sum(CASE WHEN hel THEN 0 ELSE 1 END) OVER (
-           PARTITION BY person_id, skolenhetskod ORDER BY datum
-           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
-  FROM d
-), runs AS (
-  SELECT person_id, skolenhetskod, count(*) FILTER (WHERE hel) AS run
-  FROM g GROUP BY person_id, skolenhetskod, island
-), longest AS (
-  SELECT person_id, skolenhetskod, max(run) AS langsta FROM runs GROUP BY ALL
-), sums AS (
-  SELECT person_id, skolenhetskod, count(*) AS skoldagar, sum(s) AS schemalagd_min,
-         sum(f) AS franvaro_min, sum(o) AS ogiltig_min FROM d GROUP BY ALL
-)
-SELECT person_id, skolenhetskod, skoldagar, schemalagd_min, franvaro_min, ogiltig_min,
-       100.0 * franvaro_min / schemalagd_min AS franvaro_procent,
-       100.0 * ogiltig_min / schemalagd_min AS ogiltig_procent,
-       langsta AS langsta_sammanhangande_dagar
-FROM sums JOIN longest USING (person_id, skolenhetskod)
-ORDER BY person_id, skolenhetskod
-"""
-
-ABSENCE_SUMS_SQL = """
-SELECT person_id, skolenhetskod, count(*) AS skoldagar, sum(schemalagd_min) AS schemalagd_min,
-       sum(giltig_franvaro_min + ogiltig_franvaro_min) AS franvaro_min,
-       sum(ogiltig_franvaro_min) AS ogiltig_min,
-       100.0 * sum(giltig_franvaro_min + ogiltig_franvaro_min) / sum(schemalagd_min) AS pct
-FROM {narvaro} WHERE schemalagd_min > 0 AND datum BETWEEN $first AND $last GROUP BY ALL
-"""
+    return skolplikt_sql(personer, placeringar, beslut, SKOLPLIKT_FIRST_AGE, SKOLPLIKT_YEARS)
 
 
 # --- fee recomputation ----------------------------------------------------------------------
@@ -191,52 +118,6 @@ def taxa_table(policy: Policy) -> pd.DataFrame:
                              "bp": basis_points(per.procent[v][slot]), "cap": per.tak[v][slot],
                              "avdrag": per.avdrag, "inkomsttak": per.inkomsttak})
     return pd.DataFrame(rows)
-
-
-FEE_MONTHS_SQL = """
-WITH inc AS (SELECT person_id, faststalld_inkomst AS ink FROM {inkomster} WHERE inkomstar = $y),
-r AS (
-  SELECT a.*, (p.ink IS NULL) OR (a.medbetalare IS NOT NULL AND c.ink IS NULL) AS saknas,
-         coalesce(p.ink, 0) + coalesce(c.ink, 0) AS arsinkomst,
-         CAST(substr(a.faktura_manad, 1, 4) AS INT) * 12
-           + CAST(substr(a.faktura_manad, 6, 2) AS INT) - 1 AS midx
-  FROM {avgifter} a LEFT JOIN inc p ON p.person_id = a.betalare
-       LEFT JOIN inc c ON c.person_id = a.medbetalare
-  WHERE starts_with(a.faktura_manad, CAST($y AS VARCHAR) || '-')
-), f AS (
-  SELECT r.*, (2 * arsinkomst + 12) // 24 AS manad, t.bp, t.cap, t.avdrag, t.inkomsttak
-  FROM r JOIN taxa t ON r.midx BETWEEN t.fran AND t.till AND t.verksamhet = r.verksamhet
-                    AND t.slot = least(r.barn_ordning, 3)
-)
-SELECT hushall_id, faktura_manad, betalare, medbetalare, barn, verksamhet, barn_ordning,
-       anmald_inkomst, CASE WHEN saknas THEN NULL ELSE manad END AS hushallsinkomst_manad,
-       debiterad_avgift, saknas,
-       CASE WHEN saknas AND anmald_inkomst IS NOT NULL THEN NULL
-            WHEN barn_ordning >= 4 THEN 0
-            WHEN anmald_inkomst IS NULL THEN cap
-            ELSE least((2 * bp * least(greatest(manad - avdrag, 0), inkomsttak) + 10000)
-                       // 20000, cap) END AS korrekt_avgift
-FROM f
-"""
-
-FEE_HOUSEHOLDS_SQL = """
-SELECT hushall_id, last(betalare ORDER BY faktura_manad, barn_ordning, barn) AS betalare,
-       last(medbetalare ORDER BY faktura_manad, barn_ordning, barn) AS medbetalare,
-       sum(debiterad_avgift) AS debiterat,
-       CASE WHEN bool_or(saknas) THEN NULL ELSE sum(coalesce(korrekt_avgift, 0)) END AS korrekt,
-       korrekt - debiterat AS differens,
-       CASE WHEN bool_or(saknas) THEN 'saknar_inkomstuppgift'
-            WHEN korrekt - debiterat > $tol THEN 'efterdebitering'
-            WHEN korrekt - debiterat < -$tol THEN 'aterbetalning'
-            ELSE 'inom_tolerans' END AS atgard
-FROM fee_months GROUP BY hushall_id ORDER BY hushall_id
-"""
-
-
-def _fee_sql(con, avgifter: str, inkomster: str, year: int, tol: int) -> None:
-    con.execute("CREATE OR REPLACE TEMP TABLE fee_months AS "
-                + FEE_MONTHS_SQL.format(avgifter=avgifter, inkomster=inkomster), {"y": year})
-    con.execute("CREATE OR REPLACE TEMP TABLE res AS " + FEE_HOUSEHOLDS_SQL, {"tol": tol})
 
 
 # --- CSV sources -----------------------------------------------------------------------------
@@ -356,10 +237,10 @@ def compare(data_dir: Path, as_of: date, policy: Policy, repeat: int = 3,
     fees = policy.maxtaxa.model_copy(update={"efterdebitering_obekraftad_taxa": True})
     ours_s, ours = best_of(lambda: income_check(avgifter, inkomster, year, fees, skyddade), repeat)
     con.execute(f"SET threads = {_cores()}")
-    duck_s = best_of(lambda: _fee_sql(con, "avgifter", "inkomster", year,
+    duck_s = best_of(lambda: fee_sql(con, "avgifter", "inkomster", year,
                                       fees.tolerans_kr_per_ar), repeat)[0]
     con.execute("SET threads = 1")
-    duck_1t = best_of(lambda: _fee_sql(con, "avgifter", "inkomster", year,
+    duck_1t = best_of(lambda: fee_sql(con, "avgifter", "inkomster", year,
                                        fees.tolerans_kr_per_ar), repeat)[0]
     theirs = con.execute("SELECT * FROM res").df()
     same = _same_fees(ours.households, theirs)
@@ -386,7 +267,7 @@ def _csv_timings(con, data: DataDir, as_of: date, first: date, year: int, policy
     out[1].duck_csv_s = best_of(lambda: con.execute(
         "CREATE OR REPLACE TEMP TABLE res AS " + ABSENCE_SQL.format(narvaro="c_narvaro"),
         {"first": first, "last": as_of}), repeat)[0]
-    out[2].duck_csv_s = best_of(lambda: _fee_sql(con, "c_avgifter", "c_inkomster", year,
+    out[2].duck_csv_s = best_of(lambda: fee_sql(con, "c_avgifter", "c_inkomster", year,
                                                  policy.maxtaxa.tolerans_kr_per_ar), repeat)[0]
 
 

@@ -79,12 +79,14 @@ def next_school_day(as_of: date, sportlov_week: int = 9) -> date:
 MOVED_EVERY = 200  # one person in 200 gets a new address overnight (folkbokföring)
 
 
-def add_next_day(inbox: Path, as_of: date, nxt: date) -> list[str]:
+def add_next_day(inbox: Path, as_of: date, nxt: date, moves: bool = True) -> list[str]:
     """Today's snapshots copied with tomorrow's date, and tomorrow's attendance file made from
     today's with the datum column changed (the file's bytes and encoding otherwise as is).
 
-    Snapshots do change overnight: every MOVED_EVERY-th person in the folkbokföring gets a
-    new street address, so the night ingests, stages and re-encrypts real changes."""
+    With `moves`, snapshots change overnight: every MOVED_EVERY-th person in the folkbokföring
+    gets a new street address, so the night ingests, stages and re-encrypts real changes.
+    Without, every snapshot is re-delivered byte for byte under the new date (the common
+    night: one new attendance day, nothing else changed)."""
     old, new = as_of.strftime("%Y%m%d"), nxt.strftime("%Y%m%d")
     made = []
     snapshots = [e for e in catalog(load_policy()).values() if e.snapshot]
@@ -92,7 +94,7 @@ def add_next_day(inbox: Path, as_of: date, nxt: date) -> list[str]:
         for d, p in files_for(inbox, source, as_of):
             if d == as_of:
                 target = inbox / p.name.replace(old, new)
-                if source.name == "folkbokforing":
+                if moves and source.name == "folkbokforing":
                     target.write_bytes(_moves(p.read_bytes(), new))
                 else:
                     shutil.copyfile(p, target)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import attendance, fees, grades, people, schools, sources
+from . import attendance, fees, grades, people, pnr, schools, sources
 from .profiles import PROFILES, TINY, Profile, resolve
 from .report import GenerationReport, Truth
 from .school_calendar import current_term, lasar_start_term, previous_term, school_days
@@ -29,6 +29,14 @@ __all__ = ["PROFILES", "TINY", "GenerationReport", "Profile", "Truth", "generate
 
 _PREFIXES = ("folkbokforing_", "elevregister_", "skolpliktsbeslut_", "narvaro_", "avgifter_",
              "inkomster_", "atgardsprogram_", "betyg_", "franvaroarenden_")
+
+# Per file prefix, the personnummer columns the test mix writes in 12 digits.
+_TWELVE_DIGIT_COLUMNS = {
+    "folkbokforing": ("personnummer", "vardnadshavare_1", "vardnadshavare_2"),
+    "skolpliktsbeslut": ("personnummer",), "inkomster": ("personnummer",),
+    "atgardsprogram": ("personnummer",), "betyg": ("personnummer",),
+    "franvaroarenden": ("personnummer",),
+}
 
 
 def _protected(ppl: people.People, fee: fees.Fees) -> tuple[set[str], set[str], set[str]]:
@@ -116,16 +124,22 @@ def generate(profile: str | Profile, out_dir: Path, as_of: date, seed: int = 1,
     rep = GenerationReport(prof.name, as_of, seed, out_dir)
     rng_w = rngs[6]
 
+    forms = prof.pnr_forms
+    rng_f = rngs[7]
+
     def put(name: str, df: pd.DataFrame, encoding: str = "utf-8") -> None:
+        if forms is not None:  # the columns written in 12 digits, in the profile's mix too
+            for col in _TWELVE_DIGIT_COLUMNS.get(name.split("_")[0], ()):
+                df[col] = pnr.rewritten(rng_f, df[col].to_numpy(), forms, as_of)
         rep.files[name] = write_csv(inbox / name, df, encoding)
 
     name = f"folkbokforing_{stamp}.csv"
     put(name, sources.folkbokforing(rng_w, ppl, fakes, inv, name), "cp1252")
     name = f"elevregister_{stamp}.csv"
-    put(name, sources.elevregister(rng_w, sch, covered, inv, name, as_of), "utf-8-sig")
+    put(name, sources.elevregister(rng_w, sch, covered, inv, name, as_of, forms), "utf-8-sig")
     name = f"skolpliktsbeslut_{stamp}.csv"
     put(name, sources.skolpliktsbeslut(sch, covered, inv, name, as_of))
-    narvaro = sources.NarvaroDays(rng_w, att, plan)
+    narvaro = sources.NarvaroDays(rng_w, att, plan, forms, as_of)
     day_iter = range(len(days))
     if progress:
         from tqdm import tqdm
@@ -136,7 +150,8 @@ def generate(profile: str | Profile, out_dir: Path, as_of: date, seed: int = 1,
         put(name, narvaro.frame(d, inv, name), "utf-8-sig" if d % 4 == 1 else "utf-8")
     months = fees.billing_months(as_of)
     last = f"avgifter_{months[-1].strftime('%Y%m')}.csv"
-    for i, (name, df) in enumerate(sorted(sources.avgifter(rng_w, fee, fakes, inv, last).items())):
+    for i, (name, df) in enumerate(sorted(sources.avgifter(rng_w, fee, fakes, inv, last, forms,
+                                                          as_of).items())):
         put(name, df, "utf-8-sig" if i % 3 == 2 else "utf-8")
     name = f"inkomster_{fee.income_year}.csv"
     put(name, sources.inkomster(fee, fakes, inv, name))

@@ -137,6 +137,9 @@ def build(rng: np.random.Generator, profile: Profile, as_of: date, lasar: int) -
     male = np.concatenate([kid_male, g1_male, g2_male[two]]).astype(int)
     n_out = max(60, n_fam // 15)
     out_birth = np.datetime64(as_of, "D") - _years(rng, 22, 60, n_out)
+    k = min(profile.centenarians, n_out - 20)  # the first become sambo co-payers (fees)
+    if k > 0:
+        out_birth[:k] = np.datetime64(as_of, "D") - _years(rng, 100.1, 103, k)
     out_male = (rng.random(n_out) < 0.5).astype(int)
     all_birth = pd.Series(np.concatenate([births, out_birth]))
     all_male = np.concatenate([male, out_male])

@@ -6,6 +6,8 @@ compare them), computed over whole arrays because Stockholm needs ~400 000 numbe
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 
@@ -58,12 +60,50 @@ def forms(pnr12: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return s.to_numpy(dtype=object), dashed.to_numpy(dtype=object), short.to_numpy(dtype=object)
 
 
-def mixed(rng: np.random.Generator, pnr12: np.ndarray, p=(0.6, 0.25, 0.15)) -> np.ndarray:
-    """Each value written in one of the three forms, drawn per value."""
+DEFAULT_MIX = (0.6, 0.25, 0.15)
+
+
+def mixed(rng: np.random.Generator, pnr12: np.ndarray, p=DEFAULT_MIX,
+          as_of: date | None = None) -> np.ndarray:
+    """Each value written in one of the three forms, drawn per value. With `as_of`, the short
+    form of someone 100 or older on that date is written YYMMDD+NNNC, as Skatteverket does."""
     codes, uniques = pd.factorize(pd.Series(pnr12, dtype=object))
     a, b, c = forms(np.asarray(uniques, dtype=object))
+    if as_of is not None:
+        c = _plus_for_centenarians(np.asarray(uniques, dtype=object), c, as_of)
     which = rng.choice(3, size=len(codes), p=p)
     return np.where(which == 0, a[codes], np.where(which == 1, b[codes], c[codes]))
+
+
+def rewritten(rng: np.random.Generator, values: np.ndarray, p, as_of: date) -> np.ndarray:
+    """Values written as 12 digits re-written in the mix `p`, one form drawn per distinct
+    number (so an exact duplicate row stays exact); blanks and other forms left as they are."""
+    s = pd.Series(values, dtype=object)
+    twelve = s.str.fullmatch(r"\d{12}").fillna(False).to_numpy(dtype=bool)
+    if not twelve.any():
+        return np.asarray(values, dtype=object)
+    codes, uniques = pd.factorize(s[twelve])
+    u = np.asarray(uniques, dtype=object)
+    a, b, c = forms(u)
+    c = _plus_for_centenarians(u, c, as_of)
+    which = rng.choice(3, size=len(u), p=p)
+    out = s.to_numpy(dtype=object).copy()
+    out[twelve] = np.where(which == 0, a, np.where(which == 1, b, c))[codes]
+    return out
+
+
+def _plus_for_centenarians(pnr12: np.ndarray, short: np.ndarray, as_of: date) -> np.ndarray:
+    """The short form with '+' for those born 100 or more years before `as_of`
+    (samordningsnummer: day - 60)."""
+    if not len(pnr12):
+        return short
+    ymd = pd.Series(pnr12, dtype=object).str[:8].astype("int64").to_numpy()
+    ymd = np.where(ymd % 100 > 60, ymd - 60, ymd)
+    old = ymd + 1_000_000 <= int(as_of.strftime("%Y%m%d"))
+    if not old.any():
+        return short
+    s = pd.Series(short, dtype=object)
+    return np.where(old, s.str[:6] + "+" + s.str[7:], s).astype(object)
 
 
 def break_check_digit(pnr12: str) -> str:

@@ -26,6 +26,11 @@ class Profile:
     own_share: float = 0.80  # of skolpliktiga in the municipality's own schools
     median_income: int = 380_000  # taxable income per adult and year
     other_kommun_share: float = 0.01  # children in the register with another kommunkod
+    # How every export writes personnummer: shares of YYYYMMDDNNNC, YYYYMMDD-NNNC and
+    # YYMMDD-NNNC ('+' for those 100 or older). None: the test mix (folkbokföring, decisions,
+    # incomes, grades in 12 digits; placements, attendance, fees in pnr.DEFAULT_MIX).
+    pnr_forms: tuple[float, float, float] | None = None
+    centenarians: int = 0  # sambo co-payers aged 100+ (so the '+' form occurs)
 
     def scaled(self, rate: float, minimum: int) -> int:
         """How many of a planted anomaly: a rate of the children, never below the floor."""
@@ -85,6 +90,23 @@ PROFILES: dict[str, Profile] = {
         median_income=430_000,
     ),
 }
+
+# What real exports look like: mostly YYMMDD-NNNC, some 12 digits, a few YYMMDD+NNNC.
+REALISTIC_FORMS = (0.12, 0.03, 0.85)
+
+
+def realistic(profile: Profile) -> Profile:
+    """The profile with every export's personnummer in the real-export mix (the bench's)."""
+    return replace(profile, pnr_forms=REALISTIC_FORMS,
+                   centenarians=max(profile.centenarians, profile.scaled(0.0002, 3)))
+
+
+_STHLM = PROFILES["stockholm"]
+# Twice Stockholm, for the bench's scaling table.
+PROFILES["stockholm2x"] = realistic(replace(
+    _STHLM, name="stockholm2x", inhabitants=2 * _STHLM.inhabitants,
+    children=2 * _STHLM.children, own_school_units=2 * _STHLM.own_school_units,
+    own_gy_units=2 * _STHLM.own_gy_units))
 
 # About 300 inhabitants: every planted anomaly exists once, the run takes a second.
 TINY = replace(PROFILES["ange"], name="tiny", inhabitants=300, children=90, own_school_units=2)

@@ -46,6 +46,13 @@ def _append(df: pd.DataFrame, rows: list[dict], inv: Invalid, name: str, reasons
     return pd.concat([df, pd.DataFrame(rows, columns=df.columns)], ignore_index=True)
 
 
+def _mixed(rng, pnr12: np.ndarray, forms, as_of: date | None) -> np.ndarray:
+    """The test mix, or the profile's forms ('+' for those 100 or older on `as_of`)."""
+    if forms is None:
+        return pnr.mixed(rng, pnr12)
+    return pnr.mixed(rng, pnr12, forms, as_of)
+
+
 def _row(df: pd.DataFrame, i: int, **changes) -> dict:
     r = df.iloc[i].to_dict()
     r.update(changes)
@@ -92,10 +99,12 @@ def folkbokforing(rng, people: People, fakes: Fakes, inv: Invalid, name: str) ->
                                          "okand_kod", "orimligt_varde"])
 
 
-def elevregister(rng, sch: Schools, covered: list[str], inv: Invalid, name: str, as_of: date):
+def elevregister(rng, sch: Schools, covered: list[str], inv: Invalid, name: str, as_of: date,
+                 forms: tuple[float, float, float] | None = None):
     pl = sch.placements
     df = pd.DataFrame({
-        "personnummer": pnr.mixed(rng, pl.pnr.to_numpy()), "skolenhetskod": pl.skolenhetskod,
+        "personnummer": _mixed(rng, pl.pnr.to_numpy(), forms, as_of),
+        "skolenhetskod": pl.skolenhetskod,
         "skolenhet_namn": pl.skolenhet_namn, "huvudman": pl.huvudman, "skolform": pl.skolform,
         "arskurs": pl.arskurs.astype(int).astype(str), "startdatum": ymd(pl.startdatum),
         "slutdatum": ymd(pl.slutdatum),
@@ -139,10 +148,11 @@ def skolpliktsbeslut(sch: Schools, covered: list[str], inv: Invalid, name: str, 
 class NarvaroDays:
     """Builds one day's attendance file at a time from the matrices."""
 
-    def __init__(self, rng, att: Attendance, plan: dict[int, list[tuple[int, str]]]):
+    def __init__(self, rng, att: Attendance, plan: dict[int, list[tuple[int, str]]],
+                 forms: tuple[float, float, float] | None = None, as_of: date | None = None):
         self.att = att
         self.plan = plan
-        self.text = pnr.mixed(rng, att.roll.pnr.to_numpy())
+        self.text = _mixed(rng, att.roll.pnr.to_numpy(), forms, as_of)
         self.code = att.roll.skolenhetskod.to_numpy()
 
     def frame(self, d: int, inv: Invalid, name: str) -> pd.DataFrame:
@@ -172,18 +182,19 @@ class NarvaroDays:
         return df
 
 
-def avgifter(rng, fees: Fees, fakes: Fakes, inv: Invalid,
-             last_name: str) -> dict[str, pd.DataFrame]:
+def avgifter(rng, fees: Fees, fakes: Fakes, inv: Invalid, last_name: str,
+             forms: tuple[float, float, float] | None = None,
+             as_of: date | None = None) -> dict[str, pd.DataFrame]:
     b = fees.billing
     comma = rng.random(len(b)) < 0.08
     df = pd.DataFrame({
         "faktura_manad": pd.to_datetime(b.month).dt.strftime("%Y-%m").to_numpy(),
         "hushall_id": b.hushall_id.to_numpy(),
-        "betalare": pnr.mixed(rng, b.betalare.to_numpy()),
+        "betalare": _mixed(rng, b.betalare.to_numpy(), forms, as_of),
         "medbetalare": np.where(b.medbetalare.to_numpy() == "", "",
-                                pnr.mixed(rng, np.where(b.medbetalare == "", "190001010000",
-                                                        b.medbetalare))),
-        "barn": pnr.mixed(rng, b.barn.to_numpy()), "verksamhet": b.verksamhet.to_numpy(),
+                                _mixed(rng, np.where(b.medbetalare == "", "190001010000",
+                                                     b.medbetalare), forms, as_of)),
+        "barn": _mixed(rng, b.barn.to_numpy(), forms, as_of), "verksamhet": b.verksamhet.to_numpy(),
         "barn_ordning": b.barn_ordning.astype(str).to_numpy(),
         "anmald_inkomst": kronor(b.anmald_inkomst, comma).to_numpy(),
         "debiterad_avgift": kronor(b.debiterad_avgift).to_numpy(),
