@@ -46,10 +46,12 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
 test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	SKYDDSNAT_DATA_DIR=$(CURDIR)/$(DEMO)/data SKYDDSNAT_KEY_DIR=$(CURDIR)/$(DEMO)/keys \

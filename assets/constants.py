@@ -22,6 +22,6 @@ TIMEZONE = "Europe/Stockholm"
 def attendance_partitions(start: date) -> DailyPartitionsDefinition:
     """Attendance is one file per school day; partitions cover every calendar day (weekends
     stay empty) from `start`, the data dir's first attendance day
-    (`skyddsnat.attendance_start`), through tomorrow."""
+    (`skyddsnat.rules.attendance_start`), through tomorrow."""
     return DailyPartitionsDefinition(start_date=start.isoformat(), timezone=TIMEZONE,
                                      end_offset=1)

@@ -10,11 +10,11 @@ from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.action_programmes import BOARD_STRUCTURE
-from skyddsnat.charts import page_figures
-from skyddsnat.disclosure_audit import AuditError, TableStructure, audit, figure_problems
-from skyddsnat.kommunbild import STRUCTURE as KOMMUNBILD
-from skyddsnat.suppression import STATUS_PREFIX, STATUSES, split_status
+from skyddsnat.lists.charts import page_figures
+from skyddsnat.rules.action_programmes import BOARD_STRUCTURE
+from skyddsnat.rules.disclosure_audit import AuditError, TableStructure, audit, figure_problems
+from skyddsnat.rules.kommunbild import STRUCTURE as KOMMUNBILD
+from skyddsnat.rules.suppression import STATUS_PREFIX, STATUSES, split_status
 
 CHECK_AUDIT = "rojandekontroll"
 CHECK_FIGURES = "diagram_ur_publicerade_celler"

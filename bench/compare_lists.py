@@ -17,7 +17,7 @@ from pathlib import Path
 
 import openpyxl
 
-from skyddsnat.labels import CODED_COLUMNS, MULTI_VALUED, SEPARATOR, to_code
+from skyddsnat.lists.labels import CODED_COLUMNS, MULTI_VALUED, SEPARATOR, to_code
 
 SKIP_SUMMARY = {"Skapad"}
 

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from skyddsnat.action_programmes import BOARD_STRUCTURE, MEASURES
-from skyddsnat.disclosure_audit import audit
-from skyddsnat.kommunbild import BLOCKS, COUNT_COLUMNS, STRUCTURE
-from skyddsnat.suppression import STATUSES, suppress_table
+from skyddsnat.rules.action_programmes import BOARD_STRUCTURE, MEASURES
+from skyddsnat.rules.disclosure_audit import audit
+from skyddsnat.rules.kommunbild import BLOCKS, COUNT_COLUMNS, STRUCTURE
+from skyddsnat.rules.suppression import STATUSES, suppress_table
 
 SPANS = ((0, 6), (0, 9), (7, 9))  # F-6, F-9, 7-9
 MONTHS = ("2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02",

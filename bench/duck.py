@@ -26,12 +26,17 @@ import duckdb
 import pandas as pd
 
 from bench.duck_sql import ABSENCE_SQL, ABSENCE_SUMS_SQL, fee_sql, skolplikt_sql
-from skyddsnat.absence import pupil_metrics, term_start
-from skyddsnat.income_check import income_check
 from skyddsnat.layout import DataDir
-from skyddsnat.maxtaxa import VERKSAMHETER, _span, basis_points
 from skyddsnat.policy import Policy
-from skyddsnat.school_duty import SKOLPLIKT_FIRST_AGE, SKOLPLIKT_YEARS, find_exceptions, lasar_start
+from skyddsnat.rules.absence import pupil_metrics, term_start
+from skyddsnat.rules.income_check import income_check
+from skyddsnat.rules.maxtaxa import VERKSAMHETER, _span, basis_points
+from skyddsnat.rules.school_duty import (
+    SKOLPLIKT_FIRST_AGE,
+    SKOLPLIKT_YEARS,
+    find_exceptions,
+    lasar_start,
+)
 
 
 @dataclass

@@ -221,7 +221,7 @@ def compute(con: duckdb.DuckDBPyConnection, as_of: date, params: dict) -> dict:
 def write_params(path: Path, as_of: date, kommunkod: str | None) -> None:
     from bench.duck import taxa_table
     from skyddsnat.policy import load_policy
-    from skyddsnat.school_duty import SKOLPLIKT_FIRST_AGE, SKOLPLIKT_YEARS, lasar_start
+    from skyddsnat.rules.school_duty import SKOLPLIKT_FIRST_AGE, SKOLPLIKT_YEARS, lasar_start
 
     policy = load_policy().with_kommunkod(kommunkod or None)
     p = policy.skolplikt
@@ -246,8 +246,8 @@ def check(con: duckdb.DuckDBPyConnection, data: Path, key_dir: Path) -> dict:
     """DuckDB's results, keys pseudonymised with the run's key, against our warehouse."""
     import pandas as pd
 
-    from skyddsnat.keys import load_keys
-    from skyddsnat.pseudonym import pseudonymize_series
+    from skyddsnat.privacy.keys import load_keys
+    from skyddsnat.privacy.pseudonym import pseudonymize_series
 
     chain = load_keys(key_dir).pseudonym_keys
     wh = data / "warehouse"

@@ -75,7 +75,7 @@ def generate_kommun(place: KommunPlats, how: Utgangslage, as_of: date, dest: Pat
 
 
 def ensure_keys(place: KommunPlats) -> None:
-    from skyddsnat.keys import init_keys
+    from skyddsnat.privacy.keys import init_keys
 
     if not place.key_dir.exists():
         init_keys(place.key_dir, place.key_dir.parent / "skyddsbehorig.key")

@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             else scenarios.work_dir(out / "gen", out / "data"))
 
     from pipelines.runner import run_nightly
-    from skyddsnat.keys import load_officer_private
-    from skyddsnat.restricted import unseal_file
+    from skyddsnat.lists.restricted import unseal_file
+    from skyddsnat.privacy.keys import load_officer_private
 
     outcome = run_nightly(data, keys, args.as_of)
     if not outcome.success:

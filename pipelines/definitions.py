@@ -4,7 +4,7 @@ The data dir and key dir come from the environment (SKYDDSNAT_DATA_DIR, SKYDDSNA
 without them the demo's folders are used, so `make ui` shows the demo municipality.
 With SKYDDSNAT_KONSORTIUM (a consortium file) it serves several, see pipelines/konsortium.py.
 The attendance partitions start at the first attendance day the data dir(s) can have
-(`skyddsnat.attendance_start`), not years before it.
+(`skyddsnat.rules.attendance_start`), not years before it.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ from pipelines.konsortium import konsortium_definitions
 from pipelines.resources import Skyddsnat
 from pipelines.schedules import build_schedule
 from pipelines.sensors import build_sensor
-from skyddsnat.attendance_start import attendance_start
 from skyddsnat.konsortium import Konsortium, from_environment
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
+from skyddsnat.rules.attendance_start import attendance_start
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = os.environ.get("SKYDDSNAT_DATA_DIR", str(ROOT / "demo" / "data"))

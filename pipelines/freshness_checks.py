@@ -1,6 +1,6 @@
 """Dagster-native freshness checks on the source assets, from policies/kallor.yaml.
 
-The nightly rule (skyddsnat/freshness.py) judges the age of the data against the reference
+The nightly rule (skyddsnat/ingest/freshness.py) judges the age of the data against the reference
 date and stops the night; these checks judge, in the UI beside each source's three checks,
 whether the source asset has been materialized recently at all (a stopped night, a
 schedule that never ran): a source with `max_alder_dagar: N` must have been read within N

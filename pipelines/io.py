@@ -1,6 +1,6 @@
 """IO manager for pseudonymous tables: Parquet under warehouse/, written atomically.
 
-Every table passes the plaintext guard (skyddsnat/guard.py) before it touches the disk.
+Every table passes the plaintext guard (skyddsnat/privacy/guard.py) before it touches the disk.
 """
 
 
@@ -10,7 +10,7 @@ import pandas as pd
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from skyddsnat.layout import DataDir
-from skyddsnat.storage import write_pseudonymous
+from skyddsnat.privacy.storage import write_pseudonymous
 
 
 class WarehouseIOManager(ConfigurableIOManager):

@@ -7,8 +7,8 @@ from datetime import date
 from dagster import PartitionsDefinition, RunRequest, define_asset_job
 
 from pipelines.freshness_checks import NIGHTLY_SELECTION
-from skyddsnat.day_files import DayFiles
 from skyddsnat.ingest.catalog import entry
+from skyddsnat.ingest.day_files import DayFiles
 from skyddsnat.ingest.inbox import files_for
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
@@ -39,7 +39,7 @@ def attendance_range(data: DataDir, as_of: date, policy) -> tuple[date, date]:
 
     Partitions live as files under warehouse/narvaro/, so a run catches up after downtime
     without re-reading days it already has, a corrected past day is read again
-    (skyddsnat/day_files.py), and the reference day itself is always re-read.
+    (skyddsnat/ingest/day_files.py), and the reference day itself is always re-read.
     """
     ledger = DayFiles(data.state)
     todo = [d for d, p in files_for(data.inbox, entry(policy, "narvaro"), as_of)

@@ -17,18 +17,18 @@ from pathlib import Path
 
 from dagster import Failure
 
-from skyddsnat.action_programmes import InvalidTerm
-from skyddsnat.cases import CaseProblem
-from skyddsnat.excel import ListSpecError
-from skyddsnat.guard import PlaintextLeak
+from skyddsnat.delivery.outbox import OutboxProblem
 from skyddsnat.ingest.errors import SourceFileError
-from skyddsnat.keys import KeyProblem
-from skyddsnat.maxtaxa import UncoveredMonth
-from skyddsnat.outbox import OutboxProblem
+from skyddsnat.lists.cases import CaseProblem
+from skyddsnat.lists.excel import ListSpecError
+from skyddsnat.lists.reidentify import ReidentificationRefused
 from skyddsnat.policy import PolicyError
-from skyddsnat.reidentify import ReidentificationRefused
-from skyddsnat.seal import SealBroken
-from skyddsnat.vault import VaultTampered
+from skyddsnat.privacy.guard import PlaintextLeak
+from skyddsnat.privacy.keys import KeyProblem
+from skyddsnat.privacy.seal import SealBroken
+from skyddsnat.privacy.vault import VaultTampered
+from skyddsnat.rules.action_programmes import InvalidTerm
+from skyddsnat.rules.maxtaxa import UncoveredMonth
 
 # Exceptions whose messages are written to name a rule, file, line or column — never a value.
 SAFE_ERRORS: tuple[type[BaseException], ...] = (

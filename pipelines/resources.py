@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
-from skyddsnat.keys import (
+from skyddsnat.layout import DataDir
+from skyddsnat.policy import DEFAULT_POLICY_DIR, Policy, load_policy
+from skyddsnat.privacy.keys import (
     Keys,
     load_keys,
     seeded_keys,
     seeded_officer_private,
     verify_against_data,
 )
-from skyddsnat.layout import DataDir
-from skyddsnat.policy import DEFAULT_POLICY_DIR, Policy, load_policy
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 

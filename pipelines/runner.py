@@ -15,9 +15,9 @@ from pathlib import Path
 from dagster import DagsterEventType, DagsterInstance, logger
 
 from pipelines.jobs import JOB_NAME, run_config, run_tags
-from skyddsnat.keys import load_keys, verify_against_data
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
+from skyddsnat.privacy.keys import load_keys, verify_against_data
 
 LOG_DIR = "logs"
 FINISHED = ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED", "STEP_UP_FOR_RETRY")

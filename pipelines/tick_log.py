@@ -1,13 +1,13 @@
 """What a schedule or sensor tick writes to its tick log before it requests a night.
 
 A run that will stop on a missing or stale feed says so already where the tick is shown
-(skyddsnat/freshness.py decides, as the source assets will)."""
+(skyddsnat/ingest/freshness.py decides, as the source assets will)."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from skyddsnat.freshness import night_findings
+from skyddsnat.ingest.freshness import night_findings
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import DEFAULT_POLICY_DIR, PolicyError, load_policy
 

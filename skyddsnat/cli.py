@@ -82,7 +82,7 @@ def keys_init(key_dir: Path = typer.Option(..., "--key-dir",
                   ..., "--officer-key-out", help="Fil för den skyddsbehörigas privata nyckel."),
               force: bool = typer.Option(False, "--force", help="Skriv över befintliga nycklar.")):
     """Skapa pseudonymnyckel, valvets nyckelring och handläggarens nyckelpar."""
-    from skyddsnat.keys import KeyProblem, init_keys
+    from skyddsnat.privacy.keys import KeyProblem, init_keys
 
     try:
         init_keys(key_dir, officer_key_out, force=force)
@@ -95,7 +95,7 @@ def keys_init(key_dir: Path = typer.Option(..., "--key-dir",
 @keys_app.command("rotate")
 def keys_rotate(key_dir: Path = typer.Option(..., "--key-dir")):
     """Lägg till en ny valvnyckel och gör den aktiv (kör sedan `keys rewrap`)."""
-    from skyddsnat.keys import KeyProblem, rotate_vault_key
+    from skyddsnat.privacy.keys import KeyProblem, rotate_vault_key
 
     try:
         new_id = rotate_vault_key(key_dir)
@@ -115,11 +115,11 @@ def keys_rewrap(key_dir: Path = typer.Option(..., "--key-dir"),
 
     Arkivet är förseglat till förvararen och berörs inte; arkivfiler från före förseglingen
     förseglas här en gång."""
-    from skyddsnat.archive import custodian_key, seal_legacy
-    from skyddsnat.identity_store import key_ids_in_use, rewrap_vault
-    from skyddsnat.keys import KeyProblem, load_keys, retire_vault_keys, verify_against_data
     from skyddsnat.layout import DataDir
     from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
+    from skyddsnat.privacy.archive import custodian_key, seal_legacy
+    from skyddsnat.privacy.identity_store import key_ids_in_use, rewrap_vault
+    from skyddsnat.privacy.keys import KeyProblem, load_keys, retire_vault_keys, verify_against_data
 
     data = DataDir(data_dir)
     try:
@@ -142,9 +142,9 @@ def keys_rotate_pseudonym(key_dir: Path = typer.Option(..., "--key-dir"),
                           data_dir: Path = typer.Option(..., "--data-dir")):
     """Ny pseudonymnyckel: varje lagrad pseudonym nycklas om (även förseglade personers),
     ärende-id och status följer med. Avbruten? Kör kommandot igen."""
-    from skyddsnat.keys import KeyProblem
+    from skyddsnat.privacy.keys import KeyProblem
+    from skyddsnat.privacy.vault import VaultTampered
     from skyddsnat.rotation import rotate_pseudonym
-    from skyddsnat.vault import VaultTampered
 
     try:
         done = rotate_pseudonym(key_dir, data_dir)
@@ -186,8 +186,8 @@ def run_cmd(data_dir: Path = typer.Option(..., "--data-dir"),
                 None, "--policy-dir", envvar="SKYDDSNAT_POLICY_DIR",
                 help="Kommunens granskade policykatalog (annars den medföljande policies/).")):
     """Kör nattjobbet en gång, i processen, precis som schemat kör det."""
-    from skyddsnat.keys import KeyProblem
     from skyddsnat.policy import PolicyError
+    from skyddsnat.privacy.keys import KeyProblem
 
     if kommunkod and not (len(kommunkod) == 4 and kommunkod.isdigit()):
         _fail("kommunkoden ska vara fyra siffror", 2)
@@ -214,7 +214,7 @@ def _run_summary(data_dir: Path, day: date, outcome) -> str:
     """A short Swedish summary: what was delivered, what it rests on, any warnings."""
     import json
 
-    from skyddsnat.freshness import bases
+    from skyddsnat.ingest.freshness import bases
     from skyddsnat.layout import DataDir
 
     data = DataDir(data_dir)
@@ -241,10 +241,10 @@ def unseal_cmd(file: Path = typer.Argument(..., help="En restricted/*.sealed-fil
                                             help="Handläggarens öppningslogg (standard: "
                                                  "oppningslogg/ bredvid nyckeln).")):
     """Öppna en förseglad lista (endast den särskilt behöriga handläggaren); loggas lokalt."""
-    from skyddsnat.keys import KeyProblem, load_officer_private
-    from skyddsnat.officer_log import default_log_dir, record_unseal
-    from skyddsnat.restricted import open_sealed_list, unseal_doc
-    from skyddsnat.seal import SealBroken
+    from skyddsnat.lists.restricted import open_sealed_list, unseal_doc
+    from skyddsnat.privacy.keys import KeyProblem, load_officer_private
+    from skyddsnat.privacy.officer_log import default_log_dir, record_unseal
+    from skyddsnat.privacy.seal import SealBroken
 
     if not file.is_file():
         _fail(f"filen {file} finns inte", 2)
@@ -277,11 +277,11 @@ def archive_restore(data_dir: Path = typer.Option(..., "--data-dir"),
                                                   help="Lägg exporterna i inkorgen för "
                                                        "omkörning.")):
     """Öppna en arkivdag med förvararens nyckel för omkörning; förs in i revisionsloggen."""
-    from skyddsnat.archive import restore
-    from skyddsnat.audit import AuditLog
-    from skyddsnat.keys import KeyProblem, load_officer_private
     from skyddsnat.layout import DataDir
-    from skyddsnat.seal import SealBroken
+    from skyddsnat.privacy.archive import restore
+    from skyddsnat.privacy.audit import AuditLog
+    from skyddsnat.privacy.keys import KeyProblem, load_officer_private
+    from skyddsnat.privacy.seal import SealBroken
 
     data = DataDir(data_dir)
     try:
@@ -328,9 +328,9 @@ def policy_explain(policy_dir: Path = typer.Option(None, "--policy-dir",
                                             help="Skriv till fil (.md eller .html)."),
                    konsortium: Path = _KONSORTIUM):
     """Registerförteckning (art. 30 GDPR) på svenska: vem får vilka uppgifter, varför, hur länge."""
+    from skyddsnat.delivery.policy_explain import explain_html, explain_markdown
     from skyddsnat.konsortium import explain_section, load_konsortium
     from skyddsnat.policy import DEFAULT_POLICY_DIR, PolicyError, load_policy
-    from skyddsnat.policy_explain import explain_html, explain_markdown
 
     try:
         p = load_policy(policy_dir or DEFAULT_POLICY_DIR)
@@ -351,8 +351,8 @@ def audit_verify(data_dir: Path = typer.Option(None, "--data-dir"),
                                               help="En annan logg, t.ex. handläggarens "
                                                    "öppningslogg.")):
     """Kontrollera revisionsloggens (eller öppningsloggens) hashkedja."""
-    from skyddsnat.audit import AuditLog
     from skyddsnat.layout import DataDir
+    from skyddsnat.privacy.audit import AuditLog
 
     if (data_dir is None) == (log_dir is None):
         _fail("ange antingen --data-dir eller --log-dir", 2)

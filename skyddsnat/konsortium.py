@@ -159,8 +159,8 @@ def from_environment() -> Konsortium | None:
 
 def explain_section(k: Konsortium):
     """The consortium as a section of the register of processing (`policy explain`)."""
+    from skyddsnat.delivery.policy_explain import Section
     from skyddsnat.policy import policy_hash
-    from skyddsnat.policy_explain import Section
 
     rows = [[p.kommunkod, p.namn, str(p.data_dir),
              str(p.key_dir) if p.key_dir else f"hemlighet {p.key_secret}",

@@ -49,7 +49,7 @@ class SourceFile(Strict):
     `max_alder_dagar`: the newest file may be this many days older than the reference date
     (snapshots and daily files only; period files are never stale). `vid_avvikelse`: a
     missing, stale or implausibly small feed stops the night, or is delivered with a
-    warning on every list that rests on it. See skyddsnat/freshness.py.
+    warning on every list that rests on it. See skyddsnat/ingest/freshness.py.
     """
 
     fil: str
@@ -121,7 +121,7 @@ class Retention(Strict):
     # list kind ("forseglade": the sealed lists), else the standard.
     listor_dagar: dict[str, int] = Field(default_factory=dict)
     listor_dagar_standard: int = Field(ge=1)
-    # When a processed, archived export leaves the inbox (skyddsnat/inbox_cleanup.py).
+    # When a processed, archived export leaves the inbox (skyddsnat/ingest/inbox_cleanup.py).
     inkorg_rensas: Literal["efter_lyckad_korning", "aldrig"]
 
     def list_days(self, kind: str) -> int:

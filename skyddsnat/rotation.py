@@ -2,12 +2,12 @@
 
 The new pseudonym of a person is HMAC(k_new, old pseudonym): composing keyed hashes needs no
 plaintext, so persons whose vault records the host cannot open (sealed) are re-keyed too.
-Ingest then hashes through the chain (skyddsnat/pseudonym.py), and no stored pseudonym is
+Ingest then hashes through the chain (skyddsnat/privacy/pseudonym.py), and no stored pseudonym is
 computable from the old key alone. What is stored under a pseudonym moves with it:
 
 - the AES vault and its staging (the pseudonym is the associated data: re-encrypted);
 - sealed identities (bound to the old id by HPKE `info`: sealed again in an envelope bound
-  to the new id, without opening them — skyddsnat/seal.py `rebind_identity`);
+  to the new id, without opening them — skyddsnat/privacy/seal.py `rebind_identity`);
 - every pseudonym column of the warehouse and of state/ (the case history keeps its case
   ids and labels, so the next night finds each case and reports it `kvarstar`);
 - the key check values (only the new chain's is kept: the old key no longer runs);
@@ -36,11 +36,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from skyddsnat.audit import AuditLog
-from skyddsnat.cases import load_history
-from skyddsnat.identity_store import SEALED_FILE, STAGING, VAULT_FILE
 from skyddsnat.ingest.source_table import stored_pnr_columns
-from skyddsnat.keys import (
+from skyddsnat.layout import DataDir
+from skyddsnat.lists.cases import load_history
+from skyddsnat.privacy.audit import AuditLog
+from skyddsnat.privacy.identity_store import SEALED_FILE, STAGING, VAULT_FILE
+from skyddsnat.privacy.keys import (
     KEY_CHECK_FILE,
     PSEUDONYM_FILE,
     ROTATION_JOURNAL,
@@ -51,10 +52,9 @@ from skyddsnat.keys import (
     pseudonym_check,
     verify_against_data,
 )
-from skyddsnat.layout import DataDir
-from skyddsnat.pseudonym import PSEUDONYM_HEX, pseudonymize_series
-from skyddsnat.seal import rebind_identity
-from skyddsnat.vault import decrypt_identities, encrypt_identities
+from skyddsnat.privacy.pseudonym import PSEUDONYM_HEX, pseudonymize_series
+from skyddsnat.privacy.seal import rebind_identity
+from skyddsnat.privacy.vault import decrypt_identities, encrypt_identities
 
 PENDING_KEY = PSEUDONYM_FILE + ".ny"
 SUFFIX = ".rotera"

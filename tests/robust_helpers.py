@@ -24,9 +24,9 @@ from pathlib import Path
 
 import openpyxl
 
-from skyddsnat.audit import AuditLog
-from skyddsnat.keys import ENV_KEYRING, ENV_OFFICER_PUBLIC, ENV_PSEUDONYM
-from skyddsnat.restricted import unseal_file
+from skyddsnat.lists.restricted import unseal_file
+from skyddsnat.privacy.audit import AuditLog
+from skyddsnat.privacy.keys import ENV_KEYRING, ENV_OFFICER_PUBLIC, ENV_PSEUDONYM
 from tests.canary import files_under, personnummer_in, read_text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -291,7 +291,7 @@ def first_night(prefix: str, seed: int, day1: date, day2: date):
     """A tiny municipality generated for `day2` whose first night ran on `day1` (with
     yesterday's snapshots): yields (base dir, that scenario); removed afterwards."""
     from skyddsnat.generate import TINY, generate
-    from skyddsnat.keys import init_keys
+    from skyddsnat.privacy.keys import init_keys
 
     base = fast_tmp(prefix)
     try:

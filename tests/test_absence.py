@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyddsnat.absence import (
+from skyddsnat.policy import Absence
+from skyddsnat.rules.absence import (
     case_register_findings,
     classify,
     fold_days,
@@ -19,7 +20,6 @@ from skyddsnat.absence import (
     term_start,
     with_findings,
 )
-from skyddsnat.policy import Absence
 
 POLICY = Absence(nivaer={"uppmarksamma": 10, "oroande": 15, "hog": 20},
                  hog_sammanhangande_dagar=5, ogiltig_flagga_procent=5, senaste_dagar=28)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skyddsnat.action_programmes import (
+from skyddsnat.rules.action_programmes import (
     InvalidTerm,
     pupil_summary,
     rektor_list,

@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from skyddsnat.archive import (
+from skyddsnat.policy import load_policy
+from skyddsnat.privacy.archive import (
     LEGACY_MAGIC,
     MAGIC,
     archive_file,
@@ -24,9 +25,8 @@ from skyddsnat.archive import (
     restore,
     seal_legacy,
 )
-from skyddsnat.keys import init_keys, load_keys, load_officer_private
-from skyddsnat.policy import load_policy
-from skyddsnat.seal import SealBroken
+from skyddsnat.privacy.keys import init_keys, load_keys, load_officer_private
+from skyddsnat.privacy.seal import SealBroken
 
 AS_OF = date(2025, 9, 15)
 CSV = ("personnummer;fornamn;efternamn;utdelningsadress\n"

@@ -26,10 +26,10 @@ from pipelines.resources import (
     StockholmClock,
 )
 from skyddsnat.generate import TINY, generate
-from skyddsnat.keys import init_keys
 from skyddsnat.layout import DataDir
+from skyddsnat.lists.restricted import unseal_file
 from skyddsnat.policy import DEFAULT_POLICY_DIR
-from skyddsnat.restricted import unseal_file
+from skyddsnat.privacy.keys import init_keys
 
 pytestmark = pytest.mark.slow
 

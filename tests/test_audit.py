@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from skyddsnat.audit import HEAD_NAME, LOG_NAME, AuditLog
 from skyddsnat.cli import app
 from skyddsnat.layout import DataDir
+from skyddsnat.privacy.audit import HEAD_NAME, LOG_NAME, AuditLog
 
 RUNNER = CliRunner()
 
@@ -67,7 +67,7 @@ def _edit(ls):
 
 def _edit_and_rehash(ls):
     """An attacker recomputes the edited line's own hash: the next line's link breaks."""
-    from skyddsnat.audit import _digest
+    from skyddsnat.privacy.audit import _digest
 
     entry = json.loads(ls[2])
     entry["details"]["antal"] = 99

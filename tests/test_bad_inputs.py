@@ -18,7 +18,7 @@ from skyddsnat.ingest.parse import NOT_FUTURE
 from skyddsnat.ingest.source_table import IngestResult, ingest_file
 from skyddsnat.personnummer import luhn_digit
 from skyddsnat.policy import load_policy
-from skyddsnat.pseudonym import pseudonym
+from skyddsnat.privacy.pseudonym import pseudonym
 
 REF = date(2025, 9, 15)
 POLICY = load_policy()

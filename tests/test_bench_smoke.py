@@ -14,8 +14,8 @@ from bench.report import render  # noqa: E402
 from pipelines.runner import run_nightly  # noqa: E402
 from skyddsnat.generate.profiles import TINY  # noqa: E402
 from skyddsnat.ingest.source_table import ingest_file  # noqa: E402
-from skyddsnat.keys import load_keys  # noqa: E402
 from skyddsnat.policy import load_policy  # noqa: E402
+from skyddsnat.privacy.keys import load_keys  # noqa: E402
 
 AS_OF = date(2026, 6, 10)
 

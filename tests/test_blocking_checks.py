@@ -13,8 +13,8 @@ from dagster import DagsterEventType, DagsterInstance
 
 from pipelines.runner import run_nightly
 from skyddsnat.generate import TINY, generate
-from skyddsnat.keys import init_keys
 from skyddsnat.policy import DEFAULT_POLICY_DIR
+from skyddsnat.privacy.keys import init_keys
 
 AS_OF = date(2026, 11, 20)
 
@@ -45,7 +45,7 @@ def broken_register(tmp_path_factory):
 
 def test_without_the_check_the_volume_rule_stops_a_register_of_nobody(tmp_path):
     """With the policy's min_rader the same register stops at its source asset."""
-    from skyddsnat.freshness import snapshot_volume_finding
+    from skyddsnat.ingest.freshness import snapshot_volume_finding
     from skyddsnat.policy import load_policy
 
     rule = load_policy().kallor.kallor["folkbokforing"]
@@ -86,8 +86,8 @@ def weakened(real):
     that the audit of the result fails: the table a careless hand edit would deliver."""
     from dataclasses import replace
 
-    from skyddsnat.disclosure_audit import audit
-    from skyddsnat.suppression import PUBLICERAD, SEKUNDAR
+    from skyddsnat.rules.disclosure_audit import audit
+    from skyddsnat.rules.suppression import PUBLICERAD, SEKUNDAR
 
     def suppress(inner, structure, k, **kw):
         result = real(inner, structure, k, **kw)
@@ -104,7 +104,7 @@ def weakened(real):
 
 @pytest.fixture(scope="module")
 def weakened_kommunbild(tmp_path_factory):
-    import skyddsnat.kommunbild as kb
+    import skyddsnat.rules.kommunbild as kb
 
     root = tmp_path_factory.mktemp("weakened")
     generate(TINY, root / "data", AS_OF, seed=5)

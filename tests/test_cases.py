@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyddsnat.cases import (
+from skyddsnat.lists.cases import (
     CaseProblem,
     assign_case_ids,
     empty_history,
@@ -18,7 +18,7 @@ from skyddsnat.cases import (
     update_history,
 )
 from skyddsnat.lists.catalog import list_spec
-from skyddsnat.pseudonym import case_id
+from skyddsnat.privacy.pseudonym import case_id
 
 KEY = b"k" * 32
 SPEC = list_spec("skolplikt")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from skyddsnat.keys import init_keys
+from skyddsnat.privacy.keys import init_keys
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -78,11 +78,11 @@ def test_unseal_with_a_wrong_path_or_key_gives_one_line(tmp_path, keys):
 
     import pandas as pd
 
-    from skyddsnat.keys import load_keys
     from skyddsnat.lists.catalog import list_spec
+    from skyddsnat.lists.reidentify import officer_fields
+    from skyddsnat.lists.restricted import write_sealed_list
     from skyddsnat.policy import load_policy
-    from skyddsnat.reidentify import officer_fields
-    from skyddsnat.restricted import write_sealed_list
+    from skyddsnat.privacy.keys import load_keys
 
     sealed = write_sealed_list(tmp_path / "skolplikt.sealed", list_spec("skolplikt"),
                                pd.DataFrame(), pd.DataFrame({"person_id": [], "sealed": []}),
@@ -107,7 +107,7 @@ def test_a_dagster_home_that_does_not_exist_gives_one_line(tmp_path):
 
 
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_trace(tmp_path):
-    from skyddsnat.audit import LOG_NAME
+    from skyddsnat.privacy.audit import LOG_NAME
 
     data = tmp_path / "data"
     (data / "audit" / LOG_NAME).mkdir(parents=True)  # a folder where the log file should be

@@ -20,9 +20,9 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 from pipelines.jobs import attendance_range
 from pipelines.runner import run_nightly
 from skyddsnat.generate import TINY, generate
-from skyddsnat.keys import init_keys
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import load_policy
+from skyddsnat.privacy.keys import init_keys
 
 pytestmark = pytest.mark.slow
 

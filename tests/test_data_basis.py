@@ -20,9 +20,9 @@ from dagster import DagsterInstance
 
 from pipelines.runner import run_nightly
 from skyddsnat.generate import TINY, generate
-from skyddsnat.keys import init_keys, load_officer_private
+from skyddsnat.lists.restricted import unseal_file
 from skyddsnat.policy import DEFAULT_POLICY_DIR
-from skyddsnat.restricted import unseal_file
+from skyddsnat.privacy.keys import init_keys, load_officer_private
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,9 @@ from pipelines.definitions import build_definitions, defs
 from pipelines.jobs import JOB_NAME, RANGE_END, RANGE_START
 from pipelines.schedules import build_schedule
 from pipelines.sensors import build_sensor
-from skyddsnat.attendance_start import attendance_start
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import load_policy
+from skyddsnat.rules.attendance_start import attendance_start
 
 GRAPH_SNAPSHOT = Path(__file__).parent / "asset_graph.txt"
 

@@ -13,18 +13,18 @@ import pytest
 
 from assets.delivery.assets import INPUTS
 from assets.delivery.lists import delivery_inputs
-from skyddsnat import render
-from skyddsnat.cases import empty_history, track_cases, track_lists
-from skyddsnat.delivery import deliver
-from skyddsnat.excel import HEADERS, read_list
-from skyddsnat.identity_store import merge_vault, stage_identities
-from skyddsnat.keys import init_keys, load_keys
-from skyddsnat.labels import LABELS
+from skyddsnat.delivery.deliver import deliver
 from skyddsnat.layout import DataDir
+from skyddsnat.lists import render
+from skyddsnat.lists.cases import empty_history, track_cases, track_lists
 from skyddsnat.lists.catalog import list_spec
+from skyddsnat.lists.excel import HEADERS, read_list
+from skyddsnat.lists.labels import LABELS
+from skyddsnat.lists.render import WORKERS_ENV
 from skyddsnat.policy import load_policy
-from skyddsnat.render import WORKERS_ENV
-from skyddsnat.suppression import TOTAL
+from skyddsnat.privacy.identity_store import merge_vault, stage_identities
+from skyddsnat.privacy.keys import init_keys, load_keys
+from skyddsnat.rules.suppression import TOTAL
 
 POLICY = load_policy()
 AS_OF = date(2025, 11, 3)

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyddsnat.action_programmes import BOARD_STRUCTURE
-from skyddsnat.charts import page_figures
-from skyddsnat.disclosure_audit import (
+from skyddsnat.lists.charts import page_figures
+from skyddsnat.rules.action_programmes import BOARD_STRUCTURE
+from skyddsnat.rules.disclosure_audit import (
     AuditError,
     TableStructure,
     audit,
@@ -19,8 +19,8 @@ from skyddsnat.disclosure_audit import (
     group_protected,
     nested,
 )
-from skyddsnat.kommunbild import COUNT_COLUMNS, STRUCTURE
-from skyddsnat.suppression import with_margins
+from skyddsnat.rules.kommunbild import COUNT_COLUMNS, STRUCTURE
+from skyddsnat.rules.suppression import with_margins
 
 K = 5
 KEYS = ["manad", "skolenhet", "arskurs"]

@@ -21,10 +21,10 @@ import openpyxl
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from skyddsnat.audit import AuditLog
-from skyddsnat.excel import read_list
 from skyddsnat.generate import TINY, generate
-from skyddsnat.keys import init_keys
+from skyddsnat.lists.excel import read_list
+from skyddsnat.privacy.audit import AuditLog
+from skyddsnat.privacy.keys import init_keys
 from tests.canary import files_under, personnummer_in, read_text, tokens_for
 
 pytestmark = pytest.mark.slow
@@ -332,8 +332,8 @@ def test_action_programme_lists_hold_f_without_programme(kommun):
 
 
 def _year_confirmed(year: int) -> bool:
-    from skyddsnat.maxtaxa import period_for
     from skyddsnat.policy import load_policy
+    from skyddsnat.rules.maxtaxa import period_for
 
     fees = load_policy().maxtaxa
     return all(period_for(f"{year}-{m:02d}", fees).bekraftad for m in range(1, 13))

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from skyddsnat.excel import (
+from skyddsnat.lists.catalog import list_spec
+from skyddsnat.lists.excel import (
     LIST_SHEET,
     SUMMARY_SHEET,
     ListSpecError,
@@ -20,8 +21,7 @@ from skyddsnat.excel import (
     write_list_xlsx,
     write_table_xlsx,
 )
-from skyddsnat.labels import LABELS, codes, display, label, to_code
-from skyddsnat.lists.catalog import list_spec
+from skyddsnat.lists.labels import LABELS, codes, display, label, to_code
 from skyddsnat.policy import load_policy
 
 POLICY = load_policy()

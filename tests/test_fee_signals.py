@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyddsnat.fee_signals import signals
+from skyddsnat.rules.fee_signals import signals
 
 P1, P2, M, C1, C2 = (f"{n:032x}" for n in range(11, 16))
 

@@ -1,6 +1,6 @@
 """No silent holes: a missing, stale or truncated feed stops the night or warns on every list.
 
-The rule itself (skyddsnat/freshness.py) is tested on its own; the pipeline tests run whole
+The rule itself (skyddsnat/ingest/freshness.py) is tested on its own; the pipeline tests run whole
 nights on a tiny municipality: each `stoppa` case fails naming the source and leaves the
 previous delivery and case history exactly as they were, each `varna` case delivers with
 the warning in the first rows of the affected lists' summary sheets.
@@ -22,7 +22,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.runner import run_nightly
-from skyddsnat.freshness import (
+from skyddsnat.generate import TINY, generate
+from skyddsnat.ingest.freshness import (
     Basis,
     age_finding,
     bases,
@@ -31,9 +32,8 @@ from skyddsnat.freshness import (
     snapshot_volume_finding,
     warnings_for,
 )
-from skyddsnat.generate import TINY, generate
-from skyddsnat.keys import init_keys
 from skyddsnat.policy import DEFAULT_POLICY_DIR, PolicyError, SourceFile, load_policy
+from skyddsnat.privacy.keys import init_keys
 
 AS_OF = date(2026, 11, 20)  # a Friday
 SNAP = SourceFile(fil="x", typ="ogonblicksbild", nyckel=["personnummer"], max_alder_dagar=1,
@@ -114,7 +114,7 @@ def test_the_recorded_basis_survives_and_a_stop_is_never_the_accepted_one(tmp_pa
     record(tmp_path, Basis("elevregister", "2026-11-19", "e1.csv", "2026-11-19", 100))
     record(tmp_path, Basis("elevregister", "2026-11-20", "e2.csv", "2026-11-20", 10,
                            status="stoppad"))
-    from skyddsnat.freshness import last_accepted_rows
+    from skyddsnat.ingest.freshness import last_accepted_rows
 
     assert last_accepted_rows(tmp_path, "elevregister") == 100
     assert set(bases(tmp_path, AS_OF)) == {"elevregister"}
@@ -135,7 +135,7 @@ def test_policy_refuses_a_maximum_age_on_a_period_file(tmp_path):
 
 
 def test_the_register_of_processing_states_each_sources_freshness_rule(tmp_path):
-    from skyddsnat.policy_explain import explain_markdown
+    from skyddsnat.delivery.policy_explain import explain_markdown
 
     shutil.copytree(DEFAULT_POLICY_DIR, tmp_path / "p")
     path = tmp_path / "p" / "kallor.yaml"

@@ -7,12 +7,12 @@ from datetime import date
 
 import pytest
 
-from skyddsnat.archive import archive_file
-from skyddsnat.audit import AuditLog
-from skyddsnat.inbox_cleanup import clean, processed_exports, removed
-from skyddsnat.keys import init_keys, load_keys
+from skyddsnat.ingest.inbox_cleanup import clean, processed_exports, removed
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import load_policy
+from skyddsnat.privacy.archive import archive_file
+from skyddsnat.privacy.audit import AuditLog
+from skyddsnat.privacy.keys import init_keys, load_keys
 
 DAY = date(2026, 11, 20)
 POLICY = load_policy()
@@ -49,7 +49,7 @@ def test_only_archived_exports_dated_up_to_the_night_go(tmp_path):
 
 
 def test_a_cleanup_killed_half_way_is_finished_as_the_same_entry(tmp_path, monkeypatch):
-    import skyddsnat.inbox_cleanup as cleanup
+    import skyddsnat.ingest.inbox_cleanup as cleanup
 
     data = _setup(tmp_path)
     audit = AuditLog(data.audit)
@@ -82,8 +82,8 @@ def test_the_policy_decides_whether_the_inbox_is_cleaned(tmp_path, setting, kept
 
     from assets.delivery.assets import inkorg_rensning
     from pipelines.resources import Skyddsnat
+    from skyddsnat.delivery.policy_explain import explain_markdown
     from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
-    from skyddsnat.policy_explain import explain_markdown
 
     data = _setup(tmp_path)
     pdir = tmp_path / "policies"

@@ -17,7 +17,7 @@ import pytest
 
 from skyddsnat.ingest.catalog import catalog
 from skyddsnat.ingest.inbox import files_for
-from skyddsnat.keys import load_officer_private
+from skyddsnat.privacy.keys import load_officer_private
 from tests.robust_helpers import (
     audit_entries,
     check_delivery,

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyddsnat.income_check import income_check, years_to_check
-from skyddsnat.maxtaxa import VERKSAMHETER, UncoveredMonth, fee, period_for, round_half_up_div
 from skyddsnat.policy import load_policy
+from skyddsnat.rules.income_check import income_check, years_to_check
+from skyddsnat.rules.maxtaxa import VERKSAMHETER, UncoveredMonth, fee, period_for, round_half_up_div
 
 FEES = load_policy().maxtaxa
 PAYER, COPAYER, CHILD, OTHER_PAYER, OTHER_CHILD = (f"{n:032x}" for n in range(1, 6))

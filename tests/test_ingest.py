@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 import skyddsnat.ingest.source_table as source_table
 from schemas.sources import schema
 from skyddsnat.contract import SOURCES
-from skyddsnat.guard import PlaintextLeak, assert_pseudonymous
 from skyddsnat.ingest.errors import SourceFileError
 from skyddsnat.ingest.parse import parse_amount
 from skyddsnat.ingest.reader import decode, read_source
 from skyddsnat.ingest.source_table import ingest_file
 from skyddsnat.personnummer import all_forms, luhn_digit
 from skyddsnat.policy import load_policy
-from skyddsnat.pseudonym import pseudonym, pseudonymize_series
+from skyddsnat.privacy.guard import PlaintextLeak, assert_pseudonymous
+from skyddsnat.privacy.pseudonym import pseudonym, pseudonymize_series
 
 REF = date(2025, 9, 15)
 POLICY = load_policy()
@@ -265,7 +265,7 @@ def test_guard_catches_exactly_the_personnummer_shape(value):
     """The guard's column-wide RE2 match agrees with the Python pattern on every string."""
     import re
 
-    from skyddsnat.guard import PNR_SHAPE
+    from skyddsnat.privacy.guard import PNR_SHAPE
 
     leaks = bool(re.fullmatch(PNR_SHAPE, value))
     for column in (pd.Series([value, None], dtype="string"), pd.Series([value, 3], dtype=object)):
@@ -346,7 +346,7 @@ def test_arrow_reader_takes_plain_exports(tmp_path, monkeypatch):
     pd.Series(["x", None, "8001011234"], dtype=object),
 ])
 def test_write_pseudonymous_refuses_plaintext_before_writing(tmp_path, column):
-    from skyddsnat.storage import write_pseudonymous
+    from skyddsnat.privacy.storage import write_pseudonymous
 
     target = tmp_path / "t.parquet"
     with pytest.raises(PlaintextLeak, match="kolumnen x") as info:
@@ -356,7 +356,7 @@ def test_write_pseudonymous_refuses_plaintext_before_writing(tmp_path, column):
 
 
 def test_write_pseudonymous_stores_what_pandas_would(tmp_path):
-    from skyddsnat.storage import write_pseudonymous
+    from skyddsnat.privacy.storage import write_pseudonymous
 
     frame = pd.DataFrame({"person_id": pd.array(["a" * 32, None], dtype="string"),
                           "n": pd.array([1, None], dtype="Int64"),

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from skyddsnat.identity_store import (
+from skyddsnat.privacy.identity_store import (
     SEALED_FILE,
     VAULT_FILE,
     key_ids_in_use,
@@ -20,7 +20,7 @@ from skyddsnat.identity_store import (
     rewrap_vault,
     stage_identities,
 )
-from skyddsnat.keys import (
+from skyddsnat.privacy.keys import (
     ENV_KEYRING,
     ENV_OFFICER_PUBLIC,
     ENV_PSEUDONYM,
@@ -35,8 +35,14 @@ from skyddsnat.keys import (
     rotate_vault_key,
     verify_against_data,
 )
-from skyddsnat.seal import SealBroken, open_bytes, open_identities, seal_bytes, seal_identities
-from skyddsnat.vault import VaultTampered, decrypt_identities, encrypt_identities, rewrap
+from skyddsnat.privacy.seal import (
+    SealBroken,
+    open_bytes,
+    open_identities,
+    seal_bytes,
+    seal_identities,
+)
+from skyddsnat.privacy.vault import VaultTampered, decrypt_identities, encrypt_identities, rewrap
 
 P = [f"{i:032x}" for i in range(1, 5)]
 IDENTITIES = pd.DataFrame({
@@ -331,7 +337,7 @@ def test_key_dir_is_private(key_dir):
 
 def test_a_rebound_identity_opens_under_its_new_id_only(tmp_path, key_dir):
     """Rotation moves a sealed identity to the re-keyed pseudonym without opening it."""
-    from skyddsnat.seal import rebind_identity
+    from skyddsnat.privacy.seal import rebind_identity
 
     keys = load_keys(key_dir)
     private = load_officer_private(tmp_path / "officer.pem")
@@ -360,8 +366,8 @@ def test_a_chained_pseudonym_composes_keyed_hashes():
     import hashlib
     import hmac
 
-    from skyddsnat.keys import pseudonym_check
-    from skyddsnat.pseudonym import pseudonym, pseudonymize_series
+    from skyddsnat.privacy.keys import pseudonym_check
+    from skyddsnat.privacy.pseudonym import pseudonym, pseudonymize_series
 
     k1, k2 = bytes(range(32)), bytes(range(1, 33))
     p1 = pseudonym(k1, "201503122384")

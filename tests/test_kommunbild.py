@@ -11,16 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skyddsnat.charts import board_page
-from skyddsnat.kommunbild import (
+from skyddsnat.lists.charts import board_page
+from skyddsnat.policy import Absence, Suppression
+from skyddsnat.rules.kommunbild import (
     STATUS_COLUMNS,
     combine_month_sums,
     kommunbild,
     month_sums,
     pupil_month_counts,
 )
-from skyddsnat.policy import Absence, Suppression
-from skyddsnat.suppression import TOTAL
+from skyddsnat.rules.suppression import TOTAL
 
 POLICY = SimpleNamespace(
     franvaro=Absence(nivaer={"uppmarksamma": 10, "oroande": 15, "hog": 20},
@@ -171,8 +171,8 @@ def test_policy_komplement_decides_group_disclosure(tmp_path):
 
     import yaml
 
+    from skyddsnat.delivery.policy_explain import explain_markdown
     from skyddsnat.policy import DEFAULT_POLICY_DIR, PolicyError, load_policy
-    from skyddsnat.policy_explain import explain_markdown
 
     sums, pl = town(seed=2)
     everyone = pl.loc[(pl["skolenhetskod"] == SCHOOLS[0]) & (pl["arskurs"] == 1), "person_id"]
@@ -202,7 +202,7 @@ def test_policy_komplement_decides_group_disclosure(tmp_path):
 def test_a_month_of_too_few_school_days_is_named_and_left_out():
     from datetime import date
 
-    from skyddsnat.data_basis import partial_months, partial_note
+    from skyddsnat.delivery.data_basis import partial_months, partial_note
 
     days = [date(2026, 11, d) for d in (2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 16)] + \
         [date(2026, 12, 1)]

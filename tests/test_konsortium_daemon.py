@@ -31,8 +31,8 @@ from bench.konsortium import fresh_data_dir, settle
 from pipelines.drift import Deployment, instance_yaml
 from pipelines.jobs import KOMMUN_TAG
 from skyddsnat.generate import TINY, generate
-from skyddsnat.keys import PSEUDONYM_FILE, init_keys
 from skyddsnat.konsortium import ENV_FILE, ENV_ROOT, load_konsortium
+from skyddsnat.privacy.keys import PSEUDONYM_FILE, init_keys
 from tests.canary import files_under, personnummer_in, read_text, tokens_for
 from tests.test_end_to_end import _plant_canaries
 

@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyddsnat.maxtaxa import (
+from skyddsnat.policy import load_policy
+from skyddsnat.rules.maxtaxa import (
     VERKSAMHETER,
     UncoveredMonth,
     fee,
     fees_vectorised,
     period_for,
 )
-from skyddsnat.policy import load_policy
 
 FEES = load_policy().maxtaxa
 P2024 = period_for("2024-05", FEES)

@@ -9,11 +9,7 @@ import re
 import pandas as pd
 import pytest
 
-from skyddsnat.audit import AuditLog
-from skyddsnat.excel import build_summary, write_list_xlsx
-from skyddsnat.keys import init_keys, load_keys
-from skyddsnat.lists.catalog import list_spec
-from skyddsnat.outbox import (
+from skyddsnat.delivery.outbox import (
     DELIVERIES,
     MANIFEST,
     STAGING,
@@ -23,10 +19,14 @@ from skyddsnat.outbox import (
     record_delivery,
     staged_delivery,
 )
+from skyddsnat.lists.catalog import list_spec
+from skyddsnat.lists.excel import build_summary, write_list_xlsx
+from skyddsnat.lists.reidentify import officer_fields
+from skyddsnat.lists.restricted import restricted_path, write_sealed_list
 from skyddsnat.policy import load_policy
-from skyddsnat.reidentify import officer_fields
-from skyddsnat.restricted import restricted_path, write_sealed_list
-from skyddsnat.seal import seal_identities
+from skyddsnat.privacy.audit import AuditLog
+from skyddsnat.privacy.keys import init_keys, load_keys
+from skyddsnat.privacy.seal import seal_identities
 
 POLICY = load_policy()
 SPEC = list_spec("skolplikt")
@@ -168,7 +168,7 @@ def test_death_between_publish_steps_keeps_old_delivery(tmp_path, officer, monke
         raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setattr("skyddsnat.outbox.os.replace", killed)
+        m.setattr("skyddsnat.delivery.outbox.os.replace", killed)
         with pytest.raises(KeyboardInterrupt):
             deliver(tmp_path, officer, name="Andra")
     assert os.readlink(tmp_path / "2025-09-01") == target
@@ -181,7 +181,7 @@ def test_person_lists_leave_the_outbox_after_their_kind_s_retention(tmp_path, of
     """gallring.listor_dagar per kind (skolplikt 14, forseglade 14): a list dated exactly
     14 days back is kept, one day older is purged; the delivery and its manifest stay,
     the manifest names what was purged; the purge is audited once."""
-    from skyddsnat.outbox import list_kind, purge_outbox
+    from skyddsnat.delivery.outbox import list_kind, purge_outbox
 
     assert list_kind("rektor/franvaro_12345678.xlsx") == "franvaro"
     assert list_kind("namnd/atgardsprogram_kommun.xlsx") is None
@@ -221,7 +221,7 @@ def test_person_lists_leave_the_outbox_after_their_kind_s_retention(tmp_path, of
 
 
 def test_whole_deliveries_past_utkorg_dagar_are_purged_and_audited(tmp_path, officer):
-    from skyddsnat.outbox import purge_outbox
+    from skyddsnat.delivery.outbox import purge_outbox
 
     deliver(tmp_path, officer, as_of="2024-08-31")
     audit = AuditLog(tmp_path / "audit")

@@ -10,7 +10,7 @@ from dagster import DagsterEventType, DagsterInstance
 
 from pipelines.runner import run_nightly
 from skyddsnat.generate import TINY, generate
-from skyddsnat.keys import init_keys
+from skyddsnat.privacy.keys import init_keys
 
 AS_OF = date(2026, 11, 20)
 _KEYS: list = []  # the key dir and the generated inbox of the module's municipality
@@ -93,7 +93,7 @@ def test_every_day_file_is_archived_either_way(both):
 def test_invoice_files_from_workers_give_the_same_table_and_vault(both):
     """A first night's invoice months are ingested in workers too; same table, same
     identities staged into the vault, same file cache."""
-    from skyddsnat.identity_store import vault_person_ids
+    from skyddsnat.privacy.identity_store import vault_person_ids
 
     (serial, _, _), (parallel, _, _) = both
     for table in ("avgifter", "betyg", "inkomster"):

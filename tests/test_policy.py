@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from skyddsnat.cli import app
 from skyddsnat.contract import SOURCES
+from skyddsnat.delivery.policy_explain import explain_html, explain_markdown
 from skyddsnat.policy import DEFAULT_POLICY_DIR, PolicyError, load_policy, policy_hash
-from skyddsnat.policy_explain import explain_html, explain_markdown
 
 RUNNER = CliRunner()
 

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from skyddsnat.generate import TINY, generate
-from skyddsnat.keys import init_keys
 from skyddsnat.policy import SHIPPED_POLICY_DIR, PolicyError, load_policy
+from skyddsnat.privacy.keys import init_keys
 
 pytestmark = pytest.mark.slow
 

@@ -22,11 +22,11 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from skyddsnat.absence import classify, pupil_metrics, recent_window, term_start
-from skyddsnat.income_check import income_check
+from skyddsnat.delivery.policy_explain import explain_markdown
 from skyddsnat.policy import SHIPPED_POLICY_DIR, Policy, PolicyError, load_policy
-from skyddsnat.policy_explain import explain_markdown
-from skyddsnat.school_duty import find_exceptions, skolpliktiga
+from skyddsnat.rules.absence import classify, pupil_metrics, recent_window, term_start
+from skyddsnat.rules.income_check import income_check
+from skyddsnat.rules.school_duty import find_exceptions, skolpliktiga
 from tests import test_absence as absence_t
 from tests import test_income_check as income_t
 from tests import test_school_duty as duty_t
@@ -271,7 +271,7 @@ def test_absence_windows_follow_the_policy(tmp_path):
 
 
 def test_anmalan_step_follows_the_policy(tmp_path):
-    from skyddsnat.absence import case_register_findings
+    from skyddsnat.rules.absence import case_register_findings
 
     listed = pd.DataFrame({"person_id": pd.Series(["a" * 32], dtype="string"),
                            "skolenhetskod": pd.Series(["12345678"], dtype="string"),
@@ -286,7 +286,7 @@ def test_anmalan_step_follows_the_policy(tmp_path):
 
 
 def test_streck_threshold_follows_the_policy(tmp_path):
-    from skyddsnat.action_programmes import pupil_summary
+    from skyddsnat.rules.action_programmes import pupil_summary
 
     betyg = pd.DataFrame({"person_id": pd.Series(["a" * 32], dtype="string"),
                           "skolenhetskod": pd.Series(["12345678"], dtype="string"),
@@ -337,7 +337,7 @@ def test_fee_keys_decide_the_income_check(tmp_path):
 
 
 def test_period_bounds_decide_coverage(tmp_path):
-    from skyddsnat.maxtaxa import UncoveredMonth
+    from skyddsnat.rules.maxtaxa import UncoveredMonth
 
     late = changed(tmp_path, "maxtaxa.yaml", _period_2024(lambda p: p.update(fran="2024-02")),
                    "a")
@@ -363,8 +363,8 @@ def test_bekraftad_reaches_the_summary(tmp_path):
 
 
 def test_signal_keys_decide_the_signals(tmp_path):
-    from skyddsnat.fee_signals import billed_signals
-    from skyddsnat.income_check import billed_in_year
+    from skyddsnat.rules.fee_signals import billed_signals
+    from skyddsnat.rules.income_check import billed_in_year
 
     billed = billed_in_year(income_t.avgifter(income_t.year_of(900, anmald=20_000)), 2024)
     incomes = income_t.inkomster({income_t.PAYER: 400_000})  # 33 333 a month
@@ -383,9 +383,9 @@ def test_signal_keys_decide_the_signals(tmp_path):
 # --- suppression ----------------------------------------------------------------------------
 
 def test_k_and_symbol_decide_the_board(tmp_path):
-    from skyddsnat.disclosure_audit import audit
-    from skyddsnat.kommunbild import STRUCTURE, kommunbild
-    from skyddsnat.suppression import split_status
+    from skyddsnat.rules.disclosure_audit import audit
+    from skyddsnat.rules.kommunbild import STRUCTURE, kommunbild
+    from skyddsnat.rules.suppression import split_status
     from tests.test_kommunbild import town
 
     sums, pl = town(seed=3)
@@ -406,9 +406,9 @@ def test_k_and_symbol_decide_the_board(tmp_path):
 
 
 def test_minsta_bas_andel_decides_ratios(tmp_path):
-    from skyddsnat.charts import page_figures
-    from skyddsnat.kommunbild import kommunbild
-    from skyddsnat.suppression import split_status
+    from skyddsnat.lists.charts import page_figures
+    from skyddsnat.rules.kommunbild import kommunbild
+    from skyddsnat.rules.suppression import split_status
     from tests.test_kommunbild import town
 
     sums, pl = town(seed=4)
@@ -424,8 +424,8 @@ def test_minsta_bas_andel_decides_ratios(tmp_path):
 # --- gallring -------------------------------------------------------------------------------
 
 def test_retention_days_decide_the_purges(tmp_path):
-    from skyddsnat.archive import purge as purge_archive
-    from skyddsnat.outbox import purge as purge_outbox
+    from skyddsnat.delivery.outbox import purge as purge_outbox
+    from skyddsnat.privacy.archive import purge as purge_archive
 
     as_of = date(2026, 6, 1)
     short = changed(tmp_path, "gallring.yaml", lambda d: d.update(arkiv_dagar=10,
@@ -444,8 +444,8 @@ def test_retention_texts_reach_the_register(tmp_path):
         revisionslogg_ar=17, hanteringsanvisning="Kanariehantering: lås in listan."))
     text = explain_markdown(policy)
     assert "17 år" in text and "Kanariehantering: lås in listan." in text
-    from skyddsnat.excel import build_summary
     from skyddsnat.lists.catalog import list_spec
+    from skyddsnat.lists.excel import build_summary
 
     rows = pd.DataFrame({"status": pd.Series(dtype="string")})
     summary = build_summary(list_spec("skolplikt", policy=policy), policy, date(2026, 1, 5),
@@ -465,8 +465,8 @@ def test_role_texts_reach_the_register(tmp_path):
     text = explain_markdown(policy)
     for canary in ("Kanarierektor", "Kanariesyfte", "Kanarielag 1 §"):
         assert canary in text
-    from skyddsnat.excel import build_summary
     from skyddsnat.lists.catalog import list_spec
+    from skyddsnat.lists.excel import build_summary
 
     rows = pd.DataFrame({"status": pd.Series(dtype="string")})
     summary = build_summary(list_spec("franvaro", "12345678", policy=policy), policy,
@@ -497,7 +497,7 @@ def test_forseglad_mottagare_is_the_sealed_role(tmp_path):
     assert ListCatalog(SHIPPED).sealed("skolplikt").role == "skyddsbehorig"
     sealed = ListCatalog(policy).sealed("skolplikt")
     assert sealed.role == "registrator"
-    from skyddsnat.reidentify import officer_fields
+    from skyddsnat.lists.reidentify import officer_fields
 
     assert officer_fields(policy) == ["personnummer", "fornamn", "efternamn"]
 
@@ -505,7 +505,7 @@ def test_forseglad_mottagare_is_the_sealed_role(tmp_path):
 # --- skydd ----------------------------------------------------------------------------------
 
 def test_markeringar_and_spridning_decide_who_is_protected(tmp_path):
-    from skyddsnat.protection import protected_persons
+    from skyddsnat.privacy.protection import protected_persons
 
     kid, mother, payer = "a" * 32, "b" * 32, "c" * 32
     personer = pd.DataFrame({
@@ -645,7 +645,7 @@ def run_source_asset(asset, root: Path, policy_dir: Path) -> tuple[bool, str]:
 
     from pipelines.io import WarehouseIOManager
     from pipelines.resources import Skyddsnat
-    from skyddsnat.keys import init_keys
+    from skyddsnat.privacy.keys import init_keys
 
     (root / "data" / "inbox").mkdir(parents=True)
     init_keys(root / "keys", root / "officer.key")

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skyddsnat.policy import load_policy
-from skyddsnat.protection import household_links, protected_persons
+from skyddsnat.privacy.protection import household_links, protected_persons
 
 SKYDD = load_policy().skydd
 MARKS = list(SKYDD.markeringar)

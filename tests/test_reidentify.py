@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skyddsnat.lists.catalog import list_spec
-from skyddsnat.policy import load_policy
-from skyddsnat.reidentify import (
+from skyddsnat.lists.reidentify import (
     ReidentificationRefused,
     allowed_fields,
     format_personnummer,
     split_and_reidentify,
 )
+from skyddsnat.policy import load_policy
 
 POLICY = load_policy()
 P = [f"{i:032x}" for i in range(6)]

@@ -10,10 +10,9 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from skyddsnat.excel import build_summary, check_list
 from skyddsnat.lists.catalog import list_spec
-from skyddsnat.policy import load_policy
-from skyddsnat.render import (
+from skyddsnat.lists.excel import build_summary, check_list
+from skyddsnat.lists.render import (
     WORKERS_ENV,
     Renderer,
     RenderFailed,
@@ -21,6 +20,7 @@ from skyddsnat.render import (
     helpers,
     list_bytes,
 )
+from skyddsnat.policy import load_policy
 
 POLICY = load_policy()
 SECRET = "Hemlig Hemligsson 19800101-1234"
@@ -43,7 +43,7 @@ def _list_job(n: int):
 
 def _in_helper() -> bool:
     main = sys.modules["__main__"]
-    return getattr(getattr(main, "__spec__", None), "name", "") == "skyddsnat.render"
+    return getattr(getattr(main, "__spec__", None), "name", "") == "skyddsnat.lists.render"
 
 
 def explode(text: str) -> None:

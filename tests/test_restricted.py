@@ -6,14 +6,14 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from skyddsnat.excel import LIST_SHEET, SUMMARY_SHEET, read_list
-from skyddsnat.forklaring import forklaring
-from skyddsnat.keys import init_keys, load_keys, load_officer_private
 from skyddsnat.lists.catalog import list_spec
+from skyddsnat.lists.excel import LIST_SHEET, SUMMARY_SHEET, read_list
+from skyddsnat.lists.forklaring import forklaring
+from skyddsnat.lists.reidentify import officer_fields
+from skyddsnat.lists.restricted import BUCKET, open_sealed_list, unseal_file, write_sealed_list
 from skyddsnat.policy import load_policy
-from skyddsnat.reidentify import officer_fields
-from skyddsnat.restricted import BUCKET, open_sealed_list, unseal_file, write_sealed_list
-from skyddsnat.seal import SealBroken, seal_identities
+from skyddsnat.privacy.keys import init_keys, load_keys, load_officer_private
+from skyddsnat.privacy.seal import SealBroken, seal_identities
 
 POLICY = load_policy()
 P = [f"{i:032x}" for i in range(3)]

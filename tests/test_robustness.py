@@ -32,9 +32,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from skyddsnat.cases import load_history
 from skyddsnat.generate import TINY, generate
-from skyddsnat.keys import (
+from skyddsnat.lists.cases import load_history
+from skyddsnat.privacy.keys import (
     KEYRING_FILE,
     OFFICER_PUBLIC_FILE,
     PSEUDONYM_FILE,

@@ -21,10 +21,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import skyddsnat.rotation as rotation
-from skyddsnat.cases import load_history
-from skyddsnat.keys import ROTATION_JOURNAL, KeyProblem, load_keys, load_officer_private
+from skyddsnat.lists.cases import load_history
 from skyddsnat.personnummer import normalize
-from skyddsnat.pseudonym import pseudonymize_series
+from skyddsnat.privacy.keys import ROTATION_JOURNAL, KeyProblem, load_keys, load_officer_private
+from skyddsnat.privacy.pseudonym import pseudonymize_series
 from tests.robust_helpers import (
     audit_entries,
     cli,
@@ -171,7 +171,7 @@ def test_a_rotation_killed_after_the_switch_is_finished_by_running_it_again(town
     journal = s.data / "state" / ROTATION_JOURNAL
     assert journal.exists() and json.loads(journal.read_text())["till"] == "p2"
     with pytest.raises(KeyProblem, match="avbruten"):
-        from skyddsnat.keys import verify_against_data
+        from skyddsnat.privacy.keys import verify_against_data
         verify_against_data(load_keys(s.keys), s.data / "state")
     monkeypatch.setattr(rotation, "_finish", real)
     done = rotation.rotate_pseudonym(s.keys, s.data)

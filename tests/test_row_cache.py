@@ -129,7 +129,7 @@ def test_rows_naming_a_person_the_vault_lacks_are_not_reused(tmp_path):
     """A vault deleted or restored from an older backup: those rows are parsed (and their
     identities staged) again instead of being trusted."""
     from assets.sources.ingest import _load_rows
-    from skyddsnat.identity_store import VAULT_FILE
+    from skyddsnat.privacy.identity_store import VAULT_FILE
 
     class Keys:
         pseudonym_key = KEY

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from skyddsnat.personnummer import birth_date
 from skyddsnat.policy import SchoolDuty
-from skyddsnat.school_duty import (
+from skyddsnat.rules.school_duty import (
     ORSAKER,
     data_quality_findings,
     exception_schools,
@@ -390,7 +390,7 @@ _PSEUDO = st.sampled_from([f"{i:032x}" for i in range(6)] + ["kort", None])
 def test_number_pseudonyms_is_an_exact_numbering(columns, collide):
     """Equal values get equal numbers and different values different ones, whether the words
     path (fixed-width pseudonyms), a forced mix collision or the string fallback decides."""
-    import skyddsnat.pseudonym as ps
+    import skyddsnat.privacy.pseudonym as ps
 
     series = [pd.Series(c, dtype="string") for c in columns]
     with pytest.MonkeyPatch.context() as mp:
@@ -410,7 +410,7 @@ def test_number_pseudonyms_is_an_exact_numbering(columns, collide):
 
 
 def test_number_pseudonyms_takes_the_word_path_for_pseudonyms():
-    from skyddsnat.pseudonym import _pseudonym_words, pseudonym
+    from skyddsnat.privacy.pseudonym import _pseudonym_words, pseudonym
 
     ids = pd.Series([pseudonym(b"k" * 32, str(i)) for i in range(5)], dtype="string")
     words = _pseudonym_words(pd.concat([ids, ids.iloc[1:3]], ignore_index=True))

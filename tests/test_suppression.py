@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skyddsnat.disclosure_audit import audit
-from skyddsnat.kommunbild import BLOCKS, COUNT_COLUMNS, STRUCTURE
-from skyddsnat.suppression import (
+from skyddsnat.rules.disclosure_audit import audit
+from skyddsnat.rules.kommunbild import BLOCKS, COUNT_COLUMNS, STRUCTURE
+from skyddsnat.rules.suppression import (
     KOMPLEMENT,
     PRIMAR,
     PUBLICERAD,

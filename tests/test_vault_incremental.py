@@ -2,14 +2,14 @@
 
 import pandas as pd
 
-from skyddsnat.identity_store import (
+from skyddsnat.privacy.identity_store import (
     VAULT_FILE,
     merge_vault,
     read_identities,
     read_sealed,
     stage_identities,
 )
-from skyddsnat.keys import init_keys, load_keys, rotate_vault_key
+from skyddsnat.privacy.keys import init_keys, load_keys, rotate_vault_key
 
 P1, P2 = "a" * 32, "b" * 32
 

@@ -8,17 +8,17 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from skyddsnat.audit import AuditLog
-from skyddsnat.identity_store import (
+from skyddsnat.policy import load_policy
+from skyddsnat.privacy.audit import AuditLog
+from skyddsnat.privacy.identity_store import (
     merge_vault,
     read_identities,
     read_sealed,
     stage_identities,
     vault_person_ids,
 )
-from skyddsnat.keys import init_keys, load_keys
-from skyddsnat.policy import load_policy
-from skyddsnat.vault_retention import SEEN_FILE, named_in, purge_absent
+from skyddsnat.privacy.keys import init_keys, load_keys
+from skyddsnat.privacy.vault_retention import SEEN_FILE, named_in, purge_absent
 
 P = [f"{i:032x}" for i in range(1, 5)]
 DAY = date(2026, 9, 1)

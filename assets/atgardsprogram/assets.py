@@ -6,14 +6,14 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, Output, multi_asse
 from assets.constants import GROUP_ATGARDSPROGRAM
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.action_programmes import (
+from skyddsnat.rules.action_programmes import (
     BOARD_STRUCTURE,
     MEASURES,
     pupil_summary,
     rektor_list,
     school_table,
 )
-from skyddsnat.suppression import STATUS_PREFIX, TOTAL, suppress_table
+from skyddsnat.rules.suppression import STATUS_PREFIX, TOTAL, suppress_table
 
 
 def latest_term(betyg: pd.DataFrame) -> str | None:

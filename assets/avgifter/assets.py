@@ -6,15 +6,15 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, Output, multi_asse
 from assets.constants import GROUP_AVGIFTER
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.fee_signals import SIGNAL_COLUMNS, billed_signals
-from skyddsnat.income_check import (
+from skyddsnat.policy import Fees
+from skyddsnat.rules.fee_signals import SIGNAL_COLUMNS, billed_signals
+from skyddsnat.rules.income_check import (
     HOUSEHOLD_COLUMNS,
     MONTH_COLUMNS,
     billed_in_year,
     check_billed,
     years_to_check,
 )
-from skyddsnat.policy import Fees
 
 
 @multi_asset(

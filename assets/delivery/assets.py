@@ -7,10 +7,10 @@ from assets.constants import GROUP_DELIVERY
 from assets.delivery.lists import READ_IN_PART, delivery_inputs, list_heads
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.archive import purge as purge_archive
-from skyddsnat.audit import AuditLog
-from skyddsnat.delivery import deliver
-from skyddsnat.inbox_cleanup import clean
+from skyddsnat.delivery.deliver import deliver
+from skyddsnat.ingest.inbox_cleanup import clean
+from skyddsnat.privacy.archive import purge as purge_archive
+from skyddsnat.privacy.audit import AuditLog
 
 INPUTS = ("skolplikt_arenden", "skolplikt_datakvalitet", "inkomstkontroll_hushall",
           "inkomstkontroll_signaler", "franvaro_elever", "kommunbild_tabell",

@@ -9,17 +9,17 @@ import pyarrow.parquet as pq
 
 from assets.atgardsprogram.assets import latest_term
 from assets.franvaro.days import stored_days
-from skyddsnat.absence import recent_window, term_start
-from skyddsnat.charts import board_html
-from skyddsnat.data_basis import partial_months, partial_note, summary_head
-from skyddsnat.delivery import BoardTable, ListInput
-from skyddsnat.forklaring import forklaring
-from skyddsnat.freshness import LIST_SOURCES, bases
-from skyddsnat.income_check import INOM_TOLERANS, LISTED
-from skyddsnat.labels import label
+from skyddsnat.delivery.data_basis import partial_months, partial_note, summary_head
+from skyddsnat.delivery.deliver import BoardTable, ListInput
+from skyddsnat.ingest.freshness import LIST_SOURCES, bases
 from skyddsnat.layout import DataDir
 from skyddsnat.lists.catalog import ListCatalog, ListSpec
-from skyddsnat.suppression import TOTAL, split_status
+from skyddsnat.lists.charts import board_html
+from skyddsnat.lists.forklaring import forklaring
+from skyddsnat.lists.labels import label
+from skyddsnat.rules.absence import recent_window, term_start
+from skyddsnat.rules.income_check import INOM_TOLERANS, LISTED
+from skyddsnat.rules.suppression import TOTAL, split_status
 
 CELL_STATUS_SHEET = "Cellstatus"
 

@@ -14,7 +14,8 @@ from assets.franvaro.days import day_before, read_between, rewritten_since, stor
 from assets.sources.narvaro import read_days
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.absence import (
+from skyddsnat.delivery.data_basis import partial_months
+from skyddsnat.rules.absence import (
     case_register_findings,
     classify,
     fold_days,
@@ -26,8 +27,7 @@ from skyddsnat.absence import (
     term_start,
     with_findings,
 )
-from skyddsnat.data_basis import partial_months
-from skyddsnat.kommunbild import combine_month_sums, kommunbild, month_sums
+from skyddsnat.rules.kommunbild import combine_month_sums, kommunbild, month_sums
 
 STATE = "franvaro_tillstand"
 MONTHS = "franvaro_manadssummor"

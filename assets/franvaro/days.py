@@ -27,7 +27,7 @@ def rewritten_since(data: DataDir, days: list[date], until: date, since: Path) -
     """Was a stored day up to `until` written after `since` (a corrected or late day file)?
 
     The term state folds each day once; a day it already holds that was stored again since
-    (skyddsnat/day_files.py re-reads a changed day file) means the state must be rebuilt.
+    (skyddsnat/ingest/day_files.py re-reads a changed day file) means the state must be rebuilt.
     """
     if not since.exists():
         return False

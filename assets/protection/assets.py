@@ -8,11 +8,11 @@ from assets.constants import GROUP_PROTECTION
 from assets.sources.tables import DESCRIPTIONS
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.audit import AuditLog
-from skyddsnat.identity_store import merge_vault
 from skyddsnat.ingest.source_table import stored_pnr_columns
-from skyddsnat.protection import protected_persons
-from skyddsnat.vault_retention import named_in, purge_absent
+from skyddsnat.privacy.audit import AuditLog
+from skyddsnat.privacy.identity_store import merge_vault
+from skyddsnat.privacy.protection import protected_persons
+from skyddsnat.privacy.vault_retention import named_in, purge_absent
 
 
 @asset(

@@ -9,7 +9,7 @@ from assets.constants import GROUP_SKOLPLIKT
 from assets.sources.narvaro import read_days
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.school_duty import (
+from skyddsnat.rules.school_duty import (
     data_quality_findings,
     exception_schools,
     find_exceptions,

@@ -1,4 +1,4 @@
-"""Source assets' side of skyddsnat/freshness.py: stop, or warn and record the basis."""
+"""Source assets' side of skyddsnat/ingest/freshness.py: stop, or warn and record the basis."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date
 from dagster import Failure, MetadataValue
 
 from pipelines.resources import Skyddsnat
-from skyddsnat.freshness import Basis, Finding, age_finding, record, source_dates
+from skyddsnat.ingest.freshness import Basis, Finding, age_finding, record, source_dates
 
 
 def age_findings(skyddsnat: Skyddsnat, source: str, as_of: date,

@@ -21,16 +21,16 @@ from pipelines.privacy import SafeError
 from pipelines.resources import Skyddsnat
 from schemas.gx_suites import validate as gx_validate
 from schemas.sources import empty, schema
-from skyddsnat.archive import archive_file, archive_quarantine, custodian_key
-from skyddsnat.identity_store import stage_identities, vault_person_ids
-from skyddsnat.inbox_cleanup import removed, removed_dates
 from skyddsnat.ingest.catalog import entry, stored_column
 from skyddsnat.ingest.inbox import files_for
+from skyddsnat.ingest.inbox_cleanup import removed, removed_dates
 from skyddsnat.ingest.memo import PnrMemo
 from skyddsnat.ingest.row_cache import RowCache, digest_key
 from skyddsnat.ingest.source_table import IngestResult, ingest_file
 from skyddsnat.policy import Policy
-from skyddsnat.storage import write_pseudonymous
+from skyddsnat.privacy.archive import archive_file, archive_quarantine, custodian_key
+from skyddsnat.privacy.identity_store import stage_identities, vault_person_ids
+from skyddsnat.privacy.storage import write_pseudonymous
 
 CACHE_DIR = "_filcache"
 ROW_CACHE = "rader"

@@ -21,15 +21,15 @@ from assets.sources.ingest import Ingested, Tally, ingest_checked, source_check_
 from assets.sources.workers import mapped, workers_for
 from pipelines.privacy import SafeError, privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.archive import archive_file, archive_quarantine, custodian_key
-from skyddsnat.day_files import DayFiles
-from skyddsnat.freshness import Basis, day_volume_finding, stored_days
-from skyddsnat.inbox_cleanup import removed, removed_dates
 from skyddsnat.ingest.catalog import entry
+from skyddsnat.ingest.day_files import DayFiles
+from skyddsnat.ingest.freshness import Basis, day_volume_finding, stored_days
 from skyddsnat.ingest.inbox import daily_file
+from skyddsnat.ingest.inbox_cleanup import removed, removed_dates
 from skyddsnat.ingest.source_table import IngestResult
 from skyddsnat.policy import Policy
-from skyddsnat.storage import write_pseudonymous
+from skyddsnat.privacy.archive import archive_file, archive_quarantine, custodian_key
+from skyddsnat.privacy.storage import write_pseudonymous
 
 NAME = "narvaro"
 
@@ -57,7 +57,7 @@ def ingest_day(path: Path, day: date, policy: Policy, pseudonym_key: bytes, refe
 
 def narvaro_asset(partitions_def: PartitionsDefinition) -> AssetsDefinition:
     """The attendance asset over the code location's partitions (they start at its data
-    dir's first attendance day: `skyddsnat.attendance_start`)."""
+    dir's first attendance day: `skyddsnat.rules.attendance_start`)."""
     return asset(
         name=NAME,
         group_name=GROUP_SOURCES,

@@ -14,10 +14,10 @@ from assets.sources.basis import age_findings, settle
 from assets.sources.ingest import CACHE_DIR, Tally, ingest_files, source_check_specs
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from skyddsnat.freshness import Basis, last_accepted_rows, snapshot_volume_finding
-from skyddsnat.inbox_cleanup import removed, removed_dates
 from skyddsnat.ingest.catalog import SourceEntry, entry
+from skyddsnat.ingest.freshness import Basis, last_accepted_rows, snapshot_volume_finding
 from skyddsnat.ingest.inbox import files_for, newest_snapshot
+from skyddsnat.ingest.inbox_cleanup import removed, removed_dates
 from skyddsnat.ingest.income_year import refuse_future_income_files
 
 DESCRIPTIONS = {

@@ -1,7 +1,7 @@
 """Childcare fee billing (avgifter), taxed incomes (inkomster) and the planted income-check
 anomalies, with a minimal private maxtaxa helper for the months written.
 
-The real rule lives in `skyddsnat.maxtaxa`; this copy only needs to bill the synthetic
+The real rule lives in `skyddsnat.rules.maxtaxa`; this copy only needs to bill the synthetic
 months and to recompute the truth the income check must reproduce.
 """
 

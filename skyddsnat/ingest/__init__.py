@@ -1,1 +1,4 @@
-"""Reading inbox files: decode, structure-check, parse, pseudonymise, quarantine."""
+"""Ingest: the inbox's files, their freshness, and turning each row into a pseudonymous row.
+
+Decode, structure-check, parse, pseudonymise, quarantine; the first room data passes.
+"""

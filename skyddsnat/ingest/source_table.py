@@ -27,7 +27,7 @@ from skyddsnat.ingest.reader import read_source
 from skyddsnat.ingest.row_cache import RowCache, row_digester
 from skyddsnat.personnummer import birth_dates
 from skyddsnat.policy import Policy
-from skyddsnat.pseudonym import pseudonymize_series
+from skyddsnat.privacy.pseudonym import pseudonymize_series
 
 REASONS = ("ogiltigt_personnummer", "saknat_varde", "ogiltigt_format", "orimligt_varde",
            "okand_kod", "dubblett", "fel_antal_falt")

@@ -1,1 +1,1 @@
-"""Lists and their delivery: what each list holds, for whom, and how it is written."""
+"""Lists: what each list holds and for whom, re-identification, sealing and the workbooks."""

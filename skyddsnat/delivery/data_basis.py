@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from skyddsnat.freshness import Basis, warnings_for
+from skyddsnat.ingest.freshness import Basis, warnings_for
 
 ABSENCE_KINDS = ("franvaro", "kommunbild", "atgardsprogram")
 

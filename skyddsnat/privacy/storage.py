@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from skyddsnat.guard import pseudonymous_table
+from skyddsnat.privacy.guard import pseudonymous_table
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skyddsnat.income_check import BilledYear, billed_in_year, household_income, int_codes
+from skyddsnat.rules.income_check import BilledYear, billed_in_year, household_income, int_codes
 
 OFORANDRAD_INKOMST_HOG_TAXERING = "oforandrad_inkomst_hog_taxering"
 SAMMA_MEDBETALARE_FLERA_HUSHALL = "samma_medbetalare_flera_hushall"

@@ -28,8 +28,8 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from skyddsnat.audit import AuditLog
-from skyddsnat.storage import file_sha256
+from skyddsnat.privacy.audit import AuditLog
+from skyddsnat.privacy.storage import file_sha256
 
 STAGING = ".staging"
 DELIVERIES = ".deliveries"

@@ -4,7 +4,7 @@ Everything shown is one of `page_figures`, read from the published kommunbild ta
 is a published cell, a share is drawn only when its numerator and base are both published and
 the base is at least `min_base` pupils (a ratio follows its suppressed count); otherwise the
 page shows the symbol. The audit checks the same figures against the proven table
-(`skyddsnat.disclosure_audit.figure_problems`) before anything is delivered.
+(`skyddsnat.rules.disclosure_audit.figure_problems`) before anything is delivered.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
 
-from skyddsnat.suppression import TOTAL
+from skyddsnat.rules.suppression import TOTAL
 
 LEVEL_COLUMNS = {"antal_10": "≥ 10 %", "antal_15": "≥ 15 %", "antal_20": "≥ 20 %"}
 

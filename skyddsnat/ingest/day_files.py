@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from skyddsnat.ingest.inbox import fingerprint
-from skyddsnat.storage import file_sha256
+from skyddsnat.privacy.storage import file_sha256
 
 LEDGER = "narvaro_filer.json"
 

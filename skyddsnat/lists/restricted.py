@@ -24,11 +24,11 @@ import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from skyddsnat.contract import ADDRESS_FIELDS, LISTS
-from skyddsnat.excel import FORKLARING, write_list_xlsx
-from skyddsnat.forklaring import COLUMNS
 from skyddsnat.lists.catalog import ListSpec
-from skyddsnat.reidentify import attach_identities
-from skyddsnat.seal import SealBroken, open_bytes, open_identities, seal_bytes
+from skyddsnat.lists.excel import FORKLARING, write_list_xlsx
+from skyddsnat.lists.forklaring import COLUMNS
+from skyddsnat.lists.reidentify import attach_identities
+from skyddsnat.privacy.seal import SealBroken, open_bytes, open_identities, seal_bytes
 
 BUCKET = 64 * 1024
 HEADER_MAGIC = "SKYDDSNAT-RESTRICTED-1"

@@ -14,7 +14,7 @@ import pandas as pd
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from skyddsnat.keys import Keys
+from skyddsnat.privacy.keys import Keys
 
 VAULT_COLUMNS = ["person_id", "key_id", "nonce", "ct"]
 

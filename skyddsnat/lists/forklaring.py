@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from skyddsnat.labels import LABELS, label
+from skyddsnat.lists.labels import LABELS, label
 from skyddsnat.policy import Policy
 
 COLUMNS = ["varde", "forklaring"]

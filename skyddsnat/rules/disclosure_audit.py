@@ -542,7 +542,7 @@ def _group_frame(system, s, rows) -> pd.DataFrame:
 def figure_problems(figures: pd.DataFrame, table: pd.DataFrame, keys: Sequence[str],
                     min_base: int, symbol: str = "..") -> list[str]:
     """What a page's figures show that the published table does not: each figure (`keys`,
-    `matt`, `bas`, `varde` as in `skyddsnat.charts.page_figures`) must be a published cell,
+    `matt`, `bas`, `varde` as in `skyddsnat.lists.charts.page_figures`) must be a published cell,
     or a share of two published cells with a base of at least `min_base`; NaN (the symbol)
     wherever its count or base is suppressed. Returns the problems (no values in them)."""
     keys = list(keys)

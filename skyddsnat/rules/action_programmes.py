@@ -26,7 +26,7 @@ from datetime import date
 import pandas as pd
 
 from skyddsnat.arrow_strings import isin
-from skyddsnat.disclosure_audit import TableStructure
+from skyddsnat.rules.disclosure_audit import TableStructure
 
 _TERM = re.compile(r"^(HT|VT)(\d{4})$")
 KEY = ["person_id", "skolenhetskod"]

@@ -35,14 +35,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from skyddsnat.maxtaxa import (
+from skyddsnat.policy import Fees
+from skyddsnat.rules.maxtaxa import (
     child_ranks,
     fee_array,
     month_periods,
     round_half_up_div,
     verksamhet_codes,
 )
-from skyddsnat.policy import Fees
 
 EFTERDEBITERING = "efterdebitering"
 ATERBETALNING = "aterbetalning"

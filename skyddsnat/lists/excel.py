@@ -22,15 +22,15 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from skyddsnat.absence import LEVELS
-from skyddsnat.action_programmes import SKAL as AP_SKAL
-from skyddsnat.forklaring import forklaring
-from skyddsnat.income_check import LISTED
-from skyddsnat.labels import CODED_COLUMNS as CODED
-from skyddsnat.labels import MULTI_VALUED, codes, display, label
 from skyddsnat.lists.catalog import PERSON_ID_COLUMNS, ListSpec
+from skyddsnat.lists.forklaring import forklaring
+from skyddsnat.lists.labels import CODED_COLUMNS as CODED
+from skyddsnat.lists.labels import MULTI_VALUED, codes, display, label
 from skyddsnat.policy import Policy
-from skyddsnat.school_duty import ORSAKER
+from skyddsnat.rules.absence import LEVELS
+from skyddsnat.rules.action_programmes import SKAL as AP_SKAL
+from skyddsnat.rules.income_check import LISTED
+from skyddsnat.rules.school_duty import ORSAKER
 
 SUMMARY_SHEET = "Sammanfattning"
 LIST_SHEET = "Lista"
@@ -132,7 +132,7 @@ def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.Da
     """The summary sheet's content: what, for whom, when, counts, retention, handling note,
     and the "Förklaring" of every value the list can hold.
 
-    `head` (warnings and data basis, skyddsnat/data_basis.py) comes first, after the title.
+    `head` (warnings and data basis, skyddsnat/delivery/data_basis.py) comes first, after the title.
 
     `rows` are the general rows (protected persons already split off), and `facts` (shown
     after the counts: the school unit, the grade term, the income check's totals) must be

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from skyddsnat.keys import Keys
-from skyddsnat.seal import SealBroken, open_bytes, seal_bytes
+from skyddsnat.privacy.keys import Keys
+from skyddsnat.privacy.seal import SealBroken, open_bytes, seal_bytes
 
 MAGIC = b"SKYDDSNAT-ARKIV-2\n"
 LEGACY_MAGIC = b"SKYDDSNAT-ARKIV-1\n"

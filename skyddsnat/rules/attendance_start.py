@@ -23,7 +23,7 @@ from skyddsnat.ingest.catalog import entry
 from skyddsnat.ingest.inbox import files_for
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import Policy
-from skyddsnat.school_duty import lasar_start
+from skyddsnat.rules.school_duty import lasar_start
 
 SOURCE = "narvaro"
 

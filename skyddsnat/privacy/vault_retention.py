@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from skyddsnat.audit import AuditLog
-from skyddsnat.identity_store import SEALED_FILE, STAGING, VAULT_FILE, vault_person_ids
-from skyddsnat.storage import write_parquet
+from skyddsnat.privacy.audit import AuditLog
+from skyddsnat.privacy.identity_store import SEALED_FILE, STAGING, VAULT_FILE, vault_person_ids
+from skyddsnat.privacy.storage import write_parquet
 
 SEEN_FILE = "valv_senast_sedd.parquet"
 EVENT = "valv_gallring"

@@ -44,7 +44,7 @@ class Keys:
     vault_keys: dict[str, bytes]
     officer_public: X25519PublicKey
     # Earlier pseudonym keys, oldest first, when the key has been rotated: a pseudonym is
-    # computed through the whole chain (skyddsnat/pseudonym.py). Empty before any rotation.
+    # computed through the whole chain (skyddsnat/privacy/pseudonym.py). Empty before any rotation.
     pseudonym_chain: tuple[bytes, ...] = ()
 
     @property

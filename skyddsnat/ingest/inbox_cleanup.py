@@ -23,11 +23,11 @@ import os
 from datetime import date
 from pathlib import Path
 
-from skyddsnat.audit import AuditLog
 from skyddsnat.ingest.catalog import catalog
 from skyddsnat.ingest.inbox import _stamp_date
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import Policy
+from skyddsnat.privacy.audit import AuditLog
 
 REGISTRY = "inkorg_rensade.json"
 EVENT = "inkorg_rensad"

@@ -9,7 +9,7 @@ So the helper writes no file (a killed run leaves nothing of it behind: it ends 
 pipe closes), its output goes nowhere, and its errors cross back as a type name only (an
 exception's text could carry a value).
 
-The helper is `python -m skyddsnat.render`, not a multiprocessing child: those import the
+The helper is `python -m skyddsnat.lists.render`, not a multiprocessing child: those import the
 parent's main module again, which is slow under Dagster and dangerous from a script.
 """
 
@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from skyddsnat.excel import render_list, write_table_xlsx
 from skyddsnat.lists.catalog import ListSpec
+from skyddsnat.lists.excel import render_list, write_table_xlsx
 
 WORKERS_ENV = "SKYDDSNAT_DELIVERY_WORKERS"
 MIN_JOBS = 40  # the helper costs ~1.5 s of imports; below this many workbooks it does not pay
@@ -180,7 +180,7 @@ class _Helper:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "skyddsnat.render", str(write)], stdin=subprocess.PIPE,
+                [sys.executable, "-m", "skyddsnat.lists.render", str(write)], stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write,),
                 env=env)
         except (OSError, ValueError):

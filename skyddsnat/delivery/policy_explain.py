@@ -12,7 +12,7 @@ import html
 from dataclasses import dataclass, field
 
 from skyddsnat.policy import Policy
-from skyddsnat.seal import SUITE_NAME
+from skyddsnat.privacy.seal import SUITE_NAME
 
 KLASS = {"direkt_identifierare": "Direkt identifierare", "kvasi_identifierare":
          "Indirekt identifierare", "kanslig": "Känslig/integritetskänslig", "operativ": "Operativ"}

@@ -17,10 +17,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from skyddsnat.arrow_strings import isin
-from skyddsnat.keys import Keys
-from skyddsnat.seal import seal_identities
-from skyddsnat.storage import write_parquet
-from skyddsnat.vault import VAULT_COLUMNS, decrypt_identities, encrypt_identities, rewrap
+from skyddsnat.privacy.keys import Keys
+from skyddsnat.privacy.seal import seal_identities
+from skyddsnat.privacy.storage import write_parquet
+from skyddsnat.privacy.vault import VAULT_COLUMNS, decrypt_identities, encrypt_identities, rewrap
 
 VAULT_FILE = "identiteter.parquet"
 SEALED_FILE = "skyddade_identiteter.parquet"

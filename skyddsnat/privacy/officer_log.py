@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from skyddsnat.audit import AuditLog
+from skyddsnat.privacy.audit import AuditLog
 
 EVENT = "oppnad_forseglad_lista"
 

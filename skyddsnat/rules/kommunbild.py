@@ -4,7 +4,7 @@ Counts per month: antal_elever (pupils with scheduled time that month at that sc
 grade) and antal_10/15/20 (of them, total absence that month ≥ 10/15/20 %, policy levels).
 Protected persons are removed before anything is counted. Each month is one table of all
 four counts with its margins (per school: arskurs "Totalt"; per grade: skolenhet "Totalt";
-the municipality), suppressed as a whole (`skyddsnat.suppression`) with the nesting
+the municipality), suppressed as a whole (`skyddsnat.rules.suppression`) with the nesting
 antal_20 ≤ antal_15 ≤ antal_10 ≤ antal_elever and each level a group of antal_elever
 (`STRUCTURE`), until the LP audit proves it. Values are strings ("123" or "..") so the
 published table is exactly what is stored and delivered; each cell's status rides beside
@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from skyddsnat.arrow_strings import isin
-from skyddsnat.disclosure_audit import TableStructure, nested
-from skyddsnat.suppression import STATUS_PREFIX, TOTAL, suppress_table
+from skyddsnat.rules.disclosure_audit import TableStructure, nested
+from skyddsnat.rules.suppression import STATUS_PREFIX, TOTAL, suppress_table
 
 COUNT_COLUMNS = ["antal_elever", "antal_10", "antal_15", "antal_20"]
 THRESHOLDS = {"antal_10": "uppmarksamma", "antal_15": "oroande", "antal_20": "hog"}

@@ -26,8 +26,8 @@ import pandas as pd
 
 from skyddsnat.arrow_strings import isin
 from skyddsnat.lists.catalog import ListSpec
-from skyddsnat.pseudonym import case_id
-from skyddsnat.storage import write_parquet
+from skyddsnat.privacy.pseudonym import case_id
+from skyddsnat.privacy.storage import write_parquet
 
 HISTORY_COLUMNS = ["lista", "arende_id", "person_id", "nyckel", "first_seen", "last_seen",
                    "closed_on"]

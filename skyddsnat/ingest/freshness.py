@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
-from skyddsnat.inbox_cleanup import removed_dates
 from skyddsnat.ingest.catalog import entry
 from skyddsnat.ingest.inbox import files_for
+from skyddsnat.ingest.inbox_cleanup import removed_dates
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import Policy, SourceFile
 
@@ -117,7 +117,7 @@ def source_dates(data: DataDir, policy: Policy, source: str, as_of: date,
                  partitioned: bool = False) -> list[date]:
     """The dates a source's freshness is judged on: its inbox files (later ones included,
     to say so), the processed files removed from the inbox that its stored table rests on
-    (skyddsnat/inbox_cleanup.py) and, for a partitioned source (attendance), the days
+    (skyddsnat/ingest/inbox_cleanup.py) and, for a partitioned source (attendance), the days
     already stored."""
     dates = [d for d, _ in files_for(data.inbox, entry(policy, source))]
     if data.table(source).exists() or partitioned:

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from skyddsnat.arrow_strings import isin
 from skyddsnat.policy import SchoolDuty
-from skyddsnat.pseudonym import number_pseudonyms
+from skyddsnat.privacy.pseudonym import number_pseudonyms
 
 ORSAKER = ("dubbel_placering", "nyinflyttad", "placering_avslutad", "okand")
 FYND = ("narvaro_utan_placering", "placering_okand_person")

@@ -7,7 +7,7 @@ entries and the case history. Board tables carry no identities at all.
 
 A large city has hundreds of lists of a kind (one per school): they are tracked and
 re-identified together in one pass, and their workbooks rendered by this process and, when
-there are many, a helper process (`skyddsnat.render`), so the delivery's time follows its
+there are many, a helper process (`skyddsnat.lists.render`), so the delivery's time follows its
 rows rather than its number of lists.
 """
 
@@ -22,19 +22,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skyddsnat.audit import AuditLog
-from skyddsnat.cases import load_history, save_history, track_lists
-from skyddsnat.excel import build_summary, check_list, protected_members
-from skyddsnat.forklaring import forklaring
-from skyddsnat.identity_store import read_identities, read_sealed
-from skyddsnat.keys import Keys
+from skyddsnat.delivery.outbox import Delivery, purge_outbox, record_delivery, staged_delivery
 from skyddsnat.layout import DataDir
+from skyddsnat.lists.cases import load_history, save_history, track_lists
 from skyddsnat.lists.catalog import PERSON_ID_COLUMNS, ListCatalog, ListSpec
-from skyddsnat.outbox import Delivery, purge_outbox, record_delivery, staged_delivery
+from skyddsnat.lists.excel import build_summary, check_list, protected_members
+from skyddsnat.lists.forklaring import forklaring
+from skyddsnat.lists.reidentify import officer_fields, reidentify_general
+from skyddsnat.lists.render import Renderer, board_bytes, helpers, list_bytes
+from skyddsnat.lists.restricted import restricted_path, write_sealed_list
 from skyddsnat.policy import Policy
-from skyddsnat.reidentify import officer_fields, reidentify_general
-from skyddsnat.render import Renderer, board_bytes, helpers, list_bytes
-from skyddsnat.restricted import restricted_path, write_sealed_list
+from skyddsnat.privacy.audit import AuditLog
+from skyddsnat.privacy.identity_store import read_identities, read_sealed
+from skyddsnat.privacy.keys import Keys
 
 HISTORY_FILE = "arenden.parquet"
 

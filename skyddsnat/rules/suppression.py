@@ -15,7 +15,7 @@ Decisions (documented for the privacy officer):
 - Secondary (`sekundär`): every line (the cells that sum to a margin, with the margin) that
   holds one suppressed cell gets a second, the smallest published cell of the line, inner
   non-zero cells before zeros, margins last. Then the independent audit
-  (`skyddsnat.disclosure_audit`) is asked about the table as it would be published; for
+  (`skyddsnat.rules.disclosure_audit`) is asked about the table as it would be published; for
   each cell (or group) it finds unprotected, the cheapest published cell its bound rests on
   (the LP's binding constraints) is suppressed too — else the cheapest sharing a line, a
   relation or a group with it — until the audit passes. Suppressing more
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from skyddsnat.disclosure_audit import TableStructure, audit
+from skyddsnat.rules.disclosure_audit import TableStructure, audit
 
 PUBLICERAD, PRIMAR, SEKUNDAR, KOMPLEMENT = "publicerad", "primär", "sekundär", "komplement"
 STATUSES = (PUBLICERAD, PRIMAR, SEKUNDAR, KOMPLEMENT)

@@ -1,0 +1,1 @@
+"""Delivery: the night's outbox, the data basis it states and the register of processing."""
