@@ -58,7 +58,7 @@ KOMMUNER = {"2260": Utgangslage("ange", None, None, 11),
 def service_env(root: Path, konsortium: Path = KONSORTIUM) -> dict[str, str]:
     """The environment of the code server and so of every run it launches."""
     return {ENV_FILE: str(konsortium), ENV_ROOT: str(root),
-            "SKYDDSNAT_INGEST_WORKERS": "1", "SKYDDSNAT_DELIVERY_WORKERS": "0"}
+            "SKYDDSNAT_INGEST_WORKERS": "1", "SKYDDSNAT_DELIVERY_WORKERS": "1"}
 
 
 def generate_kommun(place: KommunPlats, how: Utgangslage, as_of: date, dest: Path) -> None:

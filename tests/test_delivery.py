@@ -21,6 +21,7 @@ from skyddsnat.lists.catalog import list_spec
 from skyddsnat.lists.excel import HEADERS, read_list
 from skyddsnat.lists.labels import LABELS
 from skyddsnat.lists.render import WORKERS_ENV
+from skyddsnat.parallel import Helper
 from skyddsnat.policy import load_policy
 from skyddsnat.privacy.identity_store import merge_vault, stage_identities
 from skyddsnat.privacy.keys import init_keys, load_keys
@@ -123,7 +124,7 @@ def run(root, keys, workers: int, monkeypatch) -> DataDir:
                            "fornamn": [f"Namn{i}" for i in range(10)], "efternamn": ["Ek"] * 10})
     stage_identities(keys, data.vault, "folkbokforing", people)
     merge_vault(keys, data.vault, s(PROTECTED))
-    monkeypatch.setenv(WORKERS_ENV, str(workers))
+    monkeypatch.setenv(WORKERS_ENV, str(workers + 1))  # helpers + the delivery itself
     loaded = {n: pd.read_parquet(data.table(n)) for n in INPUTS}
     lists, boards = delivery_inputs(data, loaded, POLICY, AS_OF)
     deliver(data, keys, POLICY, AS_OF, lists, boards, loaded["skyddade"]["person_id"])
@@ -145,14 +146,14 @@ def cells(data: DataDir) -> dict[str, list]:
 def test_same_lists_with_and_without_the_helper(tmp_path, keys, monkeypatch):
     alone = run(tmp_path / "alone", keys, 0, monkeypatch)
     sent = []
-    start, send = render.Renderer.__init__, render._Helper.send
+    start, send = render.Renderer.__init__, Helper.send
 
     def started(self, helpers):  # a small town is done before the helper is up: wait for it
         start(self, helpers)
         assert self.wait_for_helper()
 
     monkeypatch.setattr(render.Renderer, "__init__", started)
-    monkeypatch.setattr(render._Helper, "send", lambda self, job: sent.append(job[0].__name__)
+    monkeypatch.setattr(Helper, "send", lambda self, job: sent.append(job[0].__name__)
                         or send(self, job))
     helped = run(tmp_path / "helped", keys, 1, monkeypatch)
     assert sent  # the helper took part (the board first)

@@ -109,7 +109,7 @@ def konsortium(tmp_path_factory):
 
     deployment = Deployment(root, {ENV_FILE: str(path), ENV_ROOT: str(root),
                                    "SKYDDSNAT_INGEST_WORKERS": "1",
-                                   "SKYDDSNAT_DELIVERY_WORKERS": "0"})
+                                   "SKYDDSNAT_DELIVERY_WORKERS": "1"})
     deployment.write_instance(instance_yaml(3))
     try:
         deployment.start()

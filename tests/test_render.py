@@ -118,7 +118,7 @@ def test_helper_only_for_many_workbooks_unless_configured(monkeypatch):
     assert helpers(10) == 0 and helpers(450) == 1
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert helpers(450) == 0
+    monkeypatch.setenv(WORKERS_ENV, "2")  # working processes, the delivery's included
+    assert helpers(2) == 1
     monkeypatch.setenv(WORKERS_ENV, "1")
-    assert helpers(1) == 1
-    monkeypatch.setenv(WORKERS_ENV, "0")
     assert helpers(450) == 0

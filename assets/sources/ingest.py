@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec
 
 from assets.constants import CHECK_GX, CHECK_PANDERA, CHECK_ROWS
-from assets.sources.workers import mapped, workers_for
 from pipelines.privacy import SafeError
 from pipelines.resources import Skyddsnat
 from schemas.gx_suites import validate as gx_validate
@@ -27,6 +26,7 @@ from skyddsnat.ingest.inbox_cleanup import removed, removed_dates
 from skyddsnat.ingest.memo import PnrMemo
 from skyddsnat.ingest.row_cache import RowCache, digest_key
 from skyddsnat.ingest.source_table import IngestResult, ingest_file
+from skyddsnat.parallel import helper_count, mapped
 from skyddsnat.policy import Policy
 from skyddsnat.privacy.archive import archive_file, archive_quarantine, custodian_key
 from skyddsnat.privacy.identity_store import stage_identities, vault_person_ids
@@ -145,6 +145,8 @@ def _store_rows(cache: Path, path: Path, result: IngestResult) -> None:
             old.unlink()
 
 
+# Processes that ingest, this one included (1: no helper); by default one per core.
+WORKERS_ENV = "SKYDDSNAT_INGEST_WORKERS"
 PER_WORKER = 4  # invoice or grade files (~100 k rows each) a worker must have
 # Per worker process: the same pupils every day, the same households month after month.
 _MEMO = PnrMemo()
@@ -181,10 +183,10 @@ def ingest_files(res: Skyddsnat, source: str, files: list[Path], reference: date
         results.append(_cached(cache_dir, path, key, source) if cache else None)
         if results[-1] is None:
             todo.append((len(results) - 1, path, key))
-    if cache and (workers := workers_for(len(todo), PER_WORKER)) > 1:
+    if cache and (helpers := helper_count(len(todo), PER_WORKER, WORKERS_ENV)):
         # Many new files of a cached source (a first night): ingested in worker processes.
         jobs = [(p, source, policy, keys.pseudonym_keys, reference) for _, p, _ in todo]
-        with mapped(ingest_checked, jobs, workers) as done:
+        with mapped(ingest_checked, jobs, helpers) as done:
             for (i, _, _), result in zip(todo, done, strict=True):
                 results[i] = result
     else:

@@ -17,8 +17,13 @@ from dagster import (
 
 from assets.constants import GROUP_SOURCES
 from assets.sources.basis import age_findings, settle
-from assets.sources.ingest import Ingested, Tally, ingest_checked, source_check_specs
-from assets.sources.workers import mapped, workers_for
+from assets.sources.ingest import (
+    WORKERS_ENV,
+    Ingested,
+    Tally,
+    ingest_checked,
+    source_check_specs,
+)
 from pipelines.privacy import SafeError, privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.ingest.catalog import entry
@@ -27,6 +32,7 @@ from skyddsnat.ingest.freshness import Basis, day_volume_finding, stored_days
 from skyddsnat.ingest.inbox import daily_file
 from skyddsnat.ingest.inbox_cleanup import removed, removed_dates
 from skyddsnat.ingest.source_table import IngestResult
+from skyddsnat.parallel import helper_count, mapped
 from skyddsnat.policy import Policy
 from skyddsnat.privacy.archive import archive_file, archive_quarantine, custodian_key
 from skyddsnat.privacy.storage import write_pseudonymous
@@ -85,10 +91,10 @@ def narvaro(context: AssetExecutionContext, skyddsnat: Skyddsnat):
     ledger = DayFiles(data.state)
     stopped: list[date] = []
     # One day at a time per process: a backfill holds a day's rows in memory, never the year.
-    workers = workers_for(len(jobs), PER_WORKER)
-    if workers > 1:
-        context.log.info(f"{len(jobs)} dagfiler läses i {workers} processer")
-    with mapped(ingest_day, jobs, workers) as done:
+    helpers = helper_count(len(jobs), PER_WORKER, WORKERS_ENV)
+    if helpers:
+        context.log.info(f"{len(jobs)} dagfiler läses i {helpers + 1} processer")
+    with mapped(ingest_day, jobs, helpers) as done:
         for (path, day, *_), (result, stored) in zip(jobs, done, strict=True):
             archive_file(custodian, data.archive, as_of, path)
             archive_quarantine(custodian, data.archive, as_of, result.file, result.quarantine)

@@ -6,6 +6,8 @@ from __future__ import annotations
 class SourceFileError(Exception):
     """A whole file is unusable (encoding, delimiter, columns, truncation, emptiness)."""
 
+    names_no_value = True  # its message is built from file, line and column only (parallel.py)
+
     def __init__(self, file: str, reason: str, line: int | None = None, column: str | None = None):
         self.file, self.reason, self.line, self.column = file, reason, line, column
         where = file

@@ -5,24 +5,14 @@ which is most of its time; on a machine with two cores a helper process takes pa
 while the delivery goes on preparing and rendering the rest. The helper only renders: it
 gets a list's already re-identified and checked rows through a pipe and returns the
 workbook's bytes and fingerprint; the delivery writes them into its staging directory.
-So the helper writes no file (a killed run leaves nothing of it behind: it ends when its
-pipe closes), its output goes nowhere, and its errors cross back as a type name only (an
-exception's text could carry a value).
-
-The helper is `python -m skyddsnat.lists.render`, not a multiprocessing child: those import the
-parent's main module again, which is slow under Dagster and dangerous from a script.
+The helper is the program's one kind of helper process (`skyddsnat.parallel`): it writes
+no file, its output goes nowhere, and its errors cross back as a type name only.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import pickle
 import queue
-import subprocess
-import sys
-import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 
@@ -30,10 +20,10 @@ import pandas as pd
 
 from skyddsnat.lists.catalog import ListSpec
 from skyddsnat.lists.excel import render_list, write_table_xlsx
+from skyddsnat.parallel import Helper, helper_count, receive
 
 WORKERS_ENV = "SKYDDSNAT_DELIVERY_WORKERS"
 MIN_JOBS = 40  # the helper costs ~1.5 s of imports; below this many workbooks it does not pay
-PATIENCE = 600  # seconds to wait for one job before the helper counts as hung
 # Codes and labels stay text in board tables (a school unit code may start with 0).
 LABEL_COLUMNS = ("skolenhet", "skolenhetskod", "skolenhet_namn", "arskurs", "manad")
 
@@ -78,11 +68,9 @@ def numbers_as_numbers(table: pd.DataFrame) -> pd.DataFrame:
 
 def helpers(jobs: int) -> int:
     """Helper processes for a delivery of `jobs` workbooks: one on a machine with more than
-    one core and enough work, else none (`SKYDDSNAT_DELIVERY_WORKERS` overrides: 0 or 1)."""
-    configured = os.environ.get(WORKERS_ENV)
-    if configured:
-        return min(1, max(0, int(configured)))
-    return 1 if (os.cpu_count() or 1) > 1 and jobs >= MIN_JOBS else 0
+    one core and enough work, else none (`SKYDDSNAT_DELIVERY_WORKERS`: working processes,
+    this one included; 1 for none)."""
+    return helper_count(jobs, MIN_JOBS // 2, WORKERS_ENV, most=1)
 
 
 Job = tuple[Callable, tuple, Callable[[object], None]]
@@ -98,7 +86,8 @@ class Renderer:
     """
 
     def __init__(self, helpers: int) -> None:
-        self._helper = self._started = _Helper.start() if helpers > 0 else None
+        self._inbox: queue.Queue = queue.Queue()
+        self._helper = self._started = Helper.start(self._inbox) if helpers > 0 else None
         self._waiting: deque[Job] = deque()
         self._running: Job | None = None
 
@@ -140,11 +129,12 @@ class Renderer:
     def _pump(self, block: bool = False, starting: bool = False) -> None:
         """Take the helper's messages; give it the oldest waiting job if it is idle."""
         while self._helper is not None:
-            message = self._helper.receive(block and (starting or self._running is not None))
+            message = receive(self._inbox, [self._helper],
+                              block and (starting or self._running is not None))
             if message is None:
                 break
             block = False
-            kind, value = message
+            _, kind, value = message
             if kind == "ready":
                 continue
             job, self._running = self._running, None
@@ -162,90 +152,3 @@ class Renderer:
                 self._waiting.appendleft(self._running)
                 self._running = None
                 self._helper = None
-
-
-class _Helper:
-    """The helper process and a thread that reads its results (the pipe never fills up)."""
-
-    def __init__(self, proc: subprocess.Popen, results: int) -> None:
-        self.proc = proc
-        self.ready = False
-        self._inbox: queue.Queue = queue.Queue()
-        self._reader = threading.Thread(target=self._read, args=(results,), daemon=True)
-        self._reader.start()
-
-    @classmethod
-    def start(cls) -> _Helper | None:
-        read, write = os.pipe()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "skyddsnat.lists.render", str(write)], stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write,),
-                env=env)
-        except (OSError, ValueError):
-            os.close(read)
-            return None
-        finally:
-            os.close(write)
-        return cls(proc, read)
-
-    def _read(self, fd: int) -> None:
-        with open(fd, "rb") as results:
-            while True:
-                try:
-                    self._inbox.put(pickle.load(results))
-                except Exception:  # EOF or a broken message: the helper is gone
-                    self._inbox.put(("gone", None))
-                    return
-
-    def receive(self, block: bool) -> tuple[str, object] | None:
-        try:
-            message = self._inbox.get(block=block, timeout=PATIENCE if block else None)
-        except queue.Empty:
-            if not block:
-                return None
-            self.proc.kill()
-            message = ("gone", None)
-        if message[0] == "ready":
-            self.ready = True
-        return message
-
-    def send(self, job: tuple[Callable, tuple]) -> bool:
-        """Hand a job over; False if it cannot be pickled or the helper is gone."""
-        try:
-            data = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
-        except Exception:
-            return False
-        return True
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self.proc.stdin.close()
-        self.proc.kill()
-        self.proc.wait()
-        self._reader.join(timeout=5)
-
-
-def _serve(fd: int) -> None:
-    """The helper: render jobs from stdin until it closes; results to the pipe `fd`."""
-    with open(fd, "wb") as results, sys.stdin.buffer as jobs:
-        pickle.dump(("ready", None), results)
-        results.flush()
-        while True:
-            try:
-                fn, args = pickle.load(jobs)
-            except EOFError:
-                return
-            try:
-                message = ("ok", fn(*args))
-            except Exception as exc:
-                message = ("error", type(exc).__name__)
-            pickle.dump(message, results, protocol=pickle.HIGHEST_PROTOCOL)
-            results.flush()
-
-
-if __name__ == "__main__":
-    _serve(int(sys.argv[1]))

@@ -1,0 +1,207 @@
+"""Helper processes: the one way the program spreads work over cores (ingest and rendering).
+
+A helper is `python -m skyddsnat.parallel`, not a multiprocessing child: those import the
+parent's main module again, which is slow under Dagster and dangerous from a script. It gets
+pickled jobs (a module-level function and its arguments) on its stdin and sends each result
+back through a pipe, in memory; it writes no file of its own (a killed run leaves nothing of
+it behind: it ends when its pipe closes) and its output goes nowhere. An error crosses back
+by its type name only — an exception's text could carry a value — unless its type declares
+that its message names no value (`names_no_value = True`, as a source file error naming file,
+line and column does): then it is raised here as it was raised there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+PATIENCE = 600  # seconds to wait for one job before the helpers count as hung
+
+
+class HelperFailed(RuntimeError):
+    """A job failed in a helper process (names the exception type, never a value)."""
+
+
+def helper_count(jobs: int, per_process: int, env: str, most: int | None = None) -> int:
+    """Helper processes for `jobs` jobs beside this one: one process per core, but none
+    that would get fewer than `per_process` jobs (a helper costs ~1.5–3 s of imports).
+    The environment variable `env` sets the number of working processes, this one included
+    (1: no helper)."""
+    configured = os.environ.get(env)
+    if configured:
+        processes = min(int(configured), jobs)
+    else:
+        processes = min(os.cpu_count() or 1, jobs // max(1, per_process))
+    helpers = max(0, processes - 1)
+    return helpers if most is None else min(helpers, most)
+
+
+Message = tuple["Helper", str, object]  # ("ready" | "ok" | "error" | "gone", value)
+
+
+class Helper:
+    """One helper process; a thread puts its messages on `inbox` (the pipe never fills)."""
+
+    def __init__(self, proc: subprocess.Popen, results: int, inbox: queue.Queue) -> None:
+        self.proc = proc
+        self.ready = False
+        self._inbox = inbox
+        self._reader = threading.Thread(target=self._read, args=(results,), daemon=True)
+        self._reader.start()
+
+    @classmethod
+    def start(cls, inbox: queue.Queue) -> Helper | None:
+        read, write = os.pipe()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "skyddsnat.parallel", str(write)],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(write,), env=env)
+        except (OSError, ValueError):
+            os.close(read)
+            return None
+        finally:
+            os.close(write)
+        return cls(proc, read, inbox)
+
+    def _read(self, fd: int) -> None:
+        with open(fd, "rb") as results:
+            while True:
+                try:
+                    kind, value = pickle.load(results)
+                except Exception:  # EOF or a broken message: the helper is gone
+                    self._inbox.put((self, "gone", None))
+                    return
+                self._inbox.put((self, kind, value))
+
+    def send(self, job: tuple[Callable, tuple]) -> bool:
+        """Hand a job over; False if it cannot be pickled or the helper is gone."""
+        try:
+            data = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except Exception:
+            return False
+        return True
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        self.proc.kill()
+        self.proc.wait()
+        self._reader.join(timeout=5)
+
+
+def receive(inbox: queue.Queue, helpers: Iterable[Helper], block: bool) -> Message | None:
+    """The next message from any helper, or None if none waits; a helper that says nothing
+    for PATIENCE seconds while it has work is killed (its "gone" follows)."""
+    try:
+        message = inbox.get(block=block, timeout=PATIENCE if block else None)
+    except queue.Empty:
+        if block:
+            for helper in helpers:
+                helper.proc.kill()
+        return None
+    if message[1] == "ready":
+        message[0].ready = True
+    return message
+
+
+def raise_error(value: object) -> None:
+    """Raise a helper's error here: as it was if its type names no value, else by type."""
+    if isinstance(value, BaseException):
+        raise value
+    raise HelperFailed(f"ett jobb misslyckades i hjälpprocessen ({value})")
+
+
+@contextlib.contextmanager
+def mapped(fn: Callable, jobs: Sequence[tuple], helpers: int) -> Iterator[Iterable]:
+    """fn over jobs with results in order, here and in `helpers` helper processes.
+
+    This process takes the next job itself whenever no helper has it yet, so nothing waits
+    for a helper's start-up; a helper gets its next job when it returns one, at most a few
+    jobs ahead (results wait in memory until their turn); a helper that fails to start or
+    dies leaves its jobs to this process.
+    """
+    if helpers <= 0 or len(jobs) <= 1:
+        yield (fn(*job) for job in jobs)
+        return
+    inbox: queue.Queue = queue.Queue()
+    started = [h for h in (Helper.start(inbox) for _ in range(helpers)) if h is not None]
+    try:
+        yield _spread(fn, list(jobs), started, inbox)
+    finally:
+        for helper in started:
+            helper.stop()
+
+
+def _spread(fn: Callable, jobs: list[tuple], helpers: list[Helper],
+            inbox: queue.Queue) -> Iterator[object]:
+    window = 2 * len(helpers) + 1
+    results: dict[int, object] = {}
+    waiting = list(range(len(jobs)))  # a heap: the earliest job first
+    running: dict[Helper, int] = {}
+    idle: list[Helper] = []
+
+    def handle(message: Message) -> None:
+        helper, kind, value = message
+        if kind == "error":
+            raise_error(value)
+        job = running.pop(helper, None)
+        if kind == "gone":
+            if job is not None:
+                heapq.heappush(waiting, job)
+            return
+        if kind == "ok" and job is not None:
+            results[job] = value
+        idle.append(helper)
+
+    for i in range(len(jobs)):
+        while i not in results:
+            while (message := receive(inbox, (), block=False)) is not None:
+                handle(message)
+            while idle and waiting and waiting[0] < i + window:
+                helper, job = idle.pop(), heapq.heappop(waiting)
+                if helper.send((fn, jobs[job])):
+                    running[helper] = job
+                else:
+                    heapq.heappush(waiting, job)
+            if waiting and waiting[0] == i:
+                heapq.heappop(waiting)
+                results[i] = fn(*jobs[i])
+            elif i not in results:
+                message = receive(inbox, running, block=True)
+                if message is not None:
+                    handle(message)
+        yield results.pop(i)
+
+
+def _serve(fd: int) -> None:
+    """The helper: run jobs from stdin until it closes; results to the pipe `fd`."""
+    with open(fd, "wb") as results, sys.stdin.buffer as jobs:
+        pickle.dump(("ready", None), results)
+        results.flush()
+        while True:
+            try:
+                fn, args = pickle.load(jobs)
+            except EOFError:
+                return
+            try:
+                message = ("ok", fn(*args))
+            except Exception as exc:
+                whole = getattr(type(exc), "names_no_value", False)
+                message = ("error", exc if whole else type(exc).__name__)
+            pickle.dump(message, results, protocol=pickle.HIGHEST_PROTOCOL)
+            results.flush()
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))

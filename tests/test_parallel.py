@@ -1,0 +1,101 @@
+"""The helper processes: results in order whatever the jobs' durations, errors without values,
+a dead helper's job done here, and the counts of helpers for a run's work."""
+
+import os
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skyddsnat.ingest.errors import SourceFileError
+from skyddsnat.parallel import HelperFailed, helper_count, mapped
+
+
+def slow_square(x: int, pause: float) -> tuple[int, int]:
+    time.sleep(pause)
+    return x * x, os.getpid()
+
+
+def in_helper() -> bool:
+    return os.environ.get("SKYDDSNAT_PARALLEL_HELPER") == "1"
+
+
+def fails_with_value(secret: str) -> None:
+    if not in_helper():  # here the job is slow, so the helper takes some
+        time.sleep(0.3)
+        return
+    raise ValueError(f"värdet {secret}")
+
+
+def fails_on_file(name: str) -> None:
+    if not in_helper():
+        time.sleep(0.3)
+        return
+    raise SourceFileError(name, "fel antal fält", line=7, column="personnummer")
+
+
+def dies(x: int) -> int:
+    if in_helper():
+        os._exit(3)
+    time.sleep(0.1)
+    return x
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 0.001, 0.02]), min_size=2, max_size=12))
+def test_results_in_order_whatever_the_durations(pauses):
+    jobs = [(i, p) for i, p in enumerate(pauses)]
+    with mapped(slow_square, jobs, helpers=1) as done:
+        got = list(done)
+    assert [r for r, _ in got] == [i * i for i in range(len(pauses))]
+
+
+def test_work_is_shared_with_a_helper():
+    jobs = [(i, 0.25) for i in range(12)]  # slow enough for the helper to start
+    with mapped(slow_square, jobs, helpers=1) as done:
+        pids = {pid for _, pid in done}
+    assert os.getpid() in pids and len(pids) == 2
+
+
+def test_an_error_crosses_by_type_only_unless_it_names_no_value(monkeypatch):
+    secret = "19121212-1212"
+    monkeypatch.setenv("SKYDDSNAT_PARALLEL_HELPER", "1")  # inherited by the helper only
+    with pytest.raises(HelperFailed) as err, mapped(
+            fails_with_value, [(secret,)] * 12, helpers=1) as done:
+        monkeypatch.delenv("SKYDDSNAT_PARALLEL_HELPER")
+        list(done)
+    assert "ValueError" in str(err.value) and secret not in str(err.value)
+    assert err.value.__cause__ is None and err.value.__context__ is None
+    monkeypatch.setenv("SKYDDSNAT_PARALLEL_HELPER", "1")
+    with pytest.raises(SourceFileError) as err, mapped(
+            fails_on_file, [("a.csv",)] * 12, helpers=1) as done:
+        monkeypatch.delenv("SKYDDSNAT_PARALLEL_HELPER")
+        list(done)
+    assert (err.value.file, err.value.line, err.value.column) == ("a.csv", 7, "personnummer")
+
+
+def test_a_dead_helpers_job_is_done_here(monkeypatch):
+    monkeypatch.setenv("SKYDDSNAT_PARALLEL_HELPER", "1")  # inherited by the helper only
+    jobs = [(i,) for i in range(8)]
+    with mapped(dies, jobs, helpers=1) as done:
+        monkeypatch.delenv("SKYDDSNAT_PARALLEL_HELPER")
+        assert list(done) == list(range(8))
+
+
+def test_helpers_only_for_enough_work_unless_configured(monkeypatch):
+    env = "SKYDDSNAT_TEST_WORKERS"
+    monkeypatch.delenv(env, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert helper_count(10, 10, env) == 0  # one process's worth: no helper
+    assert helper_count(20, 10, env) == 1
+    assert helper_count(450, 10, env, most=1) == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert helper_count(450, 10, env) == 3 and helper_count(30, 10, env) == 2
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert helper_count(450, 10, env) == 0
+    monkeypatch.setenv(env, "1")  # processes that work, this one included: 1 = no helper
+    assert helper_count(450, 10, env) == 0
+    monkeypatch.setenv(env, "2")
+    assert helper_count(3, 10, env) == 1  # an override is an override
+    assert helper_count(1, 10, env) == 0  # but a single job has nobody to share with
