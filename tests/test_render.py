@@ -43,7 +43,7 @@ def _list_job(n: int):
 
 def _in_helper() -> bool:
     main = sys.modules["__main__"]
-    return getattr(getattr(main, "__spec__", None), "name", "") == "skyddsnat.lists.render"
+    return getattr(getattr(main, "__spec__", None), "name", "") == "skyddsnat.parallel"
 
 
 def explode(text: str) -> None:
