@@ -13,6 +13,9 @@ weeks, and the income check per household. It prints counts only, never a person
     python -m bench.duck_e2e DATA --as-of D --params P.json [--out R.json]        # timed
     python -m bench.duck_e2e DATA --as-of D --params P.json --check KEYDIR        # equivalence
 
+`--inbox DIR` (repeatable) reads the CSV files from there instead of DATA/inbox, which a
+successful run of ours has cleaned.
+
 `--check` pseudonymises DuckDB's keys with the run's pseudonym key and compares them with the
 warehouse tables our run left in DATA (skolplikt_arenden, franvaro_termin, franvaro_elever,
 inkomstkontroll_hushall); it reports agreement as counts.
@@ -116,14 +119,19 @@ def _csv(source: str, files: list[Path], encoding: str = "utf-8") -> str:
             f"columns={{{cols}}}, encoding='{encoding}')")
 
 
-def _files(inbox: Path, prefix: str, as_of: date) -> list[Path]:
+def _glob(inboxes: list[Path], pattern: str) -> list[Path]:
+    """Files matching in any of the inboxes, by name (a later inbox wins a name)."""
+    found = {p.name: p for d in inboxes for p in sorted(d.glob(pattern))}
+    return [found[n] for n in sorted(found)]
+
+
+def _files(inboxes: list[Path], prefix: str, as_of: date) -> list[Path]:
     stamp = as_of.strftime("%Y%m%d")
-    return sorted(p for p in inbox.glob(f"{prefix}_*.csv") if p.stem[-8:] <= stamp)
+    return [p for p in _glob(inboxes, f"{prefix}_*.csv") if p.stem[-8:] <= stamp]
 
 
-def _latest(inbox: Path, prefix: str, as_of: date) -> list[Path]:
-    files = _files(inbox, prefix, as_of)
-    return files[-1:]
+def _latest(inboxes: list[Path], prefix: str, as_of: date) -> list[Path]:
+    return _files(inboxes, prefix, as_of)[-1:]
 
 
 def _encoding(path: Path) -> str:
@@ -135,7 +143,7 @@ def _encoding(path: Path) -> str:
         return "latin-1"
 
 
-def load(con: duckdb.DuckDBPyConnection, inbox: Path, as_of: date) -> dict[str, int]:
+def load(con: duckdb.DuckDBPyConnection, inbox: list[Path], as_of: date) -> dict[str, int]:
     """Every needed CSV read into a table, personnummer normalised, bad rows dropped."""
     con.execute(NORMALISE)
     fb = _latest(inbox, "folkbokforing", as_of)
@@ -162,7 +170,7 @@ def load(con: duckdb.DuckDBPyConnection, inbox: Path, as_of: date) -> dict[str, 
         n_personnummer.p IS NOT NULL AND try_cast(datum AS DATE) IS NOT NULL
         AND kr(schemalagd_min) >= 0 AND kr(giltig_franvaro_min) >= 0
         AND kr(ogiltig_franvaro_min) >= 0""", as_of)
-    _normalised(con, "avgifter", _csv("avgifter", sorted(inbox.glob("avgifter_??????.csv"))),
+    _normalised(con, "avgifter", _csv("avgifter", _glob(inbox, "avgifter_??????.csv")),
                 ["betalare", "medbetalare", "barn"], """faktura_manad, hushall_id,
         n_betalare.p AS betalare, n_medbetalare.p AS medbetalare, n_barn.p AS barn, verksamhet,
         kr(barn_ordning) AS barn_ordning, kr(anmald_inkomst) AS anmald_inkomst,
@@ -170,7 +178,7 @@ def load(con: duckdb.DuckDBPyConnection, inbox: Path, as_of: date) -> dict[str, 
         n_betalare.p IS NOT NULL AND n_barn.p IS NOT NULL
         AND (blank(medbetalare) OR n_medbetalare.p IS NOT NULL)
         AND kr(debiterad_avgift) >= 0 AND kr(barn_ordning) >= 1""", as_of)
-    _normalised(con, "inkomster", _csv("inkomster", sorted(inbox.glob("inkomster_????.csv"))),
+    _normalised(con, "inkomster", _csv("inkomster", _glob(inbox, "inkomster_????.csv")),
                 ["personnummer"], """kr(inkomstar) AS inkomstar,
         n_personnummer.p AS person_id, kr(faststalld_inkomst) AS faststalld_inkomst""",
                 "n_personnummer.p IS NOT NULL AND kr(faststalld_inkomst) >= 0", as_of)
@@ -330,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", type=Path, help="policy parameters (see --write-params)")
     ap.add_argument("--write-params", type=Path, help="write the parameters and exit")
     ap.add_argument("--kommunkod", default="")
+    ap.add_argument("--inbox", type=Path, action="append",
+                    help="read the CSV files here instead of DATA/inbox (repeatable)")
     ap.add_argument("--check", type=Path, metavar="KEYDIR",
                     help="also compare with the warehouse tables of our run in DATA")
     ap.add_argument("--threads", type=int, default=0, help="DuckDB threads (0: its default)")
@@ -346,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     con = duckdb.connect()
     if args.threads:
         con.execute(f"SET threads = {args.threads}")
-    rows_in = load(con, args.data / "inbox", as_of)
+    rows_in = load(con, args.inbox or [args.data / "inbox"], as_of)
     t1 = time.perf_counter()
     result = compute(con, as_of, params)
     t2 = time.perf_counter()

@@ -37,6 +37,13 @@ class RunMeasure:
     rows_read: dict[str, int] = field(default_factory=dict)  # source asset → rows read
     step_rss_mib: dict[str, float] = field(default_factory=dict)  # step → sampled tree peak
     stderr_tail: str = ""
+    # Epoch times: process start and exit, Dagster RUN_START, first STEP_START, last step end
+    # (the fixed costs around the steps: interpreter, imports, run set-up, tear-down).
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    run_start_at: float = 0.0
+    first_step_at: float = 0.0
+    last_step_at: float = 0.0
     rss_samples: list[tuple[float, float]] = field(default_factory=list, repr=False)
 
     @property
@@ -76,11 +83,14 @@ def _sample_rss(pid: int, stop: threading.Event, peak: list[int],
 
 
 def run_measured(label: str, cmd: list[str], env: dict[str, str], cwd: Path = ROOT,
-                 samples: list[tuple[float, float]] | None = None
+                 samples: list[tuple[float, float]] | None = None,
+                 started: list[float] | None = None
                  ) -> tuple[int, float, float, float, float, float, str]:
     """Start cmd, sample its RSS (into `samples`: epoch time, MiB of the process tree), and
-    reap it with wait4 for its own rusage."""
+    reap it with wait4 for its own rusage. `started[0]` gets the epoch time of the start."""
+    started = [0.0] if started is None else started
     samples = [] if samples is None else samples
+    started[0] = time.time()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -111,18 +121,24 @@ def run_measured(label: str, cmd: list[str], env: dict[str, str], cwd: Path = RO
 
 
 def nightly(label: str, data_dir: Path, key_dir: Path, as_of: date, dagster_home: Path,
-            kommunkod: str = "") -> RunMeasure:
-    """One `skyddsnat run` in a child process, measured, with its Dagster event log read."""
+            kommunkod: str = "", code: Path = ROOT, python: str = sys.executable
+            ) -> RunMeasure:
+    """One `skyddsnat run` of the checkout `code` (with its `python`) in a child process,
+    measured, with its Dagster event log read. The instance in `dagster_home` is kept (made
+    if missing), so a night sees the runs before it, as in production."""
     env = {**os.environ, "DAGSTER_HOME": str(fresh_dagster_home(dagster_home.resolve())),
-           "GX_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "skyddsnat.cli", "run", "--data-dir", str(data_dir),
-           "--key-dir", str(key_dir), "--as-of", as_of.isoformat()]
+           "GX_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(code)}
+    cmd = [python, "-m", "skyddsnat.cli", "run", "--data-dir", str(data_dir.resolve()),
+           "--key-dir", str(key_dir.resolve()), "--as-of", as_of.isoformat()]
     if kommunkod:
         cmd += ["--kommunkod", kommunkod]
     samples: list[tuple[float, float]] = []
-    rc, wall, user, sys_, rss, sampled, tail = run_measured(label, cmd, env, samples=samples)
+    started = [0.0]
+    rc, wall, user, sys_, rss, sampled, tail = run_measured(label, cmd, env, cwd=code,
+                                                            samples=samples, started=started)
     m = RunMeasure(label, as_of.isoformat(), rc, wall, user, sys_, rss, sampled,
-                   stderr_tail=tail, rss_samples=samples)
+                   stderr_tail=tail, rss_samples=samples, started_at=started[0],
+                   ended_at=started[0] + wall)
     read_event_log(dagster_home, m)
     return m
 
@@ -150,9 +166,11 @@ def read_event_log(dagster_home: Path, m: RunMeasure) -> None:
             run_end = rec.timestamp
         elif kind == DagsterEventType.STEP_START:
             started[ev.step_key] = rec.timestamp
+            m.first_step_at = m.first_step_at or rec.timestamp
         elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
             if ev.step_key in started:
                 m.steps[ev.step_key] = rec.timestamp - started[ev.step_key]
+                m.last_step_at = max(m.last_step_at, rec.timestamp)
                 during = [r for t, r in m.rss_samples
                           if started[ev.step_key] <= t <= rec.timestamp]
                 if during:
@@ -164,3 +182,4 @@ def read_event_log(dagster_home: Path, m: RunMeasure) -> None:
                 m.rows_read[mat.asset_key.to_user_string()] = int(rows.value)
     if run_start and run_end:
         m.run_s = run_end - run_start
+    m.run_start_at = run_start or 0.0

@@ -79,21 +79,25 @@ def next_school_day(as_of: date, sportlov_week: int = 9) -> date:
 MOVED_EVERY = 200  # one person in 200 gets a new address overnight (folkbokföring)
 
 
-def add_next_day(inbox: Path, as_of: date, nxt: date, moves: bool = True) -> list[str]:
+def add_next_day(inbox: Path, as_of: date, nxt: date, moves: bool = True,
+                 out: Path | None = None) -> list[str]:
     """Today's snapshots copied with tomorrow's date, and tomorrow's attendance file made from
     today's with the datum column changed (the file's bytes and encoding otherwise as is).
 
     With `moves`, snapshots change overnight: every MOVED_EVERY-th person in the folkbokföring
     gets a new street address, so the night ingests, stages and re-encrypts real changes.
     Without, every snapshot is re-delivered byte for byte under the new date (the common
-    night: one new attendance day, nothing else changed)."""
+    night: one new attendance day, nothing else changed). The files are written to `out`
+    (default: the inbox they are made from)."""
+    out = inbox if out is None else out
+    out.mkdir(parents=True, exist_ok=True)
     old, new = as_of.strftime("%Y%m%d"), nxt.strftime("%Y%m%d")
     made = []
     snapshots = [e for e in catalog(load_policy()).values() if e.snapshot]
     for source in snapshots:
         for d, p in files_for(inbox, source, as_of):
             if d == as_of:
-                target = inbox / p.name.replace(old, new)
+                target = out / p.name.replace(old, new)
                 if moves and source.name == "folkbokforing":
                     target.write_bytes(_moves(p.read_bytes(), new))
                 else:
@@ -105,7 +109,7 @@ def add_next_day(inbox: Path, as_of: date, nxt: date, moves: bool = True) -> lis
     pattern = re.compile(rb"(^|\n)(\xef\xbb\xbf)?" + re.escape(as_of.isoformat().encode()))
     fixed = pattern.sub(lambda m: m.group(1) + (m.group(2) or b"") + nxt.isoformat().encode(),
                         raw)
-    target = inbox / f"narvaro_{new}.csv"
+    target = out / f"narvaro_{new}.csv"
     target.write_bytes(fixed)
     made.append(target.name)
     return made
