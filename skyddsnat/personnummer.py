@@ -18,6 +18,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _FORM = re.compile(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$")
 
@@ -105,40 +107,45 @@ def is_valid(raw: str, reference: date | None = None) -> bool:
     return True
 
 
-_PLAIN = r"^([0-9]{2})?([0-9]{6})-?([0-9]{4})$"
+# RE2 (pyarrow), once per column: optional century, six digits, optional '-', four digits.
+_PLAIN = r"^(?P<century>[0-9]{2})?(?P<six>[0-9]{6})-?(?P<four>[0-9]{4})$"
 _LUHN_WEIGHTS = np.array([2, 1] * 5, dtype=np.int64)
 
 
-def _plainly_valid(uniques: np.ndarray, ref: date) -> pd.Series:
+def _plainly_valid(uniques: np.ndarray, ref: date) -> np.ndarray:
     """The 12-digit form of each value that is plainly valid (ASCII digits, no '+', Luhn ok,
     a real birth date not after ref), else <NA>: those go through `normalize` one by one.
-    Same result as `normalize` wherever it is not NA, at numpy speed."""
-    parts = pd.Series(uniques, dtype=object).str.extract(_PLAIN)
-    ok = parts[1].notna().to_numpy()
-    out = pd.Series(pd.NA, index=range(len(uniques)), dtype="string")
+    Same result as `normalize` wherever it is not NA, at Arrow and numpy speed."""
+    out = np.full(len(uniques), pd.NA, dtype=object)
+    if not len(uniques):
+        return out
+    parts = pc.extract_regex(pa.array(uniques, type=pa.string()), _PLAIN)
+    ok = parts.is_valid().to_numpy(zero_copy_only=False)
     if not ok.any():
         return out
-    century, ten = parts[0][ok], (parts[1] + parts[2])[ok]
-    digits = (np.frombuffer("".join(ten).encode("ascii"), dtype=np.uint8)
+    parts = parts.filter(pa.array(ok))
+    ten = pc.binary_join_element_wise(parts.field("six"), parts.field("four"), "")
+    digits = (np.frombuffer("".join(ten.to_pylist()).encode("ascii"), dtype=np.uint8)
               .reshape(-1, 10).astype(np.int64) - 48)
     weighted = digits * _LUHN_WEIGHTS
     luhn = (np.where(weighted > 9, weighted - 9, weighted).sum(axis=1) % 10) == 0
     yy = digits[:, 0] * 10 + digits[:, 1]
     year = (ref.year // 100) * 100 + yy
     year = np.where(year > ref.year, year - 100, year)
-    given = century.notna().to_numpy()
-    year = np.where(given, pd.to_numeric(century, errors="coerce").fillna(0).to_numpy(
-        dtype=np.int64) * 100 + yy, year)
+    century = parts.field("century")  # "" where the number has ten digits
+    given = pc.greater(pc.binary_length(century), 0).to_numpy(zero_copy_only=False)
+    written = pc.cast(pc.if_else(given, century, "0"), pa.int64()).to_numpy()
+    year = np.where(given, written * 100 + yy, year)
     day = digits[:, 4] * 10 + digits[:, 5]
     born = pd.to_datetime(pd.DataFrame({
         "year": year, "month": digits[:, 2] * 10 + digits[:, 3],
         "day": np.where(day > 60, day - 60, day)}), errors="coerce")
     good = (luhn & (year >= 1000) & born.notna().to_numpy()
             & (born <= pd.Timestamp(ref)).to_numpy())
-    pnr12 = pd.Series((year // 100).astype(str), dtype=object) + ten.to_numpy()
-    values = out.to_numpy(dtype=object)
-    values[np.flatnonzero(ok)[good]] = pnr12.to_numpy()[good]
-    return pd.Series(values, dtype="string")
+    pnr12 = pc.binary_join_element_wise(pc.cast(pa.array(year // 100), pa.string()), ten, "")
+    out[np.flatnonzero(ok)[good]] = np.asarray(pnr12.filter(pa.array(good)).to_pylist(),
+                                               dtype=object)
+    return out
 
 
 _UNSEEN = object()
@@ -158,7 +165,7 @@ def normalize_uniques(uniques: np.ndarray, reference: date | None = None,
     todo = np.array([u for u, f in zip(uniques, found, strict=True) if f is _UNSEEN],
                     dtype=object)
     if len(todo):
-        fast = _plainly_valid(todo, reference or date.today()).to_numpy(dtype=object)
+        fast = _plainly_valid(todo, reference or date.today())
         for u, f in zip(todo, fast, strict=True):
             if f is not pd.NA:
                 memo[u] = f

@@ -20,6 +20,7 @@ from skyddsnat.personnummer import (
     luhn_ok,
     normalize,
     normalize_series,
+    normalize_uniques,
 )
 
 REF = date(2025, 9, 15)
@@ -199,3 +200,18 @@ def test_a_memo_from_an_earlier_file_never_changes_the_result(first, second):
     with_memo = normalize_series(pd.Series(second, dtype=object), REF, memo)
     pd.testing.assert_series_equal(with_memo, normalize_series(pd.Series(second, dtype=object),
                                                                REF))
+
+
+@given(st.lists(st.one_of(_WRITTEN, st.text(alphabet="0123456789-+ ", max_size=13),
+                          st.text(max_size=13)), max_size=30),
+       st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)))
+def test_the_vectorised_path_decides_as_normalize_does(values, ref):
+    """normalize_uniques decides most numbers with Arrow and numpy: each one as normalize."""
+    uniques = pd.unique(pd.Series(values, dtype=object))
+    got = normalize_uniques(uniques, ref)
+    for value, decided in zip(uniques, got, strict=True):
+        try:
+            expected = normalize(value, ref)
+        except InvalidPersonnummer:
+            expected = pd.NA
+        assert decided is expected or decided == expected
