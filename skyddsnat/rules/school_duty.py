@@ -230,9 +230,11 @@ def exception_schools(cases: pd.DataFrame, placeringar: pd.DataFrame, as_of: dat
         "slutdatum"].transform("max")]
     out = pd.Series("", index=cases.index, dtype="string")
     for orsak, pool in (("dubbel_placering", active), ("placering_avslutad", ended)):
-        named = _unit_names(pool)
         which = (cases["orsak"] == orsak).to_numpy(dtype=bool, na_value=False)
-        out[which] = cases.loc[which, "person_id"].map(named).fillna("").to_numpy()
+        persons = cases.loc[which, "person_id"]
+        # Only these cases' children: a city's placements are 100 000 groups to join.
+        named = _unit_names(pool.loc[isin(pool["person_id"], persons)])
+        out[which] = persons.map(named).fillna("").to_numpy()
     return out
 
 
