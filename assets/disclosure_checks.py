@@ -12,7 +12,13 @@ from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.lists.charts import page_figures
 from skyddsnat.rules.action_programmes import BOARD_STRUCTURE
-from skyddsnat.rules.disclosure_audit import AuditError, TableStructure, audit, figure_problems
+from skyddsnat.rules.disclosure_audit import (
+    AuditError,
+    ComponentMemo,
+    TableStructure,
+    audit,
+    figure_problems,
+)
 from skyddsnat.rules.kommunbild import STRUCTURE as KOMMUNBILD
 from skyddsnat.rules.suppression import STATUS_PREFIX, STATUSES, split_status
 
@@ -39,13 +45,17 @@ def status_problems(table: pd.DataFrame, structure: TableStructure, symbol: str)
     return problems
 
 
-def _result(table: pd.DataFrame, structure: TableStructure, skyddsnat: Skyddsnat
+def _result(name: str, table: pd.DataFrame, structure: TableStructure, skyddsnat: Skyddsnat
             ) -> AssetCheckResult:
     u = skyddsnat.policy().undertryckning
     structure = structure.for_policy(u.komplement)
     published = table[[c for c in table.columns if not c.startswith(STATUS_PREFIX)]]
     try:
-        report = audit(published, structure, u.k, u.symbol)
+        # Last night's unchanged components (past months) are not solved again.
+        memo = ComponentMemo(skyddsnat.data().warehouse / "_filcache" / CHECK_AUDIT
+                             / f"{name}.json")
+        report = audit(published, structure, u.k, u.symbol, memo=memo)
+        memo.save()
     except AuditError as exc:
         return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR,
                                 metadata={"fel": str(exc), "k": u.k})
@@ -65,7 +75,7 @@ def _result(table: pd.DataFrame, structure: TableStructure, skyddsnat: Skyddsnat
 @privacy_safe
 def kommunbild_rojandekontroll(skyddsnat: Skyddsnat, kommunbild_tabell: pd.DataFrame
                                ) -> AssetCheckResult:
-    return _result(kommunbild_tabell, KOMMUNBILD, skyddsnat)
+    return _result("kommunbild_tabell", kommunbild_tabell, KOMMUNBILD, skyddsnat)
 
 
 @asset_check(asset="kommunbild_tabell", name=CHECK_FIGURES, blocking=True,
@@ -94,4 +104,4 @@ def kommunbild_diagramkontroll(skyddsnat: Skyddsnat, kommunbild_tabell: pd.DataF
 @privacy_safe
 def atgardsprogram_rojandekontroll(skyddsnat: Skyddsnat, atgardsprogram_kommun: pd.DataFrame
                                    ) -> AssetCheckResult:
-    return _result(atgardsprogram_kommun, BOARD_STRUCTURE, skyddsnat)
+    return _result("atgardsprogram_kommun", atgardsprogram_kommun, BOARD_STRUCTURE, skyddsnat)

@@ -109,6 +109,15 @@ def weakened_kommunbild(tmp_path_factory):
     root = tmp_path_factory.mktemp("weakened")
     generate(TINY, root / "data", AS_OF, seed=5)
     init_keys(root / "keys", root / "officer.key")
+    # The same night with the real suppression first: its audit's memo of proven components
+    # is put beside the weakened table, which must fail all the same.
+    good = tmp_path_factory.mktemp("good")
+    shutil.copytree(root / "data", good / "data")
+    assert run_nightly(good / "data", root / "keys", AS_OF,
+                       instance=DagsterInstance.ephemeral()).success
+    memo = good / "data" / "warehouse" / "_filcache" / "rojandekontroll"
+    assert (memo / "kommunbild_tabell.json").exists()
+    shutil.copytree(memo, root / "data" / "warehouse" / "_filcache" / "rojandekontroll")
     instance = DagsterInstance.ephemeral()
     mp = pytest.MonkeyPatch()
     mp.setattr(kb, "suppress_table", weakened(kb.suppress_table))

@@ -12,6 +12,7 @@ from skyddsnat.lists.charts import page_figures
 from skyddsnat.rules.action_programmes import BOARD_STRUCTURE
 from skyddsnat.rules.disclosure_audit import (
     AuditError,
+    ComponentMemo,
     TableStructure,
     audit,
     cell_protected,
@@ -142,6 +143,53 @@ def test_witnesses_and_exact_lps_agree(rows, seed):
     assert fast.passed == exact.passed
     assert fast.cells["skyddad"].tolist() == exact.cells["skyddad"].tolist()
     assert fast.groups["skyddad"].tolist() == exact.groups["skyddad"].tolist()
+
+
+def _shown_month(month: str, rows, rng) -> pd.DataFrame:
+    """A month block of the board as published, with a random (not necessarily good)
+    suppression and never a small count shown."""
+    data = [(month, f"S{i % 3}", str(i // 3), a + b + c, b + c, c, c // 2)
+            for i, (a, b, c) in enumerate(rows)]
+    table = with_margins(pd.DataFrame(data, columns=KEYS + COUNT_COLUMNS), STRUCTURE)
+    shown = table.astype({c: str for c in COUNT_COLUMNS})
+    small = table[COUNT_COLUMNS].to_numpy()
+    hide = (rng.random((len(table), 4)) < 0.4) | ((small >= 1) & (small < K))
+    for j, col in enumerate(COUNT_COLUMNS):
+        shown.loc[hide[:, j], col] = ".."
+    return shown
+
+
+_ROWS = st.lists(st.tuples(st.integers(0, 25), st.integers(0, 12), st.integers(0, 8)),
+                 min_size=1, max_size=6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(old=_ROWS, new=_ROWS, other=_ROWS, seed=st.integers(0, 2**31))
+def test_a_memo_reuses_unchanged_components_and_changes_no_verdict(old, new, other, seed,
+                                                                  tmp_path_factory):
+    """A night's board: last month as before, this month new. The memo from last night
+    serves last month's components; every verdict and bound is the one a fresh audit gives."""
+    rng = np.random.default_rng(seed)
+    last_month = _shown_month("2025-09", old, rng)
+    night1 = pd.concat([last_month, _shown_month("2025-10", other, rng)], ignore_index=True)
+    night2 = pd.concat([last_month, _shown_month("2025-10", new, rng)], ignore_index=True)
+    path = tmp_path_factory.mktemp("memo") / "lp.json"
+    memo = ComponentMemo(path)
+    first = audit(night1, STRUCTURE, K, memo=memo)
+    memo.save()
+    assert first.reused == 0
+    alone = audit(last_month, STRUCTURE, K)
+    for table in (night1, night2):
+        memo = ComponentMemo(path)
+        again, fresh = audit(table, STRUCTURE, K, memo=memo), audit(table, STRUCTURE, K)
+        memo.save()
+        assert again.passed == fresh.passed and again.problems == fresh.problems
+        pd.testing.assert_frame_equal(again.cells, fresh.cells)
+        pd.testing.assert_frame_equal(again.groups, fresh.groups)
+        assert again.reused >= alone.components  # at least last month's components
+    assert again.lps <= fresh.lps
+    # Another k is another question: nothing reused.
+    assert audit(night2, STRUCTURE, K + 1, memo=ComponentMemo(path)).reused == 0
 
 
 def test_action_programme_relations_are_audited():

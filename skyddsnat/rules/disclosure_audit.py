@@ -17,14 +17,23 @@ suppressed cells; in each, a few LPs over sums of the undecided cells give feasi
 ("witnesses") that settle most cells at once (a witness with the cell at 0 and another with it
 ≥ 1, or one ≥ k, prove it), and only the cells left undecided get their own min/max LPs.
 Witnesses are points of the feasible set, so a cell they prove protected is protected.
+
+A night changes few components (the board's months are independent blocks; only the
+current one moves), so `audit(..., memo=ComponentMemo(...))` reuses the outcome of a
+component whose constraints, published right-hand sides, group pairs and k are exactly
+those of one audited before: its feasible set is the same, so are its bounds and verdicts.
+The memo holds only what the published table already determines (no true value).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,6 +42,7 @@ from scipy.sparse import coo_matrix, csr_matrix, vstack
 from scipy.sparse.csgraph import connected_components
 
 EPS = 1e-6  # tolerance of the LP's real-valued bounds before integer rounding
+MEMO_FORMAT = "lp-komponent/1"  # bump when a component's LPs or criterion change
 
 
 class AuditError(ValueError):
@@ -100,6 +110,8 @@ class AuditReport:
     lps: int = 0
     seconds: float = 0.0
     published_groups: int = 0  # group pairs with both counts published and c > 0 (checked)
+    components: int = 0
+    reused: int = 0  # components whose outcome came from the memo
 
     @property
     def unsafe_cells(self) -> pd.DataFrame:
@@ -128,7 +140,8 @@ class AuditReport:
                 "oskyddade_celler": len(self.unsafe_cells),
                 "gruppar_granskade": len(self.groups) + self.published_groups,
                 "grupprojande": len(self.unsafe_groups),
-                "lp_losningar": self.lps, "sekunder": round(self.seconds, 2),
+                "lp_losningar": self.lps, "komponenter": self.components,
+                "komponenter_ateranvanda": self.reused, "sekunder": round(self.seconds, 2),
                 "fel": "; ".join(self.problems) or "-", "oskyddade": self.examples()}
 
 
@@ -244,6 +257,36 @@ class _Component:
         self.binding: dict[tuple[str, int], tuple[set, set]] = {}  # item → (eq rows, ub rows)
         self._last = (set(), set())
 
+    _OUTCOME = ("wmin", "wmax", "lo", "hi", "g_cmin", "g_dmax", "g_exact")
+
+    def key(self, exact: bool) -> str:
+        """What decides this component's outcome: its system, group pairs, k and mode."""
+        h = hashlib.sha256(f"{MEMO_FORMAT}|{self.k}|{self.big!r}|{exact}".encode())
+        for m in (self.a_eq, self.a_ub):
+            m = m.tocsr(copy=True)
+            m.sum_duplicates()
+            m.sort_indices()
+            h.update(repr(m.shape).encode())
+            for part in (m.indptr, m.indices, m.data):
+                h.update(np.ascontiguousarray(part, dtype=np.float64).tobytes())
+        for b in (self.b_eq, self.b_ub):
+            h.update(np.ascontiguousarray(b, dtype=np.float64).tobytes())
+        h.update(repr(self.groups).encode())
+        return h.hexdigest()
+
+    def outcome(self) -> dict:
+        out = {name: getattr(self, name).tolist() for name in self._OUTCOME}
+        out["infeasible"] = self.infeasible
+        out["binding"] = [[kind, i, sorted(eq), sorted(ub)]
+                          for (kind, i), (eq, ub) in self.binding.items()]
+        return out
+
+    def restore(self, outcome: dict) -> None:
+        for name in self._OUTCOME:
+            setattr(self, name, np.asarray(outcome[name], dtype=getattr(self, name).dtype))
+        self.infeasible = bool(outcome["infeasible"])
+        self.binding = {(kind, i): (set(eq), set(ub)) for kind, i, eq, ub in outcome["binding"]}
+
     def update(self, x: np.ndarray) -> None:
         np.minimum(self.wmin, x, out=self.wmin)
         np.maximum(self.wmax, x, out=self.wmax)
@@ -351,12 +394,45 @@ class _Component:
                 return
 
 
+class ComponentMemo:
+    """Outcomes of audited components by key, kept in a JSON file between nights.
+
+    Only the components of the latest audit are written back, so the file follows the
+    table's size, not its history."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.seen: dict[str, dict] = {}
+        try:
+            stored = json.loads(self.path.read_text())
+            self.known = stored["komponenter"] if stored.get("format") == MEMO_FORMAT else {}
+        except (OSError, ValueError, KeyError, TypeError):
+            self.known = {}
+
+    def get(self, key: str) -> dict | None:
+        found = self.known.get(key)
+        if found is not None:
+            self.seen[key] = found
+        return found
+
+    def put(self, key: str, outcome: dict) -> None:
+        self.seen[key] = outcome
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"format": MEMO_FORMAT, "komponenter": self.seen}))
+        tmp.replace(self.path)
+
+
 def audit(table: pd.DataFrame, structure: TableStructure, k: int, symbol: str = "..",
-          *, exact: bool = False, seeds: Sequence[pd.DataFrame] = ()) -> AuditReport:
+          *, exact: bool = False, seeds: Sequence[pd.DataFrame] = (),
+          memo: ComponentMemo | None = None) -> AuditReport:
     """Audit a published table. `exact` computes every suppressed cell's interval by LP (for
     tests and reports); otherwise witnesses settle what they can. `seeds` are candidate
     tables of true values (same rows, numbers in every measure): verified feasible, then used
-    as witnesses to save LPs (the suppression passes the truth)."""
+    as witnesses to save LPs (the suppression passes the truth). `memo` reuses the outcome
+    of components audited before (not with seeds: they change which witnesses are found)."""
     started = time.perf_counter()
     system = build_system(table, structure, symbol)
     v = system.values
@@ -404,10 +480,12 @@ def audit(table: pd.DataFrame, structure: TableStructure, k: int, symbol: str = 
     eq_comp = _row_component(a_eq, var_comp)
     ub_comp = _row_component(a_ub, var_comp)
 
-    big = 10.0 * (float(np.nanmax(v)) if len(pub) else 0.0) + 1000.0
+    if seeds:
+        memo = None
     cell_rows: list[tuple] = []
     group_rows: list[tuple] = []
-    lps = 0
+    lps = reused = 0
+    components = np.unique(var_comp)
     # Group pairs with everything published: checked directly (only disclosures reported).
     shown = pairs[~hidden[pairs[:, 0]] & ~hidden[pairs[:, 1]]] if len(pairs) else pairs
     c_shown, rest_shown = v[shown[:, 0]], v[shown[:, 1]] - v[shown[:, 0]]
@@ -421,7 +499,7 @@ def audit(table: pd.DataFrame, structure: TableStructure, k: int, symbol: str = 
         if hidden[c_cell] or hidden[n_cell]:
             comp = var_comp[s_index[c_cell] if hidden[c_cell] else s_index[n_cell]]
             pair_comp.setdefault(comp, []).append(idx)
-    for comp in np.unique(var_comp):
+    for comp in components:
         vars_ = np.flatnonzero(var_comp == comp)
         local = np.full(len(sup), -1)
         local[vars_] = np.arange(len(vars_))
@@ -435,11 +513,18 @@ def audit(table: pd.DataFrame, structure: TableStructure, k: int, symbol: str = 
                            local[s_index[n_cell]] if hidden[n_cell] else -1,
                            0.0 if hidden[n_cell] else v[n_cell]))
         c = _Component(a_eq[rows_eq][:, vars_], b_eq[rows_eq], a_ub[rows_ub][:, vars_],
-                       b_ub[rows_ub], groups, k, big)
-        for x in seed_points:
-            c.update(x[sup[vars_]])
-        c.run(exact)
-        lps += c.lps
+                       b_ub[rows_ub], groups, k, _bound(b_eq[rows_eq], b_ub[rows_ub], groups))
+        key = c.key(exact) if memo is not None else ""
+        if memo is not None and (known := memo.get(key)) is not None:
+            c.restore(known)
+            reused += 1
+        else:
+            for x in seed_points:
+                c.update(x[sup[vars_]])
+            c.run(exact)
+            lps += c.lps
+            if memo is not None:
+                memo.put(key, c.outcome())
         if c.infeasible:
             problems.append("tabellens villkor saknar lösning (publicerade värden motsäger "
                             "strukturen)")
@@ -464,7 +549,16 @@ def audit(table: pd.DataFrame, structure: TableStructure, k: int, symbol: str = 
                                [] if safe else binding(("group", i), own)))
     return AuditReport(_cell_frame(system, structure, cell_rows),
                        _group_frame(system, structure, group_rows), problems, lps,
-                       time.perf_counter() - started, published_groups)
+                       time.perf_counter() - started, published_groups, len(components), reused)
+
+
+def _bound(b_eq: np.ndarray, b_ub: np.ndarray, groups: list[tuple]) -> float:
+    """An upper bound for the witness LPs of one component, from its own published numbers
+    (a witness is any feasible point, so the bound decides which are found, never a
+    verdict): a component's outcome then depends on it alone, not on the rest of the table."""
+    scale = max([0.0, *np.abs(b_eq).tolist(), *np.abs(b_ub).tolist(),
+                 *(abs(g[1]) for g in groups), *(abs(g[3]) for g in groups)])
+    return 10.0 * scale + 1000.0
 
 
 def _binding_cells(system: _System, hidden: np.ndarray, rows: tuple[set, set],
