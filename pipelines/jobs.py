@@ -48,12 +48,15 @@ def attendance_range(data: DataDir, as_of: date, policy) -> tuple[date, date]:
 
 
 def run_config(data_dir: str, key_dir: str, as_of: date | None, kommunkod: str = "",
-               policy_dir: str = "") -> dict:
-    """The run config of one municipality's night (as_of None: the day the run starts)."""
+               policy_dir: str = "", omrakna: bool = False) -> dict:
+    """The run config of one municipality's night (as_of None: the day the run starts;
+    `omrakna`: keep no stored result, compute every asset afresh)."""
     config = {"data_dir": data_dir, "key_dir": key_dir,
               "as_of": as_of.isoformat() if as_of else "", "kommunkod": kommunkod}
     if policy_dir:
         config["policy_dir"] = policy_dir
+    if omrakna:
+        config["omrakna"] = True
     return {"resources": {
         "skyddsnat": {"config": config},
         "warehouse": {"config": {"data_dir": data_dir}},

@@ -88,6 +88,7 @@ class Skyddsnat(ConfigurableResource):
     policy_dir: str = str(DEFAULT_POLICY_DIR)
     as_of: str = ""  # YYYY-MM-DD; blank = today by the clock
     kommunkod: str = ""  # blank = policies/skolplikt.yaml
+    omrakna: bool = False  # recompute every asset, keep no stored result (run --omrakna)
     key_provider: KeyProvider | None = None
     clock: Clock | None = None
 

@@ -93,11 +93,13 @@ def _message(err) -> str:
 
 def run_nightly(data_dir: Path, key_dir: Path | None, as_of: date, kommunkod: str = "",
                 instance: DagsterInstance | None = None,
-                policy_dir: Path | None = None, progress: bool = False) -> RunOutcome:
+                policy_dir: Path | None = None, progress: bool = False,
+                omrakna: bool = False) -> RunOutcome:
     """Check keys and policy first (before any data is read), then execute the job.
 
     Dagster's event lines go to `<data dir>/logs/korning-<date>-<time>.log`; with
-    `progress` each finished step is shown on stderr."""
+    `progress` each finished step is shown on stderr; with `omrakna` no stored result is
+    kept (pipelines/reuse.py), every asset is computed afresh."""
     data = DataDir(data_dir)
     keys = load_keys(key_dir)
     verify_against_data(keys, data.state)
@@ -115,7 +117,8 @@ def run_nightly(data_dir: Path, key_dir: Path | None, as_of: date, kommunkod: st
     logs.mkdir(exist_ok=True)
     log_file = logs / f"korning-{as_of.isoformat()}-{datetime.now():%Y%m%dT%H%M%S}.log"
     shown = _Progress(len(job.graph.node_dict), progress)
-    config = run_config(str(data_dir), str(key_dir or ""), as_of, kommunkod, str(policy_dir))
+    config = run_config(str(data_dir), str(key_dir or ""), as_of, kommunkod, str(policy_dir),
+                        omrakna)
     t0 = time.monotonic()
     try:
         result = job.with_logger_defs(_loggers(log_file, shown)).execute_in_process(

@@ -184,7 +184,11 @@ def run_cmd(data_dir: Path = typer.Option(..., "--data-dir"),
             kommunkod: str = typer.Option("", "--kommunkod", help="Ersätter policyns kommunkod."),
             policy_dir: Path = typer.Option(
                 None, "--policy-dir", envvar="SKYDDSNAT_POLICY_DIR",
-                help="Kommunens granskade policykatalog (annars den medföljande policies/).")):
+                help="Kommunens granskade policykatalog (annars den medföljande policies/)."),
+            omrakna: bool = typer.Option(
+                False, "--omrakna",
+                help="Räkna om allt; återanvänd inget sparat resultat (annars behålls ett "
+                     "resultat vars indata, kod, policy och nyckel är oförändrade).")):
     """Kör nattjobbet en gång, i processen, precis som schemat kör det."""
     from skyddsnat.policy import PolicyError
     from skyddsnat.privacy.keys import KeyProblem
@@ -197,7 +201,7 @@ def run_cmd(data_dir: Path = typer.Option(..., "--data-dir"),
         from pipelines.runner import run_nightly
 
         outcome = run_nightly(data_dir, key_dir, day, kommunkod, policy_dir=policy_dir,
-                              progress=True)
+                              progress=True, omrakna=omrakna)
     except KeyProblem as exc:
         _fail(f"nyckelfel – inget data har lästs: {exc}", 3)
     except PolicyError as exc:

@@ -1,11 +1,12 @@
 """Every billed month recomputed with the fixed tax income, per household and year."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetOut, Output, multi_asset
+from dagster import AssetExecutionContext, AssetOut, multi_asset
 
 from assets.constants import GROUP_AVGIFTER
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
+from pipelines.reuse import CODE_VERSION, kept_or_computed
 from skyddsnat.policy import Fees
 from skyddsnat.rules.fee_signals import SIGNAL_COLUMNS, billed_signals
 from skyddsnat.rules.income_check import (
@@ -15,6 +16,10 @@ from skyddsnat.rules.income_check import (
     check_billed,
     years_to_check,
 )
+
+INPUTS = ("avgifter", "inkomster", "skyddade")
+OUTPUTS = ("inkomstkontroll_hushall", "inkomstkontroll_manader", "inkomstkontroll_signaler",
+           "inkomstkontroll_sammanfattning")
 
 
 @multi_asset(
@@ -33,14 +38,23 @@ from skyddsnat.rules.income_check import (
             io_manager_key="warehouse", kinds={"pandas"},
             description="Antal och summor per inkomstår, utan hushåll med skyddade personer."),
     },
-    ins={"avgifter": AssetIn(), "inkomster": AssetIn(), "skyddade": AssetIn()},
+    deps=list(INPUTS),
+    code_version=CODE_VERSION,
 )
 @privacy_safe
-def inkomstkontroll(context: AssetExecutionContext, skyddsnat: Skyddsnat, avgifter: pd.DataFrame,
-                    inkomster: pd.DataFrame, skyddade: pd.DataFrame):
-    tables = check_all_years(avgifter, inkomster, skyddade["person_id"], skyddsnat.policy().maxtaxa)
-    for name, table in tables.items():
-        yield Output(table, output_name=name)
+def inkomstkontroll(context: AssetExecutionContext, skyddsnat: Skyddsnat):
+    """Kept when no invoice, income or protection table (nor code, policy, key) changed: the
+    check never looks at the reference date."""
+    data = skyddsnat.data()
+
+    def compute():
+        avgifter, inkomster, skyddade = (pd.read_parquet(data.table(n)) for n in INPUTS)
+        tables = check_all_years(avgifter, inkomster, skyddade["person_id"],
+                                 skyddsnat.policy().maxtaxa)
+        return {name: (table, {}) for name, table in tables.items()}
+
+    yield from kept_or_computed(context, skyddsnat, "inkomstkontroll", list(OUTPUTS),
+                                list(INPUTS), compute)
 
 
 def check_all_years(avgifter: pd.DataFrame, inkomster: pd.DataFrame, skyddade: pd.Series,

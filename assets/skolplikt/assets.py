@@ -9,35 +9,54 @@ from assets.constants import GROUP_SKOLPLIKT
 from assets.sources.narvaro import read_days
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
+from pipelines.reuse import CODE_VERSION, kept_or_computed
 from skyddsnat.rules.school_duty import (
     data_quality_findings,
+    date_part,
     exception_schools,
     find_exceptions,
     in_work_order,
+    turning_days,
 )
+
+INPUTS = ("folkbokforing", "elevregister", "skolpliktsbeslut")
+# The columns that say on which days the answer can turn (school_duty.turning_days).
+DATE_COLUMNS = {"folkbokforing": ["folkbokford_datum"],
+                "elevregister": ["startdatum", "slutdatum"],
+                "skolpliktsbeslut": ["giltig_fran", "giltig_till"]}
 
 
 @asset(
     group_name=GROUP_SKOLPLIKT,
     description="Skolpliktiga barn folkbokförda i kommunen som saknar placering eller beslut, "
                 "med orsak (okand, placering_avslutad, nyinflyttad, dubbel_placering) och de "
-                "skolenheter som ligger bakom en dubbel eller avslutad placering.",
+                "skolenheter som ligger bakom en dubbel eller avslutad placering. Återanvänds "
+                "när registren, policyn och det av referensdagen som regeln beror på (läsår, "
+                "passerade start-, slut- och inflyttningsdagar) är oförändrade.",
     io_manager_key="warehouse",
-    ins={"folkbokforing": AssetIn(), "elevregister": AssetIn(), "skolpliktsbeslut": AssetIn()},
+    deps=list(INPUTS),
     kinds={"pandas"},
+    code_version=CODE_VERSION,
 )
 @privacy_safe
-def skolplikt_arenden(context: AssetExecutionContext, skyddsnat: Skyddsnat,
-                      folkbokforing: pd.DataFrame, elevregister: pd.DataFrame,
-                      skolpliktsbeslut: pd.DataFrame) -> Output:
-    policy = skyddsnat.policy()
+def skolplikt_arenden(context: AssetExecutionContext, skyddsnat: Skyddsnat):
+    data, policy = skyddsnat.data(), skyddsnat.policy()
     as_of = skyddsnat.reference_date()
-    cases = find_exceptions(folkbokforing, elevregister, skolpliktsbeslut, as_of,
-                            policy.skolplikt)
-    cases["skolenheter"] = exception_schools(cases, elevregister, as_of, policy.skolplikt)
-    cases = in_work_order(cases)
-    return Output(cases, metadata={"kommunkod": policy.skolplikt.kommunkod,
-                                   "policyversion": policy.version})
+
+    def read(name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        return pd.read_parquet(data.table(name), columns=columns)
+
+    turning = turning_days(*(read(n, DATE_COLUMNS[n]) for n in INPUTS), policy.skolplikt)
+
+    def compute():
+        personer, placeringar, beslut = (read(n) for n in INPUTS)
+        cases = find_exceptions(personer, placeringar, beslut, as_of, policy.skolplikt)
+        cases["skolenheter"] = exception_schools(cases, placeringar, as_of, policy.skolplikt)
+        return {"skolplikt_arenden": (in_work_order(cases), {
+            "kommunkod": policy.skolplikt.kommunkod, "policyversion": policy.version})}
+
+    yield from kept_or_computed(context, skyddsnat, "skolplikt_arenden", ["skolplikt_arenden"],
+                                list(INPUTS), compute, date_part(as_of, turning), single=True)
 
 
 @asset(

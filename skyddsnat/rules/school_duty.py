@@ -248,6 +248,28 @@ def _unit_names(placements: pd.DataFrame) -> pd.Series:
     return frame.sort_values(["person_id", "enhet"]).groupby("person_id")["enhet"].agg("; ".join)
 
 
+def turning_days(personer: pd.DataFrame, placeringar: pd.DataFrame, beslut: pd.DataFrame,
+                 policy: SchoolDuty) -> np.ndarray:
+    """The days on which, for these tables, the answers of `find_exceptions` and
+    `exception_schools` can differ from the day before (sorted, unique): a placement or a
+    decision starts (start ≤ as_of) or has ended (the day after its end), a registration
+    stops being new (folkbokford_datum + grace_days). Between two such days, within one
+    läsår, the reference date changes nothing — so a night may keep last night's list."""
+    one = pd.Timedelta(days=1)
+    days = [placeringar["startdatum"], placeringar["slutdatum"] + one,
+            beslut["giltig_fran"], beslut["giltig_till"] + one,
+            personer["folkbokford_datum"] + pd.Timedelta(days=policy.grace_days)]
+    values = pd.concat([pd.Series(d, dtype="datetime64[ns]") for d in days], ignore_index=True)
+    return np.unique(values.dropna().to_numpy(dtype="datetime64[D]"))
+
+
+def date_part(as_of: date, turning: np.ndarray) -> str:
+    """What of the reference date the school-duty answers depend on: its läsår (ages,
+    expected årskurs) and how many turning days (`turning_days`) it has reached."""
+    reached = int(np.searchsorted(turning, np.datetime64(as_of, "D"), side="right"))
+    return f"lasar {lasar_start(as_of)}, vanddag {reached}"
+
+
 # The order a skolpliktshandläggare works the list in: a child with no known school first,
 # then one whose school ended, then register conflicts (the child likely goes to school),
 # last the newly arrived (watch, not yet a breach). Not the order reasons are decided in.
