@@ -15,12 +15,14 @@ from skyddsnat.policy import SchoolDuty
 from skyddsnat.rules.school_duty import (
     ORSAKER,
     data_quality_findings,
+    date_part,
     exception_schools,
     find_exceptions,
     grade_label,
     in_work_order,
     lasar_start,
     skolpliktiga,
+    turning_days,
 )
 
 OWN, OTHER = "2260", "0180"
@@ -448,3 +450,27 @@ def test_the_list_is_in_the_order_a_handlaggare_works_it():
                                          "dubbel_placering", "nyinflyttad"]
     assert ordered["person_id"].tolist()[:2] == [pid(3), pid(4)]  # longest registered first
     assert sorted(ordered["person_id"]) == sorted(cases["person_id"])  # the same cases
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(people, placement_rows, decision_rows, st.dates(date(2020, 1, 1), date(2031, 12, 31)),
+       st.integers(1, 45))
+def test_between_turning_days_the_reference_date_changes_nothing(pers, plac, bes, as_of, gap):
+    """What a night may keep: two dates with the same date part give the same list and the
+    same schools behind each case — and a day on which the list changes is a turning day."""
+    for i, p in enumerate(pers):
+        p["person_id"] = pid(i)
+    for row in plac + bes:
+        row["person_id"] = pid(row["who"])
+    tables = personer(pers), placeringar(plac), beslut(bes)
+    turning = turning_days(*tables, POLICY)
+
+    def answer(day: date) -> pd.DataFrame:
+        cases = find_exceptions(*tables, day, POLICY)
+        return cases.assign(skolenheter=exception_schools(cases, tables[1], day, POLICY))
+
+    for later in (as_of + DAY, as_of + gap * DAY):
+        if date_part(as_of, turning) == date_part(later, turning):
+            pd.testing.assert_frame_equal(answer(as_of), answer(later))
+    if not answer(as_of).equals(answer(as_of + DAY)):
+        assert date_part(as_of, turning) != date_part(as_of + DAY, turning)
