@@ -2,11 +2,11 @@
 
 Night 1 on DAY1; then copies of its data dir, each with a fresh Dagster instance (the
 record that vouches for a kept result lives in the warehouse, not in an instance):
-- DAY2, nothing but a new attendance day: the income check and the school-duty list are
-  kept (their files untouched), and every list — sealed ones opened — is identical to a
-  night that recomputed everything (`--omrakna`);
-- DAY2 with one invoice row corrected: the income check is computed again, the school-duty
-  list is still kept;
+- DAY2, nothing but a new attendance day: the protected set, the income check and the
+  school-duty list are kept (their files untouched), and every list — sealed ones
+  opened — is identical to a night that recomputed everything (`--omrakna`);
+- DAY2 with one invoice row corrected: the income check and the protected set (households
+  come from the invoices too) are computed again, the school-duty list is still kept;
 - DAY2 under a changed policy: both are computed again;
 - DAY3, the day a newly registered child's grace period ends (no table changed): the
   school-duty list is computed again and the child is now `okand`, no longer `nyinflyttad`.
@@ -25,10 +25,10 @@ import openpyxl
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from skyddsnat.keys import init_keys, load_officer_private
-from skyddsnat.labels import to_code
+from skyddsnat.lists.labels import to_code
 from skyddsnat.personnummer import luhn_digit, normalize
 from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
+from skyddsnat.privacy.keys import init_keys, load_officer_private
 from tests.robust_helpers import REPO, fast_tmp, list_contents, new_scenario, run
 
 pytestmark = pytest.mark.slow
@@ -109,7 +109,7 @@ def _night(s, day: date, *extra: str) -> dict[str, str]:
     assert ran.returncode == 0, (ran.stdout + ran.stderr)[-3000:]
     with DagsterInstance.from_config(str(s.home)) as instance:
         out = {}
-        for key in ("skolplikt_arenden", "inkomstkontroll_hushall",
+        for key in ("skyddade", "skolplikt_arenden", "inkomstkontroll_hushall",
                     "inkomstkontroll_manader"):
             event = instance.get_latest_materialization_event(AssetKey(key))
             out[key] = event.asset_materialization.metadata["återanvänd"].value
@@ -167,6 +167,7 @@ def test_one_changed_invoice_row_recomputes_the_income_check_only(town):
     _correct_one_invoice(s, base / "pristine" / "inbox")
     got = _night(s, DAY2)
     assert got["inkomstkontroll_hushall"] == got["inkomstkontroll_manader"] == COMPUTED
+    assert got["skyddade"] == COMPUTED  # a household is also who is billed together
     assert got["skolplikt_arenden"] == KEPT
 
 
@@ -188,5 +189,5 @@ def test_the_day_a_grace_period_ends_recomputes_school_duty(town):
     s = _copy(base, night1, "grace")
     got = _night(s, DAY3)
     assert got["skolplikt_arenden"] == COMPUTED
-    assert got["inkomstkontroll_hushall"] == KEPT  # the income check never looks at dates
+    assert got["inkomstkontroll_hushall"] == got["skyddade"] == KEPT  # never look at dates
     assert _orsak(s, DAY3) == "okand"

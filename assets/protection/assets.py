@@ -8,27 +8,39 @@ from assets.constants import GROUP_PROTECTION
 from assets.sources.tables import DESCRIPTIONS
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
+from pipelines.reuse import CODE_VERSION, kept_or_computed
 from skyddsnat.ingest.source_table import stored_pnr_columns
 from skyddsnat.privacy.audit import AuditLog
 from skyddsnat.privacy.identity_store import merge_vault
 from skyddsnat.privacy.protection import protected_persons
 from skyddsnat.privacy.vault_retention import named_in, purge_absent
 
+PROTECTION_INPUTS = ("folkbokforing", "avgifter")
+
 
 @asset(
     group_name=GROUP_PROTECTION,
-    description="Personer med skyddade personuppgifter och alla i deras hushåll (pseudonymer).",
+    description="Personer med skyddade personuppgifter och alla i deras hushåll (pseudonymer). "
+                "Återanvänds när folkbokföringen, avgifterna, policyn och nyckeln är "
+                "oförändrade.",
     io_manager_key="warehouse",
-    ins={"folkbokforing": AssetIn(), "avgifter": AssetIn()},
+    deps=list(PROTECTION_INPUTS),
     kinds={"pandas", "parquet"},
+    code_version=CODE_VERSION,
 )
 @privacy_safe
-def skyddade(context: AssetExecutionContext, skyddsnat: Skyddsnat, folkbokforing: pd.DataFrame,
-             avgifter: pd.DataFrame) -> pd.DataFrame:
-    rules = skyddsnat.policy().skydd
-    ids = protected_persons(folkbokforing, avgifter, list(rules.markeringar), dict(rules.spridning))
-    # The count of protected persons is itself sensitive: it is not put in metadata.
-    return pd.DataFrame({"person_id": ids})
+def skyddade(context: AssetExecutionContext, skyddsnat: Skyddsnat):
+    rules, data = skyddsnat.policy().skydd, skyddsnat.data()
+
+    def compute():
+        folkbokforing, avgifter = (pd.read_parquet(data.table(n)) for n in PROTECTION_INPUTS)
+        ids = protected_persons(folkbokforing, avgifter, list(rules.markeringar),
+                                dict(rules.spridning))
+        # The count of protected persons is itself sensitive: it is not put in metadata.
+        return {"skyddade": (pd.DataFrame({"person_id": ids}), {})}
+
+    yield from kept_or_computed(context, skyddsnat, "skyddade", ["skyddade"],
+                                list(PROTECTION_INPUTS), compute, single=True)
 
 
 @asset(
