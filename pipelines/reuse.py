@@ -1,7 +1,7 @@
 """A computing asset keeps last night's result when nothing that decides it has changed.
 
 The decision is made inside the asset, from the fingerprint recorded beside its outputs in
-the warehouse (`skyddsnat.provenance`): it works the same in `skyddsnat run` (in process,
+the warehouse (`skyddsnat.privacy.provenance`): it works the same in `skyddsnat run` (in process,
 with an ephemeral, fresh or persistent instance) and under the daemon, where Dagster's
 own staleness is only as good as the instance's history. Dagster is told in its own terms:
 the asset's `code_version` is the code digest, and each output's `DataVersion` is the
@@ -21,7 +21,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, DataVersion, Output
 
 from pipelines.resources import Skyddsnat
-from skyddsnat.provenance import (
+from skyddsnat.privacy.provenance import (
     code_digest,
     fingerprint,
     forget,

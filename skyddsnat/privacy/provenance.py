@@ -28,7 +28,7 @@ from pathlib import Path
 from skyddsnat.privacy.storage import file_sha256
 
 RECORD_DIR = "_herkomst"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("skyddsnat", "assets", "pipelines", "schemas")
 LIBRARIES = ("pandas", "numpy", "pyarrow", "scipy")
 ABSENT = "saknas"
