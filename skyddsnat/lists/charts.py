@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
 
 from skyddsnat.rules.suppression import TOTAL
 
@@ -89,8 +88,17 @@ def _percent(value: float, symbol: str) -> str:
     return symbol if pd.isna(value) else f"{value:.1f} %".replace(".", ",")
 
 
+def _figure(**kw):
+    """A matplotlib Figure, imported when a chart is drawn: a large city's page is drawn by
+    the delivery's helper process, so the run itself need not pay matplotlib's import.
+    No pyplot: no global figure state, no GUI backend."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kw)
+
+
 def _trend_chart(total: pd.DataFrame, share: pd.DataFrame, symbol: str) -> str:
-    fig = Figure(figsize=(8, 3.6))
+    fig = _figure(figsize=(8, 3.6))
     ax = fig.subplots()
     months = total["manad"].tolist()
     x = np.arange(len(months))
@@ -113,7 +121,7 @@ def _school_chart(schools: pd.DataFrame, share: pd.Series, month: str, symbol: s
     labels = schools["skolenhet_namn"].fillna(schools["skolenhet"]).tolist()
     values = share.to_numpy()
     order = np.argsort(np.nan_to_num(values, nan=-1.0))
-    fig = Figure(figsize=(8, max(2.5, 0.28 * len(labels) + 1)))
+    fig = _figure(figsize=(8, max(2.5, 0.28 * len(labels) + 1)))
     ax = fig.subplots()
     y = np.arange(len(order))
     shown = np.nan_to_num(values[order], nan=0.0)
