@@ -128,7 +128,7 @@ def test_row_incremental_equals_full_ingest(tmp_path, yesterday, today):
 def test_rows_naming_a_person_the_vault_lacks_are_not_reused(tmp_path):
     """A vault deleted or restored from an older backup: those rows are parsed (and their
     identities staged) again instead of being trusted."""
-    from assets.sources.ingest import _load_rows
+    from skyddsnat.ingest.caches import load_rows as _load_rows
     from skyddsnat.privacy.identity_store import VAULT_FILE
 
     class Keys:

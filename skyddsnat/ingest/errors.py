@@ -20,3 +20,15 @@ class SourceFileError(Exception):
     def __reduce__(self):
         # Picklable with its fields, so it crosses from a backfill's worker process intact.
         return (type(self), (self.file, self.reason, self.line, self.column))
+
+
+class IngestRefused(SourceFileError):
+    """A file, or a source's stored rows, cannot be accounted for; the message is ours and
+    begins with the file's name."""
+
+    def __init__(self, file: str, message: str):
+        self.file, self.reason, self.line, self.column = file, message, None, None
+        Exception.__init__(self, f"{file}{message}")
+
+    def __reduce__(self):
+        return (type(self), (self.file, self.reason))

@@ -1,0 +1,114 @@
+"""What an ingest remembers between nights, pseudonymous only.
+
+The file cache keeps a period file's ingested table and its accounting by content, policy
+and pseudonym key: a year of invoice files is not re-read every night (its identities are
+already in the vault and its quarantine in the archive). The row cache keeps a snapshot's
+row-wise valid rows by their raw rows' digests (row_cache.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from skyddsnat.ingest.catalog import entry, stored_column
+from skyddsnat.ingest.errors import IngestRefused
+from skyddsnat.ingest.row_cache import RowCache, digest_key
+from skyddsnat.ingest.source_table import IngestResult
+from skyddsnat.policy import Policy
+from skyddsnat.privacy.identity_store import vault_person_ids
+from skyddsnat.privacy.storage import write_pseudonymous
+
+CACHE_DIR = "_filcache"
+ROW_CACHE = "rader"
+
+
+def fingerprint(keys, policy_version: str, label: bytes, content: bytes = b"") -> str:
+    """Content, policy and pseudonym key decide a cached result; any change invalidates it."""
+    h = hashlib.sha256(content)
+    h.update(policy_version.encode())
+    h.update(hmac.digest(keys.pseudonym_key, label, hashlib.sha256))
+    return h.hexdigest()[:20]
+
+
+def file_key(path: Path, keys, policy_version: str) -> str:
+    return fingerprint(keys, policy_version, b"skyddsnat/filcache", Path(path).read_bytes())
+
+
+def cached(cache: Path, path: Path, key: str, source: str) -> IngestResult | None:
+    table, meta = cache / f"{path.name}.{key}.parquet", cache / f"{path.name}.{key}.json"
+    if not (table.exists() and meta.exists()):
+        return None
+    m = json.loads(meta.read_text())
+    if "checked" not in m:  # written before validation counts were cached: ingest again
+        return None
+    return IngestResult(source, m["file"], m["encoding"], pd.read_parquet(table),
+                        pd.DataFrame(columns=["person_id"]), pd.DataFrame(columns=["orsak"]),
+                        m["rows_read"], m["quarantined_by_reason"], m["checked"])
+
+
+def cached_removed(cache: Path, name: str, source: str) -> IngestResult:
+    """The kept result of a file the inbox cleanup removed, whatever key it was stored
+    under; its absence is an error (the rows would silently go missing)."""
+    for meta in sorted(cache.glob(f"{name}.*.json")) if cache.is_dir() else []:
+        found = cached(cache, Path(name), meta.name[len(name) + 1:-len(".json")], source)
+        if found is not None:
+            return found
+    raise IngestRefused(name, " har tagits bort ur inkorgen men dess rader saknas i lagret; "
+                        "återställ filen ur arkivet (skyddsnat archive restore)")
+
+
+def store(cache: Path, path: Path, key: str, result: IngestResult) -> None:
+    """Remember a validated file's result (`result.checked` must be set)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    for old in cache.glob(f"{path.name}.*"):
+        old.unlink()
+    write_pseudonymous(result.table, cache / f"{path.name}.{key}.parquet", result.source)
+    (cache / f"{path.name}.{key}.json").write_text(json.dumps({
+        "file": result.file, "encoding": result.encoding, "rows_read": result.rows_read,
+        "quarantined_by_reason": result.quarantined_by_reason, "checked": result.checked}))
+
+
+def forget_others(cache: Path, current: set[str]) -> None:
+    """Drop the cached results of files that are no longer part of the source."""
+    if cache.is_dir():
+        for old in cache.iterdir():
+            if old.name.split(".csv.")[0] + ".csv" not in current:
+                old.unlink()
+
+
+def rows_path(cache: Path, keys, policy_version: str) -> Path:
+    key = fingerprint(keys, policy_version, b"skyddsnat/radcache")
+    return cache / f"{ROW_CACHE}.{key}.parquet"
+
+
+def load_rows(path: Path, keys, vault_dir: Path, source: str, policy: Policy) -> RowCache:
+    """Last night's rows, less any row naming a person the vault does not hold.
+
+    A reused row stages no identity, so it is only safe while the vault still has its
+    persons: a vault deleted or restored from an older backup makes those rows new again.
+    """
+    rows = None
+    if path.exists():
+        table = pq.read_table(path)
+        if table.num_rows:
+            held = vault_person_ids(vault_dir)
+            for col in entry(policy, source).pnr_columns:
+                ids = table.column(stored_column(col))
+                table = table.filter(pc.or_kleene(pc.is_null(ids), pc.is_in(ids, held)))
+        rows = table.to_pandas()
+    return RowCache(digest_key(keys.pseudonym_key), rows)
+
+
+def store_rows(cache: Path, path: Path, result: IngestResult) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    write_pseudonymous(result.row_cache, path, result.source)
+    for old in cache.glob(f"{ROW_CACHE}.*"):
+        if old != path:
+            old.unlink()

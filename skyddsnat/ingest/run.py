@@ -1,0 +1,277 @@
+"""The one ingest entry point: a source's files in, its table, tallies and checks out.
+
+`ingest_source` does for a snapshot or period source everything between the inbox and the
+stored table: the file and row caches (caches.py), the plaintext memo shared by the
+night's files (memo.py), staging the identities encrypted for the vault, archiving each
+processed file and its quarantine sealed, and the per-file accounting with pandera and GX
+results (validation.py). `ingest_days` does the same for the attendance day files, one
+partition per day. Both return plain data; the source assets only turn it into Dagster
+outputs and check results.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from schemas.sources import empty
+from skyddsnat.ingest import caches
+from skyddsnat.ingest.catalog import SourceEntry, entry
+from skyddsnat.ingest.day_files import DayFiles
+from skyddsnat.ingest.errors import IngestRefused
+from skyddsnat.ingest.freshness import Finding, day_volume_finding, stored_days
+from skyddsnat.ingest.inbox import files_for, newest_snapshot
+from skyddsnat.ingest.inbox_cleanup import removed, removed_dates
+from skyddsnat.ingest.income_year import refuse_future_income_files
+from skyddsnat.ingest.memo import PnrMemo
+from skyddsnat.ingest.source_table import IngestResult, ingest_file
+from skyddsnat.ingest.validation import Tally, validation
+from skyddsnat.layout import DataDir
+from skyddsnat.parallel import helper_count, mapped
+from skyddsnat.policy import Policy
+from skyddsnat.privacy.archive import archive_file, archive_quarantine, custodian_key
+from skyddsnat.privacy.identity_store import stage_identities
+from skyddsnat.privacy.storage import write_pseudonymous
+
+ACCOUNT = "konto.json"  # a snapshot source's last ingested file and its row counts
+# Processes that ingest, this one included (1: no helper); by default one per core.
+WORKERS_ENV = "SKYDDSNAT_INGEST_WORKERS"
+PER_WORKER = 4  # invoice or grade files (~100 k rows each) a worker must have
+PER_WORKER_DAYS = 10  # day files a worker must have to be worth its start-up
+# Per worker process: the same pupils every day, the same households month after month.
+_MEMO = PnrMemo()
+
+
+@dataclass
+class IngestOutcome:
+    """A source's night: its files' results, the stored table and the accounting."""
+
+    source: str
+    policy: Policy
+    results: list[IngestResult] = field(default_factory=list)
+    tally: Tally | None = None
+    rests_on: str | None = None  # a processed file removed from the inbox, its table kept
+    stored_table: pd.DataFrame | None = None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        if self.stored_table is not None:
+            return self.stored_table
+        frames = [r.table for r in self.results]
+        if not frames:
+            return empty(self.policy, self.source)
+        return pd.concat(frames, ignore_index=True)
+
+
+def source_files(inbox: Path, source: SourceEntry, as_of: date) -> list[Path]:
+    """A snapshot's newest file on or before the reference date, or every period file."""
+    if source.name == "inkomster":
+        refuse_future_income_files(inbox, source, as_of)
+    if source.snapshot:
+        newest = newest_snapshot(inbox, source, as_of)
+        return [newest] if newest else []
+    return [p for _, p in files_for(inbox, source, as_of)]
+
+
+def ingest_checked(path: Path, source: str, policy, pseudonym_key: bytes,
+                   reference: date) -> IngestResult:
+    """One file ingested and validated; in a worker process during a backfill."""
+    result = ingest_file(path, source, policy, pseudonym_key, reference, memo=_MEMO)
+    result.checked = validation(policy, source, result.table)
+    return result
+
+
+def _account(store: DataDir, source: str) -> Path:
+    return store.warehouse / caches.CACHE_DIR / source / ACCOUNT
+
+
+def resting(source: str, policy: Policy, store: DataDir, reference: date) -> IngestOutcome | None:
+    """The night's snapshot was processed, archived and removed (inbox_cleanup.py): the
+    source rests on the table stored from it, with that file's accounting."""
+    gone = removed(store, source, reference)
+    account = _account(store, source)
+    if not (gone and store.table(source).exists() and account.exists()):
+        return None
+    kept = json.loads(account.read_text(encoding="utf-8"))
+    if kept["file"] != gone[-1]:
+        return None
+    tally = Tally(source, policy, [kept["file"]], kept["read"], kept["accepted"],
+                  kept["quarantined"], kept["accepted"], Counter(kept["reasons"]))
+    return IngestOutcome(source, policy, tally=tally, rests_on=gone[-1],
+                         stored_table=pd.read_parquet(store.table(source)))
+
+
+def keep_account(store: DataDir, outcome: IngestOutcome) -> None:
+    """What a night resting on this snapshot after it left the inbox will account for.
+    Called once the night's findings let the table be stored."""
+    tally = outcome.tally
+    if outcome.rests_on or not outcome.results or tally is None:
+        return
+    account = _account(store, outcome.source)
+    account.parent.mkdir(parents=True, exist_ok=True)
+    account.write_text(json.dumps({
+        "file": tally.files[-1], "read": tally.read, "accepted": tally.accepted,
+        "quarantined": tally.quarantined, "reasons": dict(tally.reasons)}), encoding="utf-8")
+
+
+def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: DataDir,
+                  reference: date) -> IngestOutcome:
+    """Ingest a snapshot's or period source's files for the night at `reference`.
+
+    A snapshot (one file) is ingested row-incrementally against last night's rows: only
+    rows new since then are parsed and staged (row_cache.py). Period files, which rarely
+    change once written, are ingested once per content and policy (caches.py); a period
+    file removed from the inbox after an earlier night is still part of the source.
+    Identities are staged encrypted for the vault; caches are written only after staging,
+    and every processed file and its quarantine are archived sealed.
+    """
+    spec = entry(policy, source)
+    cache, rows = not spec.snapshot, spec.snapshot
+    memo = PnrMemo()
+    cache_dir = store.warehouse / caches.CACHE_DIR / source
+    rows_path = caches.rows_path(cache_dir, keys, policy.version) if rows else None
+    out = IngestOutcome(source, policy)
+    results: list[IngestResult | None] = []
+    todo: list[tuple[int, Path, str]] = []
+    for path in files:
+        key = caches.file_key(path, keys, policy.version) if cache else ""
+        results.append(caches.cached(cache_dir, path, key, source) if cache else None)
+        if results[-1] is None:
+            todo.append((len(results) - 1, path, key))
+    if cache and (helpers := helper_count(len(todo), PER_WORKER, WORKERS_ENV)):
+        # Many new files of a cached source (a first night): ingested in worker processes.
+        jobs = [(p, source, policy, keys.pseudonym_keys, reference) for _, p, _ in todo]
+        with mapped(ingest_checked, jobs, helpers) as done:
+            for (i, _, _), result in zip(todo, done, strict=True):
+                results[i] = result
+    else:
+        for i, path, _ in todo:
+            known = (caches.load_rows(rows_path, keys, store.vault, source, policy)
+                     if rows_path else None)
+            results[i] = ingest_file(path, source, policy, keys.pseudonym_keys, reference,
+                                     known, memo)
+    fresh = [(path, results[i]) for i, path, _ in todo]
+    # A period file removed from the inbox after an earlier night (inbox_cleanup.py) is
+    # still part of the source: its ingested table is kept in the cache, found by name.
+    gone = [n for n in removed(store, source, reference) if n not in {p.name for p in files}]
+    if cache and gone:
+        dated = {**removed_dates(store, source),
+                 **{p.name: d for d, p in files_for(store.inbox, spec)}}
+        results += [caches.cached_removed(cache_dir, name, source) for name in gone]
+        results.sort(key=lambda r: (dated.get(r.file, date.min), r.file))
+    out.results = list(results)
+    if cache:
+        caches.forget_others(cache_dir, {p.name for p in files} | set(gone))
+    idents = [r.identities for r in out.results if not r.identities.empty]
+    if idents:
+        merged = pd.concat(idents, ignore_index=True).drop_duplicates("person_id")
+        stage_identities(keys, store.vault, source, merged)
+    for _, r in fresh:
+        r.checked = r.checked or validation(policy, source, r.table)
+    # Caches are written after staging: a cached file or row stages no identity again, so
+    # it may only be remembered once its identities are safely staged.
+    if cache:
+        for i, path, key in todo:
+            caches.store(cache_dir, path, key, results[i])
+    if rows_path is not None:
+        for _, r in fresh:
+            if r.row_cache is not None:
+                caches.store_rows(cache_dir, rows_path, r)
+    custodian = custodian_key(keys, policy)
+    for path, r in fresh:
+        archive_file(custodian, store.archive, reference, path)
+        archive_quarantine(custodian, store.archive, reference, r.file, r.quarantine)
+    out.tally = Tally.of(source, policy, out.results, out.table, len(out.table))
+    return out
+
+
+def ingest_day(path: Path, day: date, policy: Policy, pseudonym_key: bytes, reference: date,
+               target: Path) -> tuple[IngestResult, int]:
+    """Ingest, check and store one day file; in a worker process during a backfill.
+
+    Returns the result with its validation and quarantined rows (for the encrypted archive);
+    the caller drops each day's rows as soon as they are counted.
+    """
+    result = ingest_checked(path, "narvaro", policy, pseudonym_key, reference)
+    table = result.table[result.table["datum"] == pd.Timestamp(day)]
+    if len(table) != len(result.table):
+        # Rows dated another day than the file: quarantining here would hide them from
+        # the accounting, so the whole file is refused instead.
+        raise IngestRefused(result.file, ": rader med annat datum än filens")
+    write_pseudonymous(table, target, "narvaro")
+    result.identities = result.identities.iloc[0:0]  # the elevregister has the pupils
+    return result, len(table)
+
+
+@dataclass
+class DaysOutcome:
+    """The attendance days of a run: the whole tally, each day's metadata, the findings."""
+
+    tally: Tally
+    per_day: dict[str, dict[str, object]]  # partition key -> that day's metadata
+    findings: list[Finding]
+    read: int  # day files read
+
+
+def _stored_rows_before(store: DataDir, source: str, day: date, n: int = 20) -> list[int]:
+    """Row counts of the last stored days before `day` (from the Parquet footers)."""
+    before = [d for d in stored_days(store, source, day) if d < day][-n:]
+    return [pq.read_metadata(store.partition(source, d.isoformat())).num_rows for d in before]
+
+
+def ingest_days(days: list[date], present: list[tuple[date, Path]], keys, policy: Policy,
+                store: DataDir, reference: date,
+                log: Callable[[str], None] = lambda _: None) -> DaysOutcome:
+    """Ingest each present day file into its partition, one day at a time per process (a
+    backfill holds a day's rows in memory, never the year); archive it and its quarantine;
+    account for every day asked for, each partition counting its own day file only."""
+    source = "narvaro"
+    custodian = custodian_key(keys, policy)
+    rule = policy.kallor.kallor[source]
+    jobs = [(p, d, policy, keys.pseudonym_keys, reference,
+             store.partition(source, d.isoformat())) for d, p in present]
+    tally = Tally(source, policy)
+    per_day: dict[str, dict[str, object]] = {}
+    findings: list[Finding] = []
+    ledger = DayFiles(store.state)
+    stopped: list[date] = []
+    helpers = helper_count(len(jobs), PER_WORKER_DAYS, WORKERS_ENV)
+    if helpers:
+        log(f"{len(jobs)} dagfiler läses i {helpers + 1} processer")
+    with mapped(ingest_day, jobs, helpers) as done:
+        for (path, day, *_), (result, stored) in zip(jobs, done, strict=True):
+            archive_file(custodian, store.archive, reference, path)
+            archive_quarantine(custodian, store.archive, reference, result.file,
+                               result.quarantine)
+            tally.add(result, stored)
+            one = Tally(source, policy)
+            one.add(result, stored)
+            per_day[day.isoformat()] = one.metadata(policy.version)
+            ledger.note(day, path)
+            volume = day_volume_finding(source, rule, result.file, stored,
+                                        _stored_rows_before(store, source, day))
+            if volume:
+                findings.append(volume)
+                if volume.stops:  # kept out of the warehouse: the day is read again
+                    stopped.append(day)
+            del result  # one day's rows at a time
+    for day in stopped:
+        store.partition(source, day.isoformat()).unlink(missing_ok=True)
+        ledger.forget(day)
+    ledger.save()
+    dated = removed_dates(store, source)
+    gone = {dated[n]: n for n in removed(store, source, reference)}
+    for d in sorted(set(days) - {d for d, _ in present}):
+        meta = {**Tally(source, policy).metadata(policy.version), "filer": "-"}
+        name, kept = gone.get(d), store.partition(source, d.isoformat())
+        if name and kept.exists():  # read on an earlier run, then removed from the inbox
+            meta.update({"vilar_pa": name, "rader_lagrade": pq.read_metadata(kept).num_rows})
+        per_day[d.isoformat()] = meta
+    return DaysOutcome(tally, per_day, findings, len(present))

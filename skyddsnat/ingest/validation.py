@@ -1,0 +1,118 @@
+"""Pandera and GX results of the stored tables, and the row accounting, as plain counts.
+
+Checks run per file, so a year of attendance is never validated, or held in memory, in one
+piece; a check passes when every file's part passes. Nothing here names a value: only
+counts and expectation names leave (the asset turns them into Dagster check results).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from schemas.gx_suites import validate as gx_validate
+from schemas.sources import schema
+from skyddsnat.ingest.source_table import IngestResult
+from skyddsnat.policy import Policy
+
+ROWS, PANDERA, GX = "rows", "pandera", "gx"  # the three blocking checks of a source
+
+
+def _pandera_failures(policy: Policy, source: str, table: pd.DataFrame) -> int:
+    try:
+        schema(policy, source).validate(table, lazy=True)
+    except Exception as exc:  # noqa: BLE001 - SchemaErrors; only its size is reported
+        return len(getattr(exc, "failure_cases", [])) or 1
+    return 0
+
+
+def validation(policy: Policy, source: str, table: pd.DataFrame) -> dict[str, object]:
+    """Pandera and GX on one file's pseudonymous table: counts and expectation names only."""
+    gx = gx_validate(policy, source, table)
+    return {"pandera_failures": _pandera_failures(policy, source, table), **gx}
+
+
+def passed(checked: dict[str, object]) -> bool:
+    return int(checked["pandera_failures"]) == 0 and bool(checked["success"])
+
+
+@dataclass
+class CheckOutcome:
+    """One blocking check's verdict and its metadata (counts only)."""
+
+    check: str  # ROWS, PANDERA or GX
+    passed: bool
+    metadata: dict[str, object]
+
+
+@dataclass
+class Tally:
+    """Row accounting, pandera and GX results summed file by file — counts only."""
+
+    source: str
+    policy: Policy
+    files: list[str] = field(default_factory=list)
+    read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    stored: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    pandera_failures: int = 0
+    gx_ok: bool = True
+    gx_evaluated: int = 0
+    gx_successful: int = 0
+    gx_failed: set[str] = field(default_factory=set)
+    per_file: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, result: IngestResult, stored_rows: int) -> None:
+        self.files.append(result.file)
+        self.per_file[result.file] = {"lasta": result.rows_read, "godkanda": result.accepted,
+                                      "karantan": result.quarantined}
+        self.read += result.rows_read
+        self.accepted += result.accepted
+        self.quarantined += result.quarantined
+        self.stored += stored_rows
+        self.reasons.update(result.quarantined_by_reason)
+        self.count(result.checked or validation(self.policy, self.source, result.table))
+
+    def count(self, checked: dict) -> None:
+        self.pandera_failures += int(checked["pandera_failures"])
+        self.gx_ok &= bool(checked["success"])
+        self.gx_evaluated += int(checked["evaluated"])
+        self.gx_successful += int(checked["successful"])
+        self.gx_failed.update(checked["failed_expectations"])
+
+    @classmethod
+    def of(cls, source: str, policy: Policy, results: list[IngestResult], table: pd.DataFrame,
+           stored_rows: int) -> Tally:
+        tally = cls(source, policy)
+        for r in results:
+            tally.add(r, 0)
+        tally.stored = stored_rows
+        if not results:  # an absent optional source: its empty table is checked
+            tally.count(validation(policy, source, table))
+        return tally
+
+    def metadata(self, policy_version: str) -> dict[str, object]:
+        return {"filer": ", ".join(self.files) if len(self.files) <= 12 else
+                f"{len(self.files)} filer: {self.files[0]} … {self.files[-1]}",
+                "rader_lasta": self.read, "rader_godkanda": self.accepted,
+                "rader_karantan": self.quarantined,
+                **{f"karantan_{k}": v for k, v in sorted(self.reasons.items())},
+                # A source of many files accounts for each file as well as the total.
+                **({"rader_per_fil": self.per_file} if len(self.per_file) > 1 else {}),
+                "policyversion": policy_version}
+
+    def checks(self) -> list[CheckOutcome]:
+        rows_ok = (self.read == self.accepted + self.quarantined
+                   and self.accepted == self.stored)
+        return [
+            CheckOutcome(ROWS, rows_ok, {"lasta": self.read, "godkanda": self.accepted,
+                                         "karantan": self.quarantined}),
+            CheckOutcome(PANDERA, self.pandera_failures == 0, {"fel": self.pandera_failures}),
+            CheckOutcome(GX, self.gx_ok, {"utvarderade": self.gx_evaluated,
+                                          "lyckade": self.gx_successful,
+                                          "misslyckade": ", ".join(sorted(self.gx_failed)) or "-"}),
+        ]
