@@ -76,27 +76,42 @@ def normalize(raw: str, reference: date | None = None) -> str:
     if not luhn_ok(ten):
         raise InvalidPersonnummer("felaktig kontrollsiffra")
     ref = reference or date.today()
-    if century is None:
-        yy = int(yymmdd[:2])
-        year = (ref.year // 100) * 100 + yy
-        if year > ref.year:
-            year -= 100
-        if sep == "+":
-            year -= 100
-        century = str(year // 100)
+    if not given_century:
+        return decided_century(yymmdd, sep == "+", ref) + ten
     pnr12 = century + ten
     try:
         born = birth_date(pnr12)
-        if not given_century and born > ref:
-            # Later this year than the reference: nobody is born in the future, so the
-            # person turns 100 this year (an export that dropped or mis-set the sign).
-            pnr12 = str(int(century) - 1) + ten
-            born = birth_date(pnr12)
     except ValueError:
         raise InvalidPersonnummer("ogiltigt datum") from None
-    if given_century and born > ref:
+    if born > ref:
         raise InvalidPersonnummer("födelsedatum i framtiden")
     return pnr12
+
+
+def decided_century(yymmdd: str, plus: bool, reference: date) -> str:
+    """The century of a 10-digit number at `reference`: that of the latest date with these
+    digits not after it ('+': a hundred years earlier), as Skatteverket writes them.
+
+    It is all the reference date decides about a 10-digit number, and it changes only
+    when the reference passes the day with these digits (the 100-year boundary), so the
+    row cache binds its digests to it (ingest/row_cache.py). Raises InvalidPersonnummer
+    when no such date exists.
+    """
+    year = (reference.year // 100) * 100 + int(yymmdd[:2])
+    if year > reference.year:
+        year -= 100
+    if plus:
+        year -= 100
+    century = str(year // 100)
+    try:
+        if birth_date(century + yymmdd) > reference:
+            # Later this year than the reference: nobody is born in the future, so the
+            # person turns 100 this year (an export that dropped or mis-set the sign).
+            century = str(int(century) - 1)
+            birth_date(century + yymmdd)
+    except ValueError:
+        raise InvalidPersonnummer("ogiltigt datum") from None
+    return century
 
 
 def is_valid(raw: str, reference: date | None = None) -> bool:
@@ -214,6 +229,7 @@ __all__ = [
     "all_forms",
     "birth_date",
     "birth_dates",
+    "decided_century",
     "is_samordningsnummer",
     "is_valid",
     "luhn_digit",

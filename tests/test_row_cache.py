@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from skyddsnat.ingest.row_cache import RowCache, digest_key, row_digester
 from skyddsnat.ingest.source_table import ingest_file
+from skyddsnat.personnummer import InvalidPersonnummer, luhn_digit, normalize
 from skyddsnat.policy import load_policy
 from tests.test_ingest import FATHER, FOLK_HEADER, MOTHER, REF, folk_line, pnr
 
@@ -84,27 +85,107 @@ def test_duplicates_across_reused_and_new_rows_are_decided_in_file_order(tmp_pat
     assert night.quarantined_by_reason == {"dubblett": 1}
 
 
-def test_ten_digit_numbers_are_parsed_again_on_another_day(tmp_path):
-    ten = PEOPLE[0][2:8] + "-" + PEOPLE[0][8:]
-    lines = [folk_line(ten, "Kort"), folk_line(FATHER, "Lång")]
+def test_ten_digit_numbers_are_reused_on_a_new_date(tmp_path):
+    """Real exports write most numbers YYMMDD-NNNC: a new night must not parse them again."""
+    short = [p[2:8] + "-" + p[8:] for p in PEOPLE]
+    lines = [folk_line(p, "Kort", v1=MOTHER[2:]) for p in short] + [folk_line(FATHER, "Lång")]
     first = _ingest(_write(tmp_path, "a.csv", lines), _first_night())
-    same_day = _ingest(tmp_path / "a.csv", _next_night(first))
     next_day = _ingest(tmp_path / "a.csv", _next_night(first), REF + timedelta(days=1))
-    assert same_day.rows_reused == 2
-    assert next_day.rows_reused == 1  # the 10-digit row's century is decided again
+    _same(next_day, _ingest(tmp_path / "a.csv", None, REF + timedelta(days=1)))
+    assert next_day.rows_reused == len(lines)
+    assert next_day.identities.empty
 
 
-def test_digests_are_keyed_and_date_bound_only_for_ten_digit_numbers():
-    header = ["fornamn", "personnummer"]
+def _digest(row: list[str], day: date, key: bytes = KEY) -> str:
+    header = FOLK_HEADER.split(";")
+    columns = ("personnummer", "vardnadshavare_1", "vardnadshavare_2")
+    return row_digester(digest_key(key), day, columns)(header)(row)
 
-    def digest(key, row, day=REF):
-        return row_digester(digest_key(key), day, ("personnummer",))(header)(row)
 
-    long, short = ["Åsa", PEOPLE[0]], ["Åsa", PEOPLE[0][2:]]
-    assert digest(KEY, long) != digest(bytes(32), long)
-    assert len(digest(KEY, long)) == 32
-    assert digest(KEY, long) == digest(KEY, long, REF + timedelta(days=1))
-    assert digest(KEY, short) != digest(KEY, short, REF + timedelta(days=1))
+def test_digests_are_keyed_and_bound_to_the_decided_century_not_the_date():
+    twelve = folk_line(PEOPLE[0], "Åsa").split(";")
+    ten = folk_line(PEOPLE[0][2:], "Åsa").split(";")
+    assert _digest(twelve, REF) != _digest(twelve, REF, bytes(32))
+    assert len(_digest(twelve, REF)) == 32
+    assert _digest(twelve, REF) == _digest(twelve, REF + timedelta(days=1))
+    assert _digest(ten, REF) == _digest(ten, REF + timedelta(days=1))
+    assert _digest(ten, REF) == _digest(ten, date(2114, 12, 31))
+    # Born 2015-01-03: from that day in 2115 the same ten digits name a newborn.
+    assert _digest(ten, date(2115, 1, 2)) != _digest(ten, date(2115, 1, 3))
+
+
+def _form(p12: str, form: str) -> str:
+    ten = p12[2:]
+    return {"12": p12, "12-": f"{p12[:8]}-{p12[8:]}", "10": ten, "10-": f"{ten[:6]}-{ten[6:]}",
+            "10+": f"{ten[:6]}+{ten[6:]}", "10 ": f" {ten[:6]} - {ten[6:]} "}[form]
+
+
+FORMS = st.sampled_from(["12", "12-", "10", "10-", "10+", "10 "])
+
+
+@st.composite
+def numbers(draw) -> str:
+    """A personnummer or samordningsnummer in any written form (a wrong control digit now
+    and then), born 1890–2099."""
+    born = draw(st.dates(date(1890, 1, 1), date(2099, 12, 31)))
+    day = born.day + (60 if draw(st.booleans()) and draw(st.booleans()) else 0)
+    nine = f"{born:%y%m}{day:02d}{draw(st.integers(0, 999)):03d}"
+    check = luhn_digit(nine) if draw(st.integers(0, 9)) else str((int(luhn_digit(nine)) + 1) % 10)
+    return _form(f"{born.year // 100}{nine}{check}", draw(FORMS))
+
+
+REFERENCES = st.dates(date(1995, 1, 1), date(2135, 12, 31))
+
+
+def _pnr_at(value: str, day: date) -> str | None:
+    try:
+        return normalize(value, day)
+    except InvalidPersonnummer:
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(child=numbers(), guardian=numbers(), d1=REFERENCES, d2=REFERENCES)
+def test_equal_digests_exactly_when_every_number_reads_the_same(child, guardian, d1, d2):
+    """The digest changes between two dates exactly when the date changes how one of the
+    row's numbers reads (its century, on the 100-year boundary): never a stale century,
+    and no needless miss. (A number refused on the earlier date, a birth after it, can
+    only be accepted later; a cache is never used on a night before its own.)"""
+    row = folk_line(child, "Barn", v1=guardian).split(";")
+    same = all(_pnr_at(v, d1) == _pnr_at(v, d2) for v in (child, guardian)
+               if _pnr_at(v, min(d1, d2)) is not None)
+    equal = _digest(row, d1) == _digest(row, d2)
+    assert same or not equal
+    if all(_pnr_at(v, max(d1, d2)) for v in (child, guardian)):  # a refused row is not kept
+        assert equal or not same
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(child=numbers(), guardian=numbers(), moved=st.dates(date(1995, 1, 1), date(2135, 12, 31)),
+       d1=REFERENCES, d2=REFERENCES)
+def test_a_row_cache_from_any_night_serves_any_other_night_its_full_ingest(
+        tmp_path, child, guardian, moved, d1, d2):
+    """Any row (any number forms, a date that must not lie in the future), cached on one
+    night and read on any other, earlier or later: the result is that night's full
+    ingest, through the stored cache as the source asset uses it."""
+    from skyddsnat.ingest.caches import load_rows, store_rows
+    from skyddsnat.privacy.identity_store import VAULT_FILE
+
+    class Keys:
+        pseudonym_key = KEY
+
+    line = folk_line(child, "Barn", v1=guardian).replace("2020-01-01", moved.isoformat())
+    path = _write(tmp_path, "f.csv", [line, folk_line(MOTHER, "Mor")])
+    first = _ingest(path, _first_night(), d1)
+    cache, vault = tmp_path / "cache", tmp_path / "vault"
+    vault.mkdir(exist_ok=True)
+    pd.DataFrame({"person_id": pd.concat([first.table["person_id"],
+                                          first.table["vardnadshavare_1"]]).dropna()}
+                 ).to_parquet(vault / VAULT_FILE)
+    store_rows(cache, "k", d1, first)
+    known = load_rows(cache, "k", Keys, vault, "folkbokforing", POLICY, d2)
+    _same(_ingest(path, known, d2), _ingest(path, None, d2))
 
 
 @settings(max_examples=25, deadline=None,
@@ -129,6 +210,7 @@ def test_rows_naming_a_person_the_vault_lacks_are_not_reused(tmp_path):
     """A vault deleted or restored from an older backup: those rows are parsed (and their
     identities staged) again instead of being trusted."""
     from skyddsnat.ingest.caches import load_rows as _load_rows
+    from skyddsnat.ingest.caches import store_rows
     from skyddsnat.privacy.identity_store import VAULT_FILE
 
     class Keys:
@@ -136,16 +218,27 @@ def test_rows_naming_a_person_the_vault_lacks_are_not_reused(tmp_path):
 
     lines = [folk_line(p, "Barn", v1=MOTHER) for p in PEOPLE] + [folk_line(MOTHER, "Mor")]
     first = _ingest(_write(tmp_path, "a.csv", lines), _first_night())
-    cache = tmp_path / "rader.parquet"
-    first.row_cache.to_parquet(cache)
+    store_rows(tmp_path, "k", REF, first)
     vault = tmp_path / "vault"
     vault.mkdir()
-    assert len(_load_rows(cache, Keys, vault, "folkbokforing", POLICY).rows) == 0  # no vault at all
+    assert len(_load_rows(tmp_path, "k", Keys, vault, "folkbokforing", POLICY, REF).rows) == 0
     held = first.table["person_id"].iloc[[0, 1, 6]]  # two children and the mother
     pd.DataFrame({"person_id": held}).to_parquet(vault / VAULT_FILE)
-    kept = _load_rows(cache, Keys, vault, "folkbokforing", POLICY).rows
+    kept = _load_rows(tmp_path, "k", Keys, vault, "folkbokforing", POLICY, REF).rows
     assert sorted(kept["person_id"]) == sorted(held)
     night = _ingest(tmp_path / "a.csv", RowCache(digest_key(KEY), kept))
     _same(night, first)
     # Four children again, and the mother named as their guardian (number only).
     assert night.rows_reused == 3 and len(night.identities) == 5
+
+
+def test_a_duplicate_of_a_reused_row_stages_no_identity(tmp_path):
+    """Yesterday's accepted row is reused; tonight's later row for the same person is a
+    duplicate: its name must not reach the vault (a full ingest keeps the first row's)."""
+    lines = [folk_line(p, "Barn") for p in PEOPLE]
+    first = _ingest(_write(tmp_path, "a.csv", lines), _first_night())
+    night = _ingest(_write(tmp_path, "b.csv", [*lines, folk_line(PEOPLE[2], "Annan")]),
+                    _next_night(first))
+    _same(night, _ingest(tmp_path / "b.csv"))
+    assert night.quarantined_by_reason == {"dubblett": 1}
+    assert night.identities.empty

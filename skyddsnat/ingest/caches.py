@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -29,16 +30,26 @@ CACHE_DIR = "_filcache"
 ROW_CACHE = "rader"
 
 
-def fingerprint(keys, policy_version: str, label: bytes, content: bytes = b"") -> str:
-    """Content, policy and pseudonym key decide a cached result; any change invalidates it."""
+def fingerprint(keys, policy_version: str, label: bytes, content: bytes = b"",
+                schema: str = "") -> str:
+    """Content, policy, the source's schema and the pseudonym key decide a cached result;
+    any change invalidates it."""
     h = hashlib.sha256(content)
     h.update(policy_version.encode())
+    h.update(schema.encode())
     h.update(hmac.digest(keys.pseudonym_key, label, hashlib.sha256))
     return h.hexdigest()[:20]
 
 
-def file_key(path: Path, keys, policy_version: str) -> str:
-    return fingerprint(keys, policy_version, b"skyddsnat/filcache", Path(path).read_bytes())
+def schema_of(policy: Policy, source: str) -> str:
+    """The source's catalogue entry (contract columns, rules, treatment): the schema its
+    rows were parsed and validated under, also where code changed it and the policy not."""
+    return repr(entry(policy, source))
+
+
+def file_key(path: Path, keys, policy: Policy, source: str) -> str:
+    return fingerprint(keys, policy.version, b"skyddsnat/filcache", Path(path).read_bytes(),
+                       schema_of(policy, source))
 
 
 def cached(cache: Path, path: Path, key: str, source: str) -> IngestResult | None:
@@ -48,9 +59,12 @@ def cached(cache: Path, path: Path, key: str, source: str) -> IngestResult | Non
     m = json.loads(meta.read_text())
     if "checked" not in m:  # written before validation counts were cached: ingest again
         return None
-    return IngestResult(source, m["file"], m["encoding"], pd.read_parquet(table),
+    rows = pd.read_parquet(table)
+    # Validated when the file was first ingested under this policy and schema: reused.
+    checked = {**m["checked"], "validated_rows": 0, "reused_rows": len(rows)}
+    return IngestResult(source, m["file"], m["encoding"], rows,
                         pd.DataFrame(columns=["person_id"]), pd.DataFrame(columns=["orsak"]),
-                        m["rows_read"], m["quarantined_by_reason"], m["checked"])
+                        m["rows_read"], m["quarantined_by_reason"], checked)
 
 
 def cached_removed(cache: Path, name: str, source: str) -> IngestResult:
@@ -83,20 +97,28 @@ def forget_others(cache: Path, current: set[str]) -> None:
                 old.unlink()
 
 
-def rows_path(cache: Path, keys, policy_version: str) -> Path:
-    key = fingerprint(keys, policy_version, b"skyddsnat/radcache")
-    return cache / f"{ROW_CACHE}.{key}.parquet"
+def rows_key(keys, policy: Policy, source: str) -> str:
+    return fingerprint(keys, policy.version, b"skyddsnat/radcache",
+                       schema=schema_of(policy, source))
 
 
-def load_rows(path: Path, keys, vault_dir: Path, source: str, policy: Policy) -> RowCache:
+def _rows_files(cache: Path, key: str) -> list[Path]:
+    return sorted(cache.glob(f"{ROW_CACHE}.{key}.*.parquet")) if cache.is_dir() else []
+
+
+def load_rows(cache: Path, key: str, keys, vault_dir: Path, source: str, policy: Policy,
+              reference: date) -> RowCache:
     """Last night's rows, less any row naming a person the vault does not hold.
 
     A reused row stages no identity, so it is only safe while the vault still has its
     persons: a vault deleted or restored from an older backup makes those rows new again.
+    Rows remembered on a later night than `reference` (a re-run of an earlier date) are not
+    used: a date they carry may lie after this reference (row_cache.py).
     """
     rows = None
-    if path.exists():
-        table = pq.read_table(path)
+    found = _rows_files(cache, key)
+    if found and date.fromisoformat(found[-1].name.split(".")[-2]) <= reference:
+        table = pq.read_table(found[-1])
         if table.num_rows:
             held = vault_person_ids(vault_dir)
             for col in entry(policy, source).pnr_columns:
@@ -106,7 +128,9 @@ def load_rows(path: Path, keys, vault_dir: Path, source: str, policy: Policy) ->
     return RowCache(digest_key(keys.pseudonym_key), rows)
 
 
-def store_rows(cache: Path, path: Path, result: IngestResult) -> None:
+def store_rows(cache: Path, key: str, reference: date, result: IngestResult) -> None:
+    """Tonight's row-wise valid rows for tomorrow, named by the night they were read on."""
+    path = cache / f"{ROW_CACHE}.{key}.{reference.isoformat()}.parquet"
     cache.mkdir(parents=True, exist_ok=True)
     write_pseudonymous(result.row_cache, path, result.source)
     for old in cache.glob(f"{ROW_CACHE}.*"):

@@ -7,9 +7,14 @@ parsed, pseudonymised and checked. Only their identities are staged for the vaul
 unchanged row's identity is already there.
 
 The digest key is derived from the pseudonym key, so a stored digest of a row holding a name
-and a personnummer cannot be recomputed, or guessed at, without the key. A row with a
-10-digit personnummer depends on the reference date (its century is inferred from it), so
-its digest includes the date: such rows are parsed again every day.
+and a personnummer cannot be recomputed, or guessed at, without the key. A 10-digit
+personnummer (YYMMDD-NNNC, as most exports write them) depends on the reference date only
+through the century decided at it (`personnummer.decided_century`), which changes only on
+the 100-year boundary: the digest binds that century, not the date, so an unchanged row is
+reused night after night and parsed again exactly when its century would change. Every
+other rule that reads the reference date (dates and 12-digit birth dates not in the
+future) can only turn a row from refused to accepted as the date moves on, so a cache is
+used only for nights on or after its own (`usable_on`).
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from skyddsnat.personnummer import InvalidPersonnummer, decided_century
+
 DIGEST = "rad_digest"
 # Bump when parsing changes in a way the policy version does not capture.
-FORMAT = b"radcache/1"
+FORMAT = b"radcache/2"
 
 
 def digest_key(pseudonym_key: bytes) -> bytes:
@@ -34,17 +41,31 @@ def digest_key(pseudonym_key: bytes) -> bytes:
 def row_digester(key: bytes, reference: date, pnr_columns: tuple[str, ...]):
     """For a file's header: the function from a raw row (its fields) to the row's digest."""
     blake = hashlib.blake2b
-    day = "\x1e" + reference.isoformat()
+    centuries: dict[tuple[str, bool], str] = {}  # (YYMMDD, '+') -> century at reference
+
+    def century(short: str) -> str:
+        k = (short[:6], len(short) == 11 and short[6] == "+")
+        if k not in centuries:
+            try:
+                centuries[k] = decided_century(*k, reference)
+            except (InvalidPersonnummer, ValueError):  # refused whatever the date
+                centuries[k] = "-"
+        return centuries[k]
 
     def for_header(header: list[str]):
         positions = [i for i, name in enumerate(header) if name in pnr_columns]
 
         def digest(row: list[str]) -> str:
             text = "\x1f".join(row)
+            decided = ""
             for i in positions:
-                if 0 < len(row[i].strip()) < 12:  # 10 digits: the century depends on the day
-                    text += day
-                    break
+                value = row[i].strip().replace(" ", "")  # as personnummer.normalize reads it
+                if len(value) in (10, 11):  # no century written: the reference decides it
+                    decided += "\x1e" + century(value)
+                else:
+                    decided += "\x1e"
+            if decided.strip("\x1e"):
+                text += decided
             return blake(text.encode(), digest_size=16, key=key).hexdigest()
 
         return digest

@@ -32,7 +32,7 @@ from skyddsnat.ingest.inbox_cleanup import removed, removed_dates
 from skyddsnat.ingest.income_year import refuse_future_income_files
 from skyddsnat.ingest.memo import PnrMemo
 from skyddsnat.ingest.source_table import IngestResult, ingest_file
-from skyddsnat.ingest.validation import Tally, validation
+from skyddsnat.ingest.validation import Tally, passed, validation
 from skyddsnat.layout import DataDir
 from skyddsnat.parallel import helper_count, mapped
 from skyddsnat.policy import Policy
@@ -136,12 +136,12 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
     cache, rows = not spec.snapshot, spec.snapshot
     memo = PnrMemo()
     cache_dir = store.warehouse / caches.CACHE_DIR / source
-    rows_path = caches.rows_path(cache_dir, keys, policy.version) if rows else None
+    rows_key = caches.rows_key(keys, policy, source) if rows else None
     out = IngestOutcome(source, policy)
     results: list[IngestResult | None] = []
     todo: list[tuple[int, Path, str]] = []
     for path in files:
-        key = caches.file_key(path, keys, policy.version) if cache else ""
+        key = caches.file_key(path, keys, policy, source) if cache else ""
         results.append(caches.cached(cache_dir, path, key, source) if cache else None)
         if results[-1] is None:
             todo.append((len(results) - 1, path, key))
@@ -153,8 +153,8 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
                 results[i] = result
     else:
         for i, path, _ in todo:
-            known = (caches.load_rows(rows_path, keys, store.vault, source, policy)
-                     if rows_path else None)
+            known = (caches.load_rows(cache_dir, rows_key, keys, store.vault, source, policy,
+                                      reference) if rows_key else None)
             results[i] = ingest_file(path, source, policy, keys.pseudonym_keys, reference,
                                      known, memo)
     fresh = [(path, results[i]) for i, path, _ in todo]
@@ -174,16 +174,17 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
         merged = pd.concat(idents, ignore_index=True).drop_duplicates("person_id")
         stage_identities(keys, store.vault, source, merged)
     for _, r in fresh:
-        r.checked = r.checked or validation(policy, source, r.table)
+        r.checked = r.checked or validation(policy, source, r.table, r.reused)
     # Caches are written after staging: a cached file or row stages no identity again, so
     # it may only be remembered once its identities are safely staged.
     if cache:
         for i, path, key in todo:
             caches.store(cache_dir, path, key, results[i])
-    if rows_path is not None:
+    if rows_key is not None:
         for _, r in fresh:
-            if r.row_cache is not None:
-                caches.store_rows(cache_dir, rows_path, r)
+            # A reused row is not validated again: only rows that passed are remembered.
+            if r.row_cache is not None and passed(r.checked):
+                caches.store_rows(cache_dir, rows_key, reference, r)
     custodian = custodian_key(keys, policy)
     for path, r in fresh:
         archive_file(custodian, store.archive, reference, path)

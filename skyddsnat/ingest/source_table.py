@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -45,9 +46,11 @@ class IngestResult:
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     # Validation counts of `table` when already known (a cached file's stored result).
     checked: dict[str, object] | None = None
-    # With a row cache: tonight's row-wise valid rows and their digests, for tomorrow.
+    # With a row cache: tonight's accepted rows and their digests, for tomorrow; which
+    # rows of `table` were reused from last night (validated when first accepted).
     row_cache: pd.DataFrame | None = None
     rows_reused: int = 0
+    reused: np.ndarray | None = None
 
     @property
     def accepted(self) -> int:
@@ -156,15 +159,16 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
             typed = typed.astype(reused.dtypes.to_dict())
         typed = pd.concat([typed, reused.astype(typed.dtypes.to_dict())]).sort_index()
         reason = reason.reindex(typed.index)
-    cache_rows = (RowCache.table(typed[reason.isna()], digests) if digests is not None
-                  else None)
-
     key = list(spec.stored_key)
     clean = reason.isna()
     dup = typed[clean].duplicated(subset=key, keep="first")
     reason = reason.mask(clean & dup.reindex(reason.index, fill_value=False), "dubblett")
 
     accepted = reason.isna()
+    # Only accepted rows are remembered: they are the ones pandera and GX see tonight.
+    cache_rows = RowCache.table(typed[accepted], digests) if digests is not None else None
+    reused_mask = (typed.index[accepted].isin(reused.index) if digests is not None
+                   else None)
     table = typed[accepted].reset_index(drop=True)
     bad_lines = raw.frame.attrs.get("bad_field_count_lines", [])
     quarantine = raw.frame[~accepted].assign(orsak=reason[~accepted])
@@ -174,7 +178,11 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
     quarantine = quarantine.reset_index()
     counts = Counter(quarantine["orsak"].astype(str))
 
-    ident = pd.concat(identities, ignore_index=True) if identities else pd.DataFrame()
+    # A duplicate row's identity never wins over its accepted row's (in file order the
+    # accepted one comes first); dropped here, it cannot either when that row was reused.
+    dups = reason.index[(reason == "dubblett").to_numpy(dtype=bool, na_value=False)]
+    ident = (pd.concat([i[~i.index.isin(dups)] for i in identities], ignore_index=True)
+             if identities else pd.DataFrame())
     if not ident.empty:
         accepted_ids = pd.concat([table[stored_column(c)] for c in pnr_cols],
                                  ignore_index=True).dropna()
@@ -183,7 +191,7 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
 
     result = IngestResult(source_name, raw.file, raw.encoding, table, ident, quarantine,
                           raw.rows_read, dict(counts), row_cache=cache_rows,
-                          rows_reused=len(reused))
+                          rows_reused=len(reused), reused=reused_mask)
     if result.accepted + result.quarantined != result.rows_read:
         raise RuntimeError(f"{raw.file}: radräkningen går inte ihop")
     return result

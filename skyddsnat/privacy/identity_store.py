@@ -63,9 +63,19 @@ def merge_vault(keys: Keys, vault_dir: Path, protected: pd.Series) -> dict[str, 
     frames = [decrypt_identities(keys, pd.read_parquet(p)) for p in staged_paths]
     staged_ids = set().union(*(set(f["person_id"]) for f in frames)) if frames else set()
     protected = set(protected)
-    existing = _read(vault_dir / VAULT_FILE, VAULT_COLUMNS)
-    touched = (existing["person_id"].isin(staged_ids | protected)
-               | (existing["key_id"] != keys.vault_active))
+    path = vault_dir / VAULT_FILE
+    held = (pd.read_parquet(path, columns=["person_id", "key_id"]) if path.exists()
+            else pd.DataFrame(columns=["person_id", "key_id"]))
+    touched = (held["person_id"].isin(staged_ids | protected)
+               | (held["key_id"] != keys.vault_active)).to_numpy()
+    if not staged_paths and not touched.any():
+        # Nothing staged, nobody to seal or rewrap: the vault stays as it is, unread.
+        sealed_path = vault_dir / SEALED_FILE
+        return {"identiteter_i_valvet": len(held),
+                "forseglade_identiteter": (pq.read_metadata(sealed_path).num_rows
+                                           if sealed_path.exists() else 0),
+                "nya_poster": 0}
+    existing = _read(path, VAULT_COLUMNS)
     previous = decrypt_identities(keys, existing[touched]) if touched.any() else None
     untouched = existing[~touched]
     sealed_old = _read(vault_dir / SEALED_FILE, ["person_id", "sealed"])
