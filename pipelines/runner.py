@@ -15,6 +15,7 @@ from pathlib import Path
 from dagster import DagsterEventType, DagsterInstance, logger
 
 from pipelines.jobs import JOB_NAME, run_config, run_tags
+from pipelines.reuse import KEPT
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
 from skyddsnat.privacy.keys import load_keys, verify_against_data
@@ -31,6 +32,7 @@ class RunOutcome:
     seconds: float = 0.0
     log_file: Path | None = None
     steps: dict[str, str] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)  # steps that kept last night's result
 
 
 class _Progress(logging.Handler):
@@ -140,5 +142,13 @@ def run_nightly(data_dir: Path, key_dir: Path | None, as_of: date, kommunkod: st
             if not data_.passed:
                 failures.append(f"kontroll {data_.check_name} på "
                                 f"{data_.asset_key.to_user_string()} underkänd")
+    kept = sorted({ev.step_key for ev in result.all_events
+                   if ev.event_type == DagsterEventType.ASSET_MATERIALIZATION
+                   and _value(ev.event_specific_data.materialization.metadata.get(
+                       "återanvänd")) == KEPT})
     return RunOutcome(result.success and not failures, result.run_id, failures,
-                      time.monotonic() - t0, log_file, shown.steps)
+                      time.monotonic() - t0, log_file, shown.steps, kept)
+
+
+def _value(entry) -> object:
+    return getattr(entry, "value", entry)

@@ -233,6 +233,8 @@ def _run_summary(data_dir: Path, day: date, outcome) -> str:
              f"{sealed} förseglade.",
              f"Närvarodata t.o.m. {narvaro.date if narvaro and narvaro.date else 'saknas'}; "
              f"varningar: {len(warnings)}. Logg: {outcome.log_file}"]
+    if outcome.kept:
+        lines.append(f"Återanvända (indata oförändrade): {', '.join(outcome.kept)}.")
     lines += [f"  VARNING: {w}" for w in warnings]
     return "\n".join(lines)
 

@@ -107,13 +107,18 @@ def _night(s, day: date, *extra: str) -> dict[str, str]:
     ran = subprocess.run([*s.run_cmd(day), *extra], env=s.env(), cwd=REPO,
                          capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, (ran.stdout + ran.stderr)[-3000:]
+    said = next((line for line in ran.stdout.splitlines() if line.startswith("Återanvända")),
+                "")
     with DagsterInstance.from_config(str(s.home)) as instance:
         out = {}
         for key in ("skyddade", "skolplikt_arenden", "inkomstkontroll_hushall",
                     "inkomstkontroll_manader"):
             event = instance.get_latest_materialization_event(AssetKey(key))
             out[key] = event.asset_materialization.metadata["återanvänd"].value
-        return out
+    # The summary line names the kept steps (and only them).
+    assert ("inkomstkontroll" in said) == (out["inkomstkontroll_hushall"] == KEPT)
+    assert ("skolplikt_arenden" in said) == (out["skolplikt_arenden"] == KEPT)
+    return out
 
 
 def _stamp(s, name: str) -> tuple[int, int]:
