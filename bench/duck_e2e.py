@@ -34,35 +34,45 @@ import duckdb
 
 from bench.duck_sql import ABSENCE_SQL, fee_sql, skolplikt_sql
 
-# Personnummer as Skatteverket writes them, normalised to 12 digits; NULL if not plainly valid.
-NORMALISE = r"""
-CREATE OR REPLACE MACRO pnr_parts(raw) AS
-  regexp_extract(trim(raw), '^([0-9]{2})?([0-9]{6})([-+]?)([0-9]{4})$', ['c', 'd', 's', 't']);
-{luhn}
+# Helpers of the normalisation below, and the amount parsers.
+MACROS = r"""
 CREATE OR REPLACE MACRO year_of(yy, plus, refy) AS
   (CASE WHEN (refy // 100) * 100 + yy > refy THEN (refy // 100) * 100 + yy - 100
         ELSE (refy // 100) * 100 + yy END) - CASE WHEN plus THEN 100 ELSE 0 END;
 CREATE OR REPLACE MACRO birth_md(mmdd) AS CASE WHEN mmdd % 100 > 60 THEN mmdd - 60 ELSE mmdd END;
-CREATE OR REPLACE MACRO ten_year(p, refy, refmd) AS
-  year_of(try_cast(substr(p.d, 1, 2) AS INT), p.s = '+', refy)
-  - CASE WHEN year_of(try_cast(substr(p.d, 1, 2) AS INT), p.s = '+', refy) * 10000
-              + birth_md(try_cast(substr(p.d, 3, 4) AS INT)) > refy * 10000 + refmd
-         THEN 100 ELSE 0 END;
-CREATE OR REPLACE MACRO ten_to_12(p, refy, refmd) AS
-  CAST(ten_year(p, refy, refmd) // 100 AS VARCHAR) || p.d || p.t;
-CREATE OR REPLACE MACRO pnr_of(p, refy, refmd) AS CASE
-  WHEN p.d = '' OR NOT coalesce(luhn_ok(p.d || p.t), false) THEN NULL
-  WHEN p.c <> '' THEN CASE WHEN p.s = '+' THEN NULL ELSE p.c || p.d || p.t END
-  ELSE ten_to_12(p, refy, refmd) END;
-CREATE OR REPLACE MACRO pnr(raw, refy, refmd) AS pnr_of(pnr_parts(raw), refy, refmd);
 CREATE OR REPLACE MACRO born(p12) AS try_cast(
   substr(p12, 1, 4) || '-' || substr(p12, 5, 2) || '-'
   || lpad(CAST(CAST(substr(p12, 7, 2) AS INT) % 60 AS VARCHAR), 2, '0') AS DATE);
 CREATE OR REPLACE MACRO kr(raw) AS
   CAST(round(try_cast(replace(replace(replace(trim(raw), ' ', ''), '.', ''), ',', '.')
                       AS DOUBLE)) AS BIGINT);
+CREATE OR REPLACE MACRO minutes(raw) AS try_cast(trim(raw) AS INTEGER);
 CREATE OR REPLACE MACRO blank(raw) AS raw IS NULL OR trim(raw) = '';
 """
+
+# Each distinct written personnummer (column v of {values}) and its 12-digit form p, NULL if
+# not plainly valid: the century of a 10-digit form makes the person at most 99 on the
+# reference date, '+' 100 or older (skyddsnat.personnummer.normalize). Columns are computed
+# once in nested selects: a macro parameter is expanded wherever it is used.
+NORMALISED = """
+SELECT v, CASE WHEN NOT ok OR NOT coalesce(luhn_n(n), false) THEN NULL
+               WHEN length(d) = 12 THEN CASE WHEN plus THEN NULL ELSE d END
+               ELSE CAST((y - CASE WHEN y * 10000 + birth_md(md) > {ref} THEN 100 ELSE 0 END)
+                         // 100 AS VARCHAR) || d END AS p
+FROM (SELECT *, year_of(yy, plus, {refy}) AS y FROM (
+  SELECT v, d, regexp_full_match(s, '([0-9]{{2}})?[0-9]{{6}}[-+]?[0-9]{{4}}') AS ok,
+         contains(s, '+') AS plus, try_cast(right(d, 10) AS BIGINT) AS n,
+         try_cast(substr(d, length(d) - 9, 2) AS INT) AS yy,
+         try_cast(substr(d, length(d) - 7, 4) AS INT) AS md
+  FROM (SELECT v, trim(v) AS s, replace(replace(trim(v), '-', ''), '+', '') AS d
+        FROM ({values}) WHERE NOT blank(v))))
+"""
+
+
+def normalised_sql(values: str, as_of: date) -> str:
+    """The select of NORMALISED over `values` (a query with a column v) at `as_of`."""
+    return NORMALISED.format(values=values, ref=as_of.year * 10000 + as_of.month * 100
+                             + as_of.day, refy=as_of.year)
 
 
 def _luhn_macro() -> str:
@@ -72,26 +82,23 @@ def _luhn_macro() -> str:
         w = 2 - i % 2
         d = f"(n // {10 ** (9 - i)}) % 10 * {w}"
         terms.append(f"({d}) // 10 + ({d}) % 10")
-    return ("CREATE OR REPLACE MACRO luhn_n(n) AS (" + " + ".join(terms) + ") % 10 = 0;\n"
-            "CREATE OR REPLACE MACRO luhn_ok(ten) AS luhn_n(try_cast(ten AS BIGINT));")
+    return "CREATE OR REPLACE MACRO luhn_n(n) AS (" + " + ".join(terms) + ") % 10 = 0;"
 
 
-NORMALISE = NORMALISE.replace("{luhn}", _luhn_macro())
+NORMALISE = MACROS + _luhn_macro()
 
 
 def _normalised(con, name: str, source: str, pnr_cols: list[str], select: str, where: str,
                 as_of: date) -> None:
-    """Table `name` from `source` (a read_csv), each personnummer column normalised once per
-    distinct written value (a join, not a regex per row); rows with a bad number dropped."""
-    ry, rmd = as_of.year, as_of.month * 100 + as_of.day
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM {source}")
-    values = " UNION ".join(f"SELECT DISTINCT {c} AS v FROM raw" for c in pnr_cols)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE nr AS
-        SELECT v, pnr(v, {ry}, {rmd}) AS p FROM ({values}) WHERE NOT blank(v)""")
+    """Table `name` from `source` (a read_csv, read twice rather than held as text): each
+    personnummer column normalised once per distinct written value (joined as n_<col>),
+    rows with a bad number or value dropped, exact duplicates dropped."""
+    values = " UNION ".join(f"SELECT DISTINCT {c} AS v FROM {source}" for c in pnr_cols)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE nr AS {normalised_sql(values, as_of)}")
     joins = " ".join(f"LEFT JOIN nr n_{c} ON n_{c}.v = raw.{c}" for c in pnr_cols)
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT DISTINCT {select} FROM raw {joins} "
-                f"WHERE {where}")
-    con.execute("DROP TABLE raw; DROP TABLE nr")
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT DISTINCT {select} "
+                f"FROM {source} raw {joins} WHERE {where}")
+    con.execute("DROP TABLE nr")
 
 
 # The contract's columns per source, in the order the exports write them (DESIGN.md).
@@ -165,11 +172,12 @@ def load(con: duckdb.DuckDBPyConnection, inbox: list[Path], as_of: date) -> dict
     days = _files(inbox, "narvaro", as_of)
     _normalised(con, "narvaro", _csv("narvaro", days), ["personnummer"], """
         try_cast(datum AS DATE) AS datum, n_personnummer.p AS person_id, skolenhetskod,
-        kr(schemalagd_min) AS schemalagd_min, kr(giltig_franvaro_min) AS giltig_franvaro_min,
-        kr(ogiltig_franvaro_min) AS ogiltig_franvaro_min""", """
+        minutes(schemalagd_min) AS schemalagd_min,
+        minutes(giltig_franvaro_min) AS giltig_franvaro_min,
+        minutes(ogiltig_franvaro_min) AS ogiltig_franvaro_min""", """
         n_personnummer.p IS NOT NULL AND try_cast(datum AS DATE) IS NOT NULL
-        AND kr(schemalagd_min) >= 0 AND kr(giltig_franvaro_min) >= 0
-        AND kr(ogiltig_franvaro_min) >= 0""", as_of)
+        AND minutes(schemalagd_min) >= 0 AND minutes(giltig_franvaro_min) >= 0
+        AND minutes(ogiltig_franvaro_min) >= 0""", as_of)
     _normalised(con, "avgifter", _csv("avgifter", _glob(inbox, "avgifter_??????.csv")),
                 ["betalare", "medbetalare", "barn"], """faktura_manad, hushall_id,
         n_betalare.p AS betalare, n_medbetalare.p AS medbetalare, n_barn.p AS barn, verksamhet,

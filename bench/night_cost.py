@@ -13,6 +13,8 @@ the peak RSS of its process tree (sampled every 0.1 s, bench/measure.py):
            product cleaned the rest after the backfill)
   moves    the day after: the same, with one person in 200 given a new address
   fixed    (once) interpreter start, import of the heavy modules, Dagster run set-up
+  lists    with --compare: every list delivered by the two nights against the earlier run's
+           (bench/compare_lists.py, by content), when that run's work dirs are still there
 
 and writes the ratios (night/DuckDB ≤ 1, backfill/DuckDB ≤ 4, peak RSS ours/DuckDB ≤ 1), a
 scaling table, per-step tables and the fixed-cost line into a generated block of
@@ -43,8 +45,9 @@ from bench import measure, scenarios
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PARTS = ("duck", "backfill", "check", "night", "moves", "fixed")
+PARTS = ("duck", "backfill", "check", "night", "moves", "fixed", "lists")
 HEAVY = ("pandas", "pandera", "dagster", "great_expectations", "pipelines.definitions")
+BEFORE_JSON = HERE / "night_cost_before.json"  # the baseline's figures, kept in the repo
 BEGIN, END = "<!-- night_cost:{label}:begin -->", "<!-- night_cost:{label}:end -->"
 
 
@@ -61,10 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", default=",".join(PARTS), help="which parts, of " + ",".join(PARTS))
     ap.add_argument("--skip", default="", help="PROFILE:PART,... parts left out per profile")
     ap.add_argument("--label", default="after", help="names the RESULTS.md block and JSON")
-    ap.add_argument("--compare", type=Path, help="an earlier JSON (e.g. the before figures) "
-                    "for the per-step before/after table")
+    ap.add_argument("--compare", type=Path, help="an earlier JSON for the before/after "
+                    "tables (default: bench/night_cost_before.json unless --label before)")
     ap.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--no-results", action="store_true", help="do not touch RESULTS.md")
+    ap.add_argument("--merge", action="store_true", help="keep the parts of the label's "
+                    "earlier JSON that this invocation does not measure (re-measure one part)")
     args = ap.parse_args(argv)
 
     t_start = time.time()
@@ -82,17 +87,28 @@ def main(argv: list[str] | None = None) -> int:
                  "started": _now(), "as_of": as_of.isoformat(), "machine": _machine(),
                  "profiles": {}}
     keys = scenarios.ensure_keys(data / "keys")
+    earlier = data / f"night_cost_{args.label}.json"
+    if args.merge and earlier.exists():
+        old = json.loads(earlier.read_text())
+        out["profiles"], out["fixed"] = old.get("profiles", {}), old.get("fixed")
+        out["merged_into"] = old.get("started")
 
     for name in args.profiles.split(","):
         want = {p for p in parts if (name, p) not in skip}
-        out["profiles"][name] = _profile(name, data, keys, as_of, code, python, want, tag)
+        res = _profile(name, data, keys, as_of, code, python, want, tag)
+        out["profiles"][name] = {**out["profiles"].get(name, {}), **res}
         _save(data, out)
     if "fixed" in parts:
         out["fixed"] = _fixed(code, python, out["profiles"])
+    compare = args.compare
+    if compare is None and args.label != "before" and BEFORE_JSON.exists():
+        compare = BEFORE_JSON
+    before = json.loads(compare.read_text()) if compare else None
+    if before and "lists" in parts:
+        out["lists"] = _compare_lists(before, out, data)
     out["finished"] = _now()
     out["total_s"] = round(time.time() - t_start, 1)
     _save(data, out)
-    before = json.loads(args.compare.read_text()) if args.compare else None
     text = render(out, before)
     if not args.no_results:
         _write_block(args.results, args.label, text)
@@ -225,6 +241,27 @@ def _check(work: Path, data: Path, as_of: date, inboxes: list[Path], params: Pat
     return json.loads(out.read_text())["check"]
 
 
+def _compare_lists(before: dict, out: dict, data: Path) -> dict:
+    """Each day's delivery of this run against the earlier run's, list by list."""
+    res: dict = {}
+    for name in out["profiles"]:
+        old = data / f"{name}_work_{before['label']}" / "outbox"
+        new = data / f"{name}_work_{out['label']}" / "outbox"
+        if not (old.is_dir() and new.is_dir()) or old == new:
+            continue
+        nights = {out["profiles"][name].get(p, {}).get("as_of") for p in ("night", "moves")}
+        for day in sorted({d.name for d in old.iterdir()} & {d.name for d in new.iterdir()}
+                          & nights):
+            _say(f"{name}: listor {day} mot {before['label']}")
+            done = subprocess.run([sys.executable, "-m", "bench.compare_lists", str(old / day),
+                                   str(new / day)], cwd=ROOT, capture_output=True, text=True)
+            lines = done.stdout.splitlines()
+            res[f"{name} {day}"] = {"same": sum(ln.startswith("lika") for ln in lines),
+                                    "differ": sum(not ln.startswith("lika") for ln in lines),
+                                    "identical": done.returncode == 0}
+    return res
+
+
 # --- fixed costs ------------------------------------------------------------------------------
 
 def _fixed(code: Path, python: str, profiles: dict) -> dict:
@@ -294,8 +331,12 @@ def _peak(res: dict, part: str) -> float | None:
 
 def render(out: dict, before: dict | None = None) -> str:
     m = out["machine"]
-    lines = [f"Measured {out['started']} – {out['finished']} ({out.get('total_s', 0):.0f} s "
-             f"for the whole invocation) on {m['cpus']} cores, {m['mem_gib']:.0f} GiB "
+    when = (f"Measured {out['started']} – {out['finished']} ({out.get('total_s', 0):.0f} s "
+            "for the whole invocation)")
+    if out.get("merged_into"):
+        when = (f"Measured in more than one invocation (the first began {out['merged_into']}, "
+                f"the last re-measured parts {out['started']} – {out['finished']})")
+    lines = [f"{when} on {m['cpus']} cores, {m['mem_gib']:.0f} GiB "
              f"({m['cpu']}), shared with the other streams' work, so read the figures as "
              f"noisy. Code: `{out['code']}` at `{out['commit']}`; reference date "
              f"{out['as_of']}. Peak RSS is the process tree's, sampled every 0.1 s.", ""]
@@ -322,17 +363,42 @@ def render(out: dict, before: dict | None = None) -> str:
                  for p in ("duck", "backfill", "night", "moves")]
         lines.append(f"| {name} | {rows.get('folkbokforing', 0):,} | {rows.get('narvaro', 0):,} "
                      "| " + " | ".join(cells) + " |")
+    lines += _growth(out["profiles"])
     lines += _steps_table(out)
     if before:
         lines += _before_after(before, out)
     lines += _fixed_lines(out.get("fixed"))
     lines += _check_lines(out)
+    if out.get("lists"):
+        lines += ["", f"Delivered lists against the `{before and before.get('label')}` run's, "
+                  "by content (bench/compare_lists.py):", ""]
+        lines += [f"- {k}: {v['same']} lists the same, {v['differ']} differing"
+                  f"{'' if v['identical'] else ' (**not identical**)'}"
+                  for k, v in out["lists"].items()]
     failed = [f"{n}:{p}" for n, res in out["profiles"].items()
               for p in ("duck", "backfill", "night", "moves")
               if res.get(p) and res[p].get("returncode", 0) != 0]
     if failed:
         lines += ["", "**Failed parts:** " + ", ".join(failed)]
     return "\n".join(lines)
+
+
+def _growth(profiles: dict) -> list[str]:
+    """Each profile against the one before it: how inputs, wall and peak RSS grow."""
+    names = list(profiles)
+    lines = []
+    for a, b in zip(names, names[1:], strict=False):
+        pa, pb = profiles[a], profiles[b]
+        ra, rb = pa.get("source_rows", {}), pb.get("source_rows", {})
+
+        def x(u, v):
+            return f"×{v / u:.2f}" if u and v else "–"
+
+        cells = [f"{x(_get(pa, p, 'wall_s'), _get(pb, p, 'wall_s'))} / "
+                 f"{x(_peak(pa, p), _peak(pb, p))}" for p in ("duck", "backfill", "night", "moves")]
+        lines.append(f"| *{b} ÷ {a}* | {x(ra.get('folkbokforing'), rb.get('folkbokforing'))} | "
+                     f"{x(ra.get('narvaro'), rb.get('narvaro'))} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _steps_table(out: dict) -> list[str]:

@@ -47,7 +47,7 @@ def test_rewritten_leaves_blanks_and_other_forms_and_keeps_duplicates_exact():
 
 def test_duckdb_normalisation_agrees_with_ours():
     duckdb = pytest.importorskip("duckdb")
-    from bench.duck_e2e import NORMALISE
+    from bench.duck_e2e import NORMALISE, normalised_sql
 
     numbers = _numbers(7, 400)
     a, b, c = gen_pnr.forms(numbers)
@@ -57,7 +57,8 @@ def test_duckdb_normalisation_agrees_with_ours():
     con = duckdb.connect()
     con.execute(NORMALISE)
     con.register("frame", pd.DataFrame({"v": values}))
-    theirs = dict(con.execute("SELECT v, pnr(v, 2026, 610) FROM frame").fetchall())
+    theirs = dict(con.execute(normalised_sql("SELECT v FROM frame", AS_OF)).fetchall())
+    theirs[""] = None  # blanks are left out, as no row carries them
 
     def ours(v):
         try:
@@ -66,3 +67,28 @@ def test_duckdb_normalisation_agrees_with_ours():
             return None
 
     assert all(theirs[v] == ours(v) for v in values)
+
+
+def test_night_cost_table_marks_targets_and_rewrites_only_its_block(tmp_path):
+    from bench import night_cost
+
+    def run(wall, rss, steps=None):
+        return {"returncode": 0, "wall_s": wall, "sampled_rss_mib": rss, "steps": steps or {}}
+
+    out = {"label": "after", "code": "/x", "commit": "abc", "started": "s", "finished": "f",
+           "as_of": "2026-06-10", "machine": {"cpus": 2, "mem_gib": 24.0, "cpu": "c"},
+           "profiles": {"ange": {"source_rows": {"folkbokforing": 10, "narvaro": 100},
+                                 "duck": run(10.0, 1000.0), "backfill": run(30.0, 900.0),
+                                 "night": run(12.0, 500.0, {"narvaro": 1.0}),
+                                 "moves": run(8.0, 500.0)}}}
+    text = night_cost.render(out)
+    row = next(ln for ln in text.splitlines() if ln.startswith("| ange |"))
+    assert "1.20× (**missed**)" in row and "3.00× (met)" in row and "0.90× (met)" in row
+    results = tmp_path / "RESULTS.md"
+    results.write_text("intro\n\n## Caveats of this measurement\n")
+    night_cost._write_block(results, "before", "B1")
+    night_cost._write_block(results, "after", "A1")
+    night_cost._write_block(results, "after", "A2")
+    body = results.read_text()
+    assert "B1" in body and "A2" in body and "A1" not in body
+    assert body.index("A2") < body.index("## Caveats")
