@@ -8,6 +8,7 @@ record that vouches for a kept result lives in the warehouse, not in an instance
 - DAY2 with one invoice row corrected: the income check and the protected set (households
   come from the invoices too) are computed again, the school-duty list is still kept;
 - DAY2 under a changed policy: both are computed again;
+- DAY3 with the population register two days old: the night stops, nothing kept or delivered;
 - DAY3, the day a newly registered child's grace period ends (no table changed): the
   school-duty list is computed again and the child is now `okand`, no longer `nyinflyttad`.
 """
@@ -196,3 +197,19 @@ def test_the_day_a_grace_period_ends_recomputes_school_duty(town):
     assert got["skolplikt_arenden"] == COMPUTED
     assert got["inkomstkontroll_hushall"] == got["skyddade"] == KEPT  # never look at dates
     assert _orsak(s, DAY3) == "okand"
+
+
+def test_a_stale_feed_stops_the_night_before_anything_is_kept_or_delivered(town):
+    """No silent holes: with the population register two days old on DAY3, the night stops at
+    the source; the income check — whose inputs are unchanged — is neither kept nor delivered."""
+    base, night1 = town
+    s = _copy(base, night1, "stale")
+    for day in (DAY2, DAY3):
+        (s.data / "inbox" / f"folkbokforing_{day:%Y%m%d}.csv").unlink()
+    ran = subprocess.run(s.run_cmd(DAY3), env=s.env(), cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+    assert ran.returncode != 0 and "folkbokforing" in ran.stdout + ran.stderr
+    assert not (s.outbox / DAY3.isoformat()).exists()
+    with DagsterInstance.from_config(str(s.home)) as instance:
+        assert instance.get_latest_materialization_event(
+            AssetKey("inkomstkontroll_hushall")) is None
