@@ -126,10 +126,11 @@ def raise_error(value: object) -> None:
 def mapped(fn: Callable, jobs: Sequence[tuple], helpers: int) -> Iterator[Iterable]:
     """fn over jobs with results in order, here and in `helpers` helper processes.
 
-    This process takes the next job itself whenever no helper has it yet, so nothing waits
-    for a helper's start-up; a helper gets its next job when it returns one, at most a few
-    jobs ahead (results wait in memory until their turn); a helper that fails to start or
-    dies leaves its jobs to this process.
+    This process takes the earliest job nobody has yet whenever it is free, so nothing
+    waits for a helper's start-up and this process never idles while jobs wait; a helper
+    gets its next job when it returns one; jobs run at most a few ahead of the one due
+    (their results wait in memory until their turn); a helper that fails to start or dies
+    leaves its jobs to this process.
     """
     if helpers <= 0 or len(jobs) <= 1:
         yield (fn(*job) for job in jobs)
@@ -174,10 +175,14 @@ def _spread(fn: Callable, jobs: list[tuple], helpers: list[Helper],
                     running[helper] = job
                 else:
                     heapq.heappush(waiting, job)
-            if waiting and waiting[0] == i:
-                heapq.heappop(waiting)
-                results[i] = fn(*jobs[i])
-            elif i not in results:
+            if i in results:
+                break
+            if waiting and waiting[0] < i + window:
+                # This process works too: the next job nobody has (job i itself, or one
+                # after it while a helper has i) rather than waiting for the helper.
+                job = heapq.heappop(waiting)
+                results[job] = fn(*jobs[job])
+            else:
                 message = receive(inbox, running, block=True)
                 if message is not None:
                     handle(message)
