@@ -253,12 +253,14 @@ def _compare_lists(before: dict, out: dict, data: Path) -> dict:
         for day in sorted({d.name for d in old.iterdir()} & {d.name for d in new.iterdir()}
                           & nights):
             _say(f"{name}: listor {day} mot {before['label']}")
+            t0 = time.perf_counter()
             done = subprocess.run([sys.executable, "-m", "bench.compare_lists", str(old / day),
                                    str(new / day)], cwd=ROOT, capture_output=True, text=True)
             lines = done.stdout.splitlines()
             res[f"{name} {day}"] = {"same": sum(ln.startswith("lika") for ln in lines),
                                     "differ": sum(not ln.startswith("lika") for ln in lines),
-                                    "identical": done.returncode == 0}
+                                    "identical": done.returncode == 0,
+                                    "seconds": round(time.perf_counter() - t0, 1)}
     return res
 
 
