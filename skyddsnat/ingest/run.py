@@ -54,20 +54,15 @@ class IngestOutcome:
     """A source's night: its files' results, the stored table and the accounting."""
 
     source: str
-    policy: Policy
+    table: pd.DataFrame
+    tally: Tally
     results: list[IngestResult] = field(default_factory=list)
-    tally: Tally | None = None
     rests_on: str | None = None  # a processed file removed from the inbox, its table kept
-    stored_table: pd.DataFrame | None = None
 
-    @property
-    def table(self) -> pd.DataFrame:
-        if self.stored_table is not None:
-            return self.stored_table
-        frames = [r.table for r in self.results]
-        if not frames:
-            return empty(self.policy, self.source)
-        return pd.concat(frames, ignore_index=True)
+
+def _concat(policy: Policy, source: str, results: list[IngestResult]) -> pd.DataFrame:
+    frames = [r.table for r in results]
+    return pd.concat(frames, ignore_index=True) if frames else empty(policy, source)
 
 
 def source_files(inbox: Path, source: SourceEntry, as_of: date) -> list[Path]:
@@ -104,15 +99,15 @@ def resting(source: str, policy: Policy, store: DataDir, reference: date) -> Ing
         return None
     tally = Tally(source, policy, [kept["file"]], kept["read"], kept["accepted"],
                   kept["quarantined"], kept["accepted"], Counter(kept["reasons"]))
-    return IngestOutcome(source, policy, tally=tally, rests_on=gone[-1],
-                         stored_table=pd.read_parquet(store.table(source)))
+    return IngestOutcome(source, pd.read_parquet(store.table(source)), tally,
+                         rests_on=gone[-1])
 
 
 def keep_account(store: DataDir, outcome: IngestOutcome) -> None:
     """What a night resting on this snapshot after it left the inbox will account for.
     Called once the night's findings let the table be stored."""
     tally = outcome.tally
-    if outcome.rests_on or not outcome.results or tally is None:
+    if outcome.rests_on or not outcome.results:
         return
     account = _account(store, outcome.source)
     account.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +132,6 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
     memo = PnrMemo()
     cache_dir = store.warehouse / caches.CACHE_DIR / source
     rows_key = caches.rows_key(keys, policy, source) if rows else None
-    out = IngestOutcome(source, policy)
     results: list[IngestResult | None] = []
     todo: list[tuple[int, Path, str]] = []
     for path in files:
@@ -166,10 +160,9 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
                  **{p.name: d for d, p in files_for(store.inbox, spec)}}
         results += [caches.cached_removed(cache_dir, name, source) for name in gone]
         results.sort(key=lambda r: (dated.get(r.file, date.min), r.file))
-    out.results = list(results)
     if cache:
         caches.forget_others(cache_dir, {p.name for p in files} | set(gone))
-    idents = [r.identities for r in out.results if not r.identities.empty]
+    idents = [r.identities for r in results if not r.identities.empty]
     if idents:
         merged = pd.concat(idents, ignore_index=True).drop_duplicates("person_id")
         stage_identities(keys, store.vault, source, merged)
@@ -189,8 +182,9 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
     for path, r in fresh:
         archive_file(custodian, store.archive, reference, path)
         archive_quarantine(custodian, store.archive, reference, r.file, r.quarantine)
-    out.tally = Tally.of(source, policy, out.results, out.table, len(out.table))
-    return out
+    table = _concat(policy, source, results)
+    return IngestOutcome(source, table, Tally.of(source, policy, results, table, len(table)),
+                         results)
 
 
 def ingest_day(path: Path, day: date, policy: Policy, pseudonym_key: bytes, reference: date,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skyddsnat.privacy.guard import pseudonymous_table
@@ -23,6 +24,10 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_arrow(table: pa.Table, path: Path) -> None:
+    _atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def write_pseudonymous(frame: pd.DataFrame, path: Path, name: str) -> None:

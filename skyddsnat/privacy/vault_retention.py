@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from skyddsnat.privacy.audit import AuditLog
 from skyddsnat.privacy.identity_store import SEALED_FILE, STAGING, VAULT_FILE, vault_person_ids
-from skyddsnat.privacy.storage import write_parquet
+from skyddsnat.privacy.storage import write_arrow, write_parquet
 
 SEEN_FILE = "valv_senast_sedd.parquet"
 EVENT = "valv_gallring"
@@ -41,17 +41,13 @@ def named_in(tables: list[Path], columns: set[str]) -> pa.Array:
     return pc.unique(pc.drop_null(pa.chunked_array(parts, type=pa.string())))
 
 
-def _load_seen(path: Path) -> pd.DataFrame:
+SEEN_SCHEMA = pa.schema([("person_id", pa.string()), ("senast_sedd", pa.timestamp("ns"))])
+
+
+def _load_seen(path: Path) -> pa.Table:
     if path.exists():
-        seen = pd.read_parquet(path)
-    else:
-        seen = pd.DataFrame({"person_id": pd.Series(dtype="string"),
-                             "senast_sedd": pd.Series(dtype="datetime64[ns]")})
-    return _typed(seen)
-
-
-def _typed(seen: pd.DataFrame) -> pd.DataFrame:
-    return seen.astype({"person_id": "string", "senast_sedd": "datetime64[ns]"})
+        return pq.read_table(path).select(SEEN_SCHEMA.names).cast(SEEN_SCHEMA)
+    return SEEN_SCHEMA.empty_table()
 
 
 def purge_absent(vault_dir: Path, state_dir: Path, audit: AuditLog, present: pa.Array,
@@ -59,26 +55,26 @@ def purge_absent(vault_dir: Path, state_dir: Path, audit: AuditLog, present: pa.
     """Record who the sources name tonight; purge who has been absent too long.
 
     Returns how many persons were purged. Idempotent for a date: a re-run purges nothing
-    more (and audits nothing more) than the first run did.
+    more (and audits nothing more) than the first run did. In Arrow throughout: the
+    register names every person of the municipality every night.
     """
     vault_dir, state_dir = Path(vault_dir), Path(state_dir)
-    day = pd.Timestamp(as_of)
+    day = pa.scalar(pd.Timestamp(as_of), type=pa.timestamp("ns"))
     seen = _load_seen(state_dir / SEEN_FILE)
-    held = pd.Series(vault_person_ids(vault_dir).to_pylist(), dtype="string")
-    present_s = pd.Series(present.to_pylist(), dtype="string")
+    present = pc.unique(pc.drop_null(present))
     # Persons the vault holds with no record yet start their clock now.
-    new = pd.concat([held, present_s], ignore_index=True).drop_duplicates()
-    new = new[~new.isin(seen["person_id"])]
+    candidates = pc.unique(pa.chunked_array([vault_person_ids(vault_dir), present],
+                                            type=pa.string()))
+    new = candidates.filter(pc.invert(pc.is_in(candidates, seen.column("person_id"))))
     if len(new):
-        seen = _typed(pd.concat([seen, _typed(pd.DataFrame({"person_id": new.to_numpy(),
-                                                             "senast_sedd": day}))],
-                                ignore_index=True))
-    named = seen["person_id"].isin(present_s)
-    seen.loc[named, "senast_sedd"] = seen.loc[named, "senast_sedd"].where(
-        seen.loc[named, "senast_sedd"] > day, day)
-    cutoff = day - timedelta(days=retention_days)
-    expired = seen["senast_sedd"] < cutoff
-    gone = set(seen.loc[expired, "person_id"])
+        seen = pa.concat_tables([seen, pa.table(
+            {"person_id": new, "senast_sedd": pa.repeat(day, len(new))}, schema=SEEN_SCHEMA)])
+    named = pc.is_in(seen.column("person_id"), present)
+    last = seen.column("senast_sedd")
+    last = pc.if_else(pc.and_(named, pc.less(last, day)), day, last)
+    cutoff = pd.Timestamp(as_of) - timedelta(days=retention_days)
+    expired = pc.less(last, pa.scalar(cutoff, type=pa.timestamp("ns")))
+    gone = set(seen.column("person_id").filter(expired).to_pylist())
     if gone:
         for name in (VAULT_FILE, SEALED_FILE):
             path = vault_dir / name
@@ -94,6 +90,8 @@ def purge_absent(vault_dir: Path, state_dir: Path, audit: AuditLog, present: pa.
             audit.append(EVENT, {"as_of": as_of.isoformat(), "antal": len(gone),
                                  "senast_sedd_fore": cutoff.date().isoformat(),
                                  "valv_dagar": retention_days}, key)
-    kept = seen[~expired].sort_values("person_id", ignore_index=True)
-    write_parquet(kept, state_dir / SEEN_FILE)
+    kept = pa.table({"person_id": seen.column("person_id"), "senast_sedd": last},
+                    schema=SEEN_SCHEMA).filter(pc.invert(expired))
+    kept = kept.take(pc.sort_indices(kept, [("person_id", "ascending")]))
+    write_arrow(kept, state_dir / SEEN_FILE)
     return len(gone)
