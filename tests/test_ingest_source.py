@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from skyddsnat.ingest import run
 from skyddsnat.ingest.run import ingest_source
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import load_policy
@@ -38,7 +39,7 @@ def _night(root, keys, day: date, lines: list[str]):
     return out, staged
 
 
-def test_an_unchanged_ten_digit_snapshot_is_reused_on_the_next_date(tmp_path):
+def test_an_unchanged_ten_digit_snapshot_is_reused_on_the_next_date(tmp_path, monkeypatch):
     init_keys(tmp_path / "k", tmp_path / "o.key")
     keys = load_keys(tmp_path / "k")
     lines = ([folk_line(_short(c), "Barn", v1=_short(MOTHER)) for c in CHILDREN]
@@ -46,7 +47,15 @@ def test_an_unchanged_ten_digit_snapshot_is_reused_on_the_next_date(tmp_path):
     first, staged_first = _night(tmp_path / "d", keys, NIGHT, lines)
     vault = tmp_path / "d" / "vault" / VAULT_FILE
     before = vault.stat().st_mtime_ns, vault.read_bytes()
+    rows = sorted((tmp_path / "d" / "warehouse").rglob("rader.*"))
+
+    def validation(*_):
+        raise AssertionError("the table validated last night was validated again")
+
+    monkeypatch.setattr(run, "validation", validation)
     second, staged_second = _night(tmp_path / "d", keys, NIGHT + timedelta(days=1), lines)
+    monkeypatch.undo()
+    assert sorted((tmp_path / "d" / "warehouse").rglob("rader.*")) == rows
 
     assert staged_first and not staged_second  # nothing new to stage
     assert (vault.stat().st_mtime_ns, vault.read_bytes()) == before  # nor decrypted, rewritten

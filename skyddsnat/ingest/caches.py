@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from skyddsnat.ingest.catalog import entry, stored_column
 from skyddsnat.ingest.errors import IngestRefused
 from skyddsnat.ingest.row_cache import RowCache, digest_key
+from skyddsnat.ingest.row_cache import fingerprint as row_fingerprint
 from skyddsnat.ingest.source_table import IngestResult
 from skyddsnat.policy import Policy
 from skyddsnat.privacy.identity_store import vault_person_ids
@@ -115,7 +116,7 @@ def load_rows(cache: Path, key: str, keys, vault_dir: Path, source: str, policy:
     Rows remembered on a later night than `reference` (a re-run of an earlier date) are not
     used: a date they carry may lie after this reference (row_cache.py).
     """
-    rows = None
+    rows, remembered = None, {}
     found = _rows_files(cache, key)
     if found and date.fromisoformat(found[-1].name.split(".")[-2]) <= reference:
         table = pq.read_table(found[-1])
@@ -125,14 +126,21 @@ def load_rows(cache: Path, key: str, keys, vault_dir: Path, source: str, policy:
                 ids = table.column(stored_column(col))
                 table = table.filter(pc.or_kleene(pc.is_null(ids), pc.is_in(ids, held)))
         rows = table.to_pandas()
-    return RowCache(digest_key(keys.pseudonym_key), rows)
+        meta = found[-1].with_suffix(".json")
+        remembered = json.loads(meta.read_text()) if meta.exists() else {}
+    return RowCache(digest_key(keys.pseudonym_key), rows, remembered.get("fingerprint"),
+                    remembered.get("checked"))
 
 
 def store_rows(cache: Path, key: str, reference: date, result: IngestResult) -> None:
-    """Tonight's row-wise valid rows for tomorrow, named by the night they were read on."""
+    """Tonight's accepted rows for tomorrow, named by the night they were read on, with the
+    table's fingerprint and validation (`result.checked`)."""
     path = cache / f"{ROW_CACHE}.{key}.{reference.isoformat()}.parquet"
     cache.mkdir(parents=True, exist_ok=True)
     write_pseudonymous(result.row_cache, path, result.source)
+    meta = path.with_suffix(".json")
+    meta.write_text(json.dumps({"fingerprint": row_fingerprint(result.row_cache),
+                                "checked": result.checked}))
     for old in cache.glob(f"{ROW_CACHE}.*"):
-        if old != path:
+        if old not in (path, meta):
             old.unlink()

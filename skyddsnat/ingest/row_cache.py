@@ -79,6 +79,17 @@ class RowCache:
 
     key: bytes
     rows: pd.DataFrame | None = None  # DIGEST + the source model's columns
+    # The accepted table these rows were, and its validation (caches.py remembers both).
+    fingerprint: str | None = None
+    checked: dict | None = None
+
+    def validated_as(self, tonight: pd.DataFrame | None) -> dict | None:
+        """Last night's validation, when tonight's accepted rows are last night's, row for
+        row in the same order: equal digests read alike on a later night (row_cache.py),
+        so the table is the one validated then."""
+        if tonight is None or self.checked is None or self.fingerprint != fingerprint(tonight):
+            return None
+        return {**self.checked, "validated_rows": 0, "reused_rows": len(tonight)}
 
     def match(self, digests: np.ndarray, index: pd.Index) -> tuple[pd.DataFrame, np.ndarray]:
         """Stored rows for the digests seen before (indexed like `index`), and the hit mask."""
@@ -96,3 +107,8 @@ class RowCache:
         """What to keep for tomorrow: every row-wise valid row with its digest."""
         return valid.assign(**{DIGEST: digests.reindex(valid.index).to_numpy()}).reset_index(
             drop=True)
+
+
+def fingerprint(rows: pd.DataFrame) -> str:
+    """The accepted table's identity: its rows' digests in order."""
+    return hashlib.blake2b("\n".join(rows[DIGEST]).encode(), digest_size=16).hexdigest()

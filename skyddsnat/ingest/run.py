@@ -133,6 +133,7 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
     cache_dir = store.warehouse / caches.CACHE_DIR / source
     rows_key = caches.rows_key(keys, policy, source) if rows else None
     results: list[IngestResult | None] = []
+    unchanged = False  # a snapshot whose accepted table is last night's
     todo: list[tuple[int, Path, str]] = []
     for path in files:
         key = caches.file_key(path, keys, policy, source) if cache else ""
@@ -151,6 +152,9 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
                                       reference) if rows_key else None)
             results[i] = ingest_file(path, source, policy, keys.pseudonym_keys, reference,
                                      known, memo)
+            if known is not None:  # the same table as last night: validated then
+                results[i].checked = known.validated_as(results[i].row_cache)
+                unchanged = results[i].checked is not None
     fresh = [(path, results[i]) for i, path, _ in todo]
     # A period file removed from the inbox after an earlier night (inbox_cleanup.py) is
     # still part of the source: its ingested table is kept in the cache, found by name.
@@ -173,7 +177,7 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
     if cache:
         for i, path, key in todo:
             caches.store(cache_dir, path, key, results[i])
-    if rows_key is not None:
+    if rows_key is not None and not unchanged:
         for _, r in fresh:
             # A reused row is not validated again: only rows that passed are remembered.
             if r.row_cache is not None and passed(r.checked):
