@@ -114,6 +114,38 @@ def decided_century(yymmdd: str, plus: bool, reference: date) -> str:
     return century
 
 
+def reading_changes(raw: str, reference: date) -> date | None:
+    """The first day after `reference` from which `normalize(raw, day)` may differ from
+    `normalize(raw, reference)`; None when no later day can change it.
+
+    A 10-digit number changes at its century's next boundary (`decided_century`; a '+'
+    number on New Year's Day, a 29 February at the start of a year without one), a
+    12-digit one born after the reference on its birth day. Period files are cached until
+    then (ingest/caches.py). Only the digits are read: conservative for invalid numbers."""
+    s = str(raw).strip().replace(" ", "")
+    m = _FORM.match(s)
+    if not m:
+        return None
+    century, yymmdd, sep, _ = m.groups()
+    if century is not None:
+        try:
+            born = birth_date(century + yymmdd)
+        except ValueError:
+            return None
+        return born if born > reference and sep != "+" else None
+    try:
+        year = int(decided_century(yymmdd, sep == "+", reference)) * 100 + int(yymmdd[:2])
+    except InvalidPersonnummer:  # no such date this year: perhaps in a later one
+        return date(reference.year + 1, 1, 1)
+    if sep == "+":
+        return date(year + 200, 1, 1)
+    day = int(yymmdd[4:6])
+    try:
+        return date(year + 100, int(yymmdd[2:4]), day - 60 if day > 60 else day)
+    except ValueError:
+        return date(year + 100, 1, 1)
+
+
 def is_valid(raw: str, reference: date | None = None) -> bool:
     try:
         normalize(raw, reference)
@@ -237,5 +269,6 @@ __all__ = [
     "normalize",
     "normalize_series",
     "normalize_uniques",
+    "reading_changes",
 ]
 

@@ -101,3 +101,32 @@ def test_a_duplicate_key_across_reused_rows_still_fails_the_table_wide_check(tmp
     result = validation(POLICY, "folkbokforing", table, reused)
     assert not result["success"] and result["validated_rows"] == 0
     assert result["pandera_failures"] == 0  # no row-by-row rule ran on reused rows
+
+
+def test_a_cached_period_file_is_read_again_when_a_number_in_it_would_read_otherwise(tmp_path):
+    """inkomster_2024.csv names someone born 10 June 1925 as 250610-NNNC: 99 years old on
+    9 June 2025, a newborn's number from the 10th. The file cache serves the next normal
+    night, not a night past that day."""
+    init_keys(tmp_path / "k", tmp_path / "o.key")
+    keys = load_keys(tmp_path / "k")
+    old = pnr("250610", "123", "19")
+    data = DataDir(tmp_path / "d")
+    data.inbox.mkdir(parents=True)
+    path = data.inbox / "inkomster_2024.csv"
+    path.write_text("inkomstar;personnummer;faststalld_inkomst\n"
+                    f"2024;{_short(old)};300000\n2024;{_short(MOTHER)};400000\n",
+                    encoding="utf-8")
+
+    def night(day: date, store: DataDir = data):
+        return ingest_source([path], "inkomster", keys, POLICY, store, day)
+
+    first = night(date(2025, 6, 8))
+    again = night(date(2025, 6, 9))
+    assert again.results[0].checked["validated_rows"] == 0  # from the cache
+    pd.testing.assert_frame_equal(again.table, first.table)
+    later = night(date(2025, 6, 10))
+    assert later.results[0].checked["validated_rows"] == 2  # read again
+    pd.testing.assert_frame_equal(later.table,
+                                  night(date(2025, 6, 10), DataDir(tmp_path / "fresh")).table)
+    assert later.table["person_id"].iloc[0] != first.table["person_id"].iloc[0]
+    assert night(date(2025, 6, 7)).results[0].checked["validated_rows"] == 2  # an earlier night

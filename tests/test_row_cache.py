@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from skyddsnat.ingest.row_cache import RowCache, digest_key, row_digester
 from skyddsnat.ingest.source_table import ingest_file
-from skyddsnat.personnummer import InvalidPersonnummer, luhn_digit, normalize
+from skyddsnat.personnummer import InvalidPersonnummer, luhn_digit, normalize, reading_changes
 from skyddsnat.policy import load_policy
 from tests.test_ingest import FATHER, FOLK_HEADER, MOTHER, REF, folk_line, pnr
 
@@ -242,3 +242,18 @@ def test_a_duplicate_of_a_reused_row_stages_no_identity(tmp_path):
     _same(night, _ingest(tmp_path / "b.csv"))
     assert night.quarantined_by_reason == {"dubblett": 1}
     assert night.identities.empty
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=numbers(), day=REFERENCES, later=st.integers(1, 80 * 366))
+def test_a_number_reads_the_same_until_its_reading_changes(value, day, later):
+    """What caches a period file until (caches.py): before that day no later night reads
+    any number of the file otherwise."""
+    until = reading_changes(value, day)
+    assert until is None or until > day
+    other = day + timedelta(days=later)
+    if until is None or other < until:
+        assert _pnr_at(value, other) == _pnr_at(value, day)
+    if until is not None and _pnr_at(value, day) is not None:  # exactly then, not later
+        assert _pnr_at(value, until - timedelta(days=1)) == _pnr_at(value, day)
+        assert _pnr_at(value, until) != _pnr_at(value, day)

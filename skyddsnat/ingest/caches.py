@@ -53,12 +53,17 @@ def file_key(path: Path, keys, policy: Policy, source: str) -> str:
                        schema_of(policy, source))
 
 
-def cached(cache: Path, path: Path, key: str, source: str) -> IngestResult | None:
+def cached(cache: Path, path: Path, key: str, source: str,
+           reference: date | None = None) -> IngestResult | None:
+    """A file's kept result; with `reference`, only for the nights it holds on: from the
+    night it was read until a number in it would read otherwise (ingest_file's horizon)."""
     table, meta = cache / f"{path.name}.{key}.parquet", cache / f"{path.name}.{key}.json"
     if not (table.exists() and meta.exists()):
         return None
     m = json.loads(meta.read_text())
     if "checked" not in m:  # written before validation counts were cached: ingest again
+        return None
+    if reference is not None and not _holds(m, reference):
         return None
     rows = pd.read_parquet(table)
     # Validated when the file was first ingested under this policy and schema: reused.
@@ -66,6 +71,14 @@ def cached(cache: Path, path: Path, key: str, source: str) -> IngestResult | Non
     return IngestResult(source, m["file"], m["encoding"], rows,
                         pd.DataFrame(columns=["person_id"]), pd.DataFrame(columns=["orsak"]),
                         m["rows_read"], m["quarantined_by_reason"], checked)
+
+
+def _holds(meta: dict, reference: date) -> bool:
+    if "las_dag" not in meta:  # written before the horizon was kept
+        return False
+    until = meta.get("lasning_till")
+    return (date.fromisoformat(meta["las_dag"]) <= reference
+            and (until is None or reference < date.fromisoformat(until)))
 
 
 def cached_removed(cache: Path, name: str, source: str) -> IngestResult:
@@ -87,7 +100,9 @@ def store(cache: Path, path: Path, key: str, result: IngestResult) -> None:
     write_pseudonymous(result.table, cache / f"{path.name}.{key}.parquet", result.source)
     (cache / f"{path.name}.{key}.json").write_text(json.dumps({
         "file": result.file, "encoding": result.encoding, "rows_read": result.rows_read,
-        "quarantined_by_reason": result.quarantined_by_reason, "checked": result.checked}))
+        "quarantined_by_reason": result.quarantined_by_reason, "checked": result.checked,
+        "las_dag": result.read_on.isoformat() if result.read_on else None,
+        "lasning_till": result.stable_until.isoformat() if result.stable_until else None}))
 
 
 def forget_others(cache: Path, current: set[str]) -> None:

@@ -76,9 +76,10 @@ def source_files(inbox: Path, source: SourceEntry, as_of: date) -> list[Path]:
 
 
 def ingest_checked(path: Path, source: str, policy, pseudonym_key: bytes,
-                   reference: date) -> IngestResult:
+                   reference: date, horizon: bool = False) -> IngestResult:
     """One file ingested and validated; in a worker process during a backfill."""
-    result = ingest_file(path, source, policy, pseudonym_key, reference, memo=_MEMO)
+    result = ingest_file(path, source, policy, pseudonym_key, reference, memo=_MEMO,
+                         horizon=horizon)
     result.checked = validation(policy, source, result.table)
     return result
 
@@ -137,12 +138,13 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
     todo: list[tuple[int, Path, str]] = []
     for path in files:
         key = caches.file_key(path, keys, policy, source) if cache else ""
-        results.append(caches.cached(cache_dir, path, key, source) if cache else None)
+        results.append(caches.cached(cache_dir, path, key, source, reference) if cache
+                       else None)
         if results[-1] is None:
             todo.append((len(results) - 1, path, key))
     if cache and (helpers := helper_count(len(todo), PER_WORKER, WORKERS_ENV)):
         # Many new files of a cached source (a first night): ingested in worker processes.
-        jobs = [(p, source, policy, keys.pseudonym_keys, reference) for _, p, _ in todo]
+        jobs = [(p, source, policy, keys.pseudonym_keys, reference, True) for _, p, _ in todo]
         with mapped(ingest_checked, jobs, helpers) as done:
             for (i, _, _), result in zip(todo, done, strict=True):
                 results[i] = result
@@ -151,7 +153,7 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
             known = (caches.load_rows(cache_dir, rows_key, keys, store.vault, source, policy,
                                       reference) if rows_key else None)
             results[i] = ingest_file(path, source, policy, keys.pseudonym_keys, reference,
-                                     known, memo)
+                                     known, memo, horizon=cache)
             if known is not None:  # the same table as last night: validated then
                 results[i].checked = known.validated_as(results[i].row_cache)
                 unchanged = results[i].checked is not None

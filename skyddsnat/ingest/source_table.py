@@ -26,7 +26,7 @@ from skyddsnat.ingest.memo import PnrMemo
 from skyddsnat.ingest.parse import parse_frame
 from skyddsnat.ingest.reader import read_source
 from skyddsnat.ingest.row_cache import RowCache, row_digester
-from skyddsnat.personnummer import birth_dates
+from skyddsnat.personnummer import birth_dates, reading_changes
 from skyddsnat.policy import Policy
 from skyddsnat.privacy.pseudonym import pseudonymize_series
 
@@ -51,6 +51,10 @@ class IngestResult:
     row_cache: pd.DataFrame | None = None
     rows_reused: int = 0
     reused: np.ndarray | None = None
+    # With `horizon`: the night read on and the first later night that may read a number of
+    # the file otherwise (personnummer.reading_changes); the file cache holds until then.
+    read_on: date | None = None
+    stable_until: date | None = None
 
     @property
     def accepted(self) -> int:
@@ -103,12 +107,26 @@ def _pandera_reasons(model: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.Serie
     return pd.Series(dtype="string")
 
 
+def _stable_until(raw: pd.DataFrame, columns: tuple[str, ...], reference: date) -> date | None:
+    """The first later night on which a number of these columns may read otherwise: decided
+    once per written birth date and form (the last four digits do not matter)."""
+    until = None
+    for col in columns:
+        text = raw[col].dropna().str.strip().str.replace(" ", "", regex=False)
+        for head in text[text.str.len() >= 10].str[:-4].unique():
+            change = reading_changes(head + "0000", reference)
+            if change is not None and (until is None or change < until):
+                until = change
+    return until
+
+
 def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: bytes,
                 reference: date, known: RowCache | None = None,
-                memo: PnrMemo | None = None) -> IngestResult:
+                memo: PnrMemo | None = None, horizon: bool = False) -> IngestResult:
     """Ingest one file; with `known` (last night's rows of a snapshot) only new rows are parsed.
 
-    `memo` carries personnummer decisions from the run's earlier files (memo.py)."""
+    `memo` carries personnummer decisions from the run's earlier files (memo.py); with
+    `horizon`, the result says until which night it holds (a period file's cache)."""
     spec = entry(policy, source_name)
     # Columns the policy removes (`tas_bort`) are never parsed; a file may leave them out.
     source = replace(SOURCES[source_name], columns=tuple(
@@ -192,6 +210,9 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
     result = IngestResult(source_name, raw.file, raw.encoding, table, ident, quarantine,
                           raw.rows_read, dict(counts), row_cache=cache_rows,
                           rows_reused=len(reused), reused=reused_mask)
+    if horizon:
+        result.read_on = reference
+        result.stable_until = _stable_until(raw.frame, pnr_cols, reference)
     if result.accepted + result.quarantined != result.rows_read:
         raise RuntimeError(f"{raw.file}: radräkningen går inte ihop")
     return result
