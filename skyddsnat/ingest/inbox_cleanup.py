@@ -27,6 +27,7 @@ from skyddsnat.ingest.catalog import catalog
 from skyddsnat.ingest.inbox import _stamp_date
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import Policy
+from skyddsnat.privacy.archive import archived_name
 from skyddsnat.privacy.audit import AuditLog
 
 REGISTRY = "inkorg_rensade.json"
@@ -82,9 +83,9 @@ def processed_exports(data: DataDir, as_of: date, policy: Policy
         found = source_of(p.name, policy)
         if found is None or found[1] > as_of or not p.is_file():
             continue
-        digest = hashlib.sha256(p.read_bytes()).hexdigest()[:12]
-        if f"{p.name}.{digest}" in archived:
-            out.append((found[0], found[1], p, digest))
+        name = archived_name(p.name, p.read_bytes())
+        if name in archived:
+            out.append((found[0], found[1], p, name.rsplit(".", 1)[1]))
     return out
 
 

@@ -72,12 +72,17 @@ def open_blob(private_key: X25519PrivateKey, name: str, blob: bytes) -> bytes:
     return open_bytes(private_key, blob[len(MAGIC):], _info(name))
 
 
+def archived_name(file_name: str, data: bytes) -> str:
+    """`<file>.<digest>`: an archived export is named by its content, so a file whose exact
+    content the archive holds can be found (and left out of the inbox) by name."""
+    return f"{file_name}.{hashlib.sha256(data).hexdigest()[:12]}"
+
+
 def archive_file(custodian: X25519PublicKey, archive_dir: Path, as_of: date,
                  path: Path) -> Path:
     """Sealed copy of a processed inbox file; idempotent per content."""
     data = Path(path).read_bytes()
-    digest = hashlib.sha256(data).hexdigest()[:12]
-    name = f"{Path(path).name}.{digest}.enc"
+    name = f"{archived_name(Path(path).name, data)}.enc"
     target = Path(archive_dir) / as_of.isoformat() / name
     if not target.exists():
         _atomic_write(target, seal_blob(custodian, name, data))
