@@ -22,6 +22,7 @@ from skyddsnat.rules.suppression import (
     SEKUNDAR,
     STATUSES,
     TOTAL,
+    BlockMemo,
     primary_status,
     split_status,
     suppress_table,
@@ -163,3 +164,79 @@ def test_random_tables_are_proven_by_the_independent_lp(rows, k):
     assert len(cells) == len(report.cells)
     assert (cells["lo"] <= cells["value"]).all() and (cells["value"] <= cells["hi"]).all()
     assert np.isin(result.status[COUNT_COLUMNS].to_numpy(), STATUSES).all()
+
+
+def _same(a, b) -> None:
+    for x, y in ((a.values, b.values), (a.status, b.status)):
+        pd.testing.assert_frame_equal(x.reset_index(drop=True), y.reset_index(drop=True))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(night1=tables(), other=tables(), k=st.sampled_from([3, 5]), komplement=st.booleans(),
+       data=st.data())
+def test_a_memo_from_an_earlier_night_changes_no_status(tmp_path_factory, night1, other, k,
+                                                         komplement, data):
+    """Night 2 (some of night 1's months kept, the others replaced) suppressed with night 1's
+    memo equals night 2 suppressed from scratch; exactly the kept months come from the memo."""
+    months = sorted({r[0] for r in night1})
+    kept = data.draw(st.sets(st.sampled_from(months)) if months else st.just(set()))
+    night2 = [r for r in night1 if r[0] in kept] + [r for r in other if r[0] not in kept]
+    if not night2:
+        return
+    path = tmp_path_factory.mktemp("memo") / "memo.json"
+    if night1:
+        memo = BlockMemo(path)
+        suppress_table(inner(night1), STRUCTURE, k, komplement=komplement, blocks=BLOCKS,
+                       memo=memo)
+        memo.save()
+    memo = BlockMemo(path)
+    with_memo = suppress_table(inner(night2), STRUCTURE, k, komplement=komplement,
+                               blocks=BLOCKS, memo=memo)
+    _same(with_memo, suppress_table(inner(night2), STRUCTURE, k, komplement=komplement,
+                                    blocks=BLOCKS))
+
+    def by_month(rows):
+        return {m: sorted(r for r in rows if r[0] == m) for m in {r[0] for r in rows}}
+
+    one, two = by_month(night1), by_month(night2)
+    same = [m for m in two if one.get(m) == two[m]]
+    assert len(set(memo.known) & set(memo.seen)) == len(same)
+
+
+def test_the_memo_skips_unchanged_months_and_only_those(tmp_path, monkeypatch):
+    from skyddsnat.rules import suppression
+
+    city_rows = [(m, *r[1:]) for m in ("2025-09", "2025-10") for r in city()]
+    memo = BlockMemo(tmp_path / "m.json")
+    first = suppress_table(inner(city_rows), STRUCTURE, K, blocks=BLOCKS, memo=memo)
+    memo.save()
+    built = []
+    real = suppression._Block
+    monkeypatch.setattr(suppression, "_Block", lambda part, *a: built.append(
+        part["manad"].iloc[0]) or real(part, *a))
+    again = suppress_table(inner(city_rows), STRUCTURE, K, blocks=BLOCKS,
+                           memo=BlockMemo(tmp_path / "m.json"))
+    _same(first, again)
+    assert built == []
+    first_october = len(city())
+    changed = [r if i != first_october else (*r[:3], r[3] + 1, *r[4:])
+               for i, r in enumerate(city_rows)]
+    suppress_table(inner(changed), STRUCTURE, K, blocks=BLOCKS,
+                   memo=BlockMemo(tmp_path / "m.json"))
+    assert built == ["2025-10"]
+    # another k, or komplement off, is another problem: nothing reused
+    built.clear()
+    suppress_table(inner(city_rows), STRUCTURE, K + 1, blocks=BLOCKS,
+                   memo=BlockMemo(tmp_path / "m.json"))
+    assert built == ["2025-09", "2025-10"]
+
+
+def test_a_stored_status_of_the_wrong_shape_is_not_used(tmp_path):
+    rows = [(m, *r[1:]) for m in ("2025-09",) for r in city()]
+    memo = BlockMemo(tmp_path / "m.json")
+    first = suppress_table(inner(rows), STRUCTURE, K, blocks=BLOCKS, memo=memo)
+    for key in memo.seen:
+        memo.seen[key] = {"status": memo.seen[key]["status"][:-1]}
+    memo.save()
+    _same(first, suppress_table(inner(rows), STRUCTURE, K, blocks=BLOCKS,
+                                memo=BlockMemo(tmp_path / "m.json")))

@@ -15,6 +15,7 @@ from assets.sources.narvaro import read_days
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.delivery.data_basis import partial_months
+from skyddsnat.ingest.caches import CACHE_DIR
 from skyddsnat.rules.absence import (
     case_register_findings,
     classify,
@@ -28,6 +29,7 @@ from skyddsnat.rules.absence import (
     with_findings,
 )
 from skyddsnat.rules.kommunbild import combine_month_sums, kommunbild, month_sums
+from skyddsnat.rules.suppression import BlockMemo
 
 STATE = "franvaro_tillstand"
 MONTHS = "franvaro_manadssummor"
@@ -156,7 +158,10 @@ def kommunbild_tabell(context: AssetExecutionContext, skyddsnat: Skyddsnat,
     # A month of too few school days is left out before anything is counted or suppressed.
     partial = partial_months(days, policy.franvaro.kommunbild_minsta_skoldagar)
     sums = sums[~sums["manad"].isin(list(partial))].reset_index(drop=True)
-    table = kommunbild(sums, elevregister, skyddade["person_id"], policy)
+    # Past months unchanged since last night keep their statuses (rules/suppression.py).
+    memo = BlockMemo(data.warehouse / CACHE_DIR / "undertryckning" / "kommunbild_tabell.json")
+    table = kommunbild(sums, elevregister, skyddade["person_id"], policy, memo=memo)
+    memo.save()
     return Output(table, metadata={"rader": len(table), "k": policy.undertryckning.k,
                                    "ofullstandiga_manader": ", ".join(sorted(partial)) or "-",
                                    "policyversion": policy.version})

@@ -404,18 +404,19 @@ class _Component:
                 return
 
 
-class ComponentMemo:
-    """Outcomes of audited components by key, kept in a JSON file between nights.
+class OutcomeMemo:
+    """Outcomes by key, kept in a JSON file between nights under a format string (a file of
+    another format is ignored). Only the keys used by the latest run are written back, so
+    the file follows the table's size, not its history."""
 
-    Only the components of the latest audit are written back, so the file follows the
-    table's size, not its history."""
+    FORMAT = ""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.seen: dict[str, dict] = {}
         try:
             stored = json.loads(self.path.read_text())
-            self.known = stored["komponenter"] if stored.get("format") == MEMO_FORMAT else {}
+            self.known = stored["komponenter"] if stored.get("format") == self.FORMAT else {}
         except (OSError, ValueError, KeyError, TypeError):
             self.known = {}
 
@@ -431,8 +432,14 @@ class ComponentMemo:
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"format": MEMO_FORMAT, "komponenter": self.seen}))
+        tmp.write_text(json.dumps({"format": self.FORMAT, "komponenter": self.seen}))
         tmp.replace(self.path)
+
+
+class ComponentMemo(OutcomeMemo):
+    """Outcomes of audited components by key (see `_Component.key`)."""
+
+    FORMAT = MEMO_FORMAT
 
 
 def audit(table: pd.DataFrame, structure: TableStructure, k: int, symbol: str = "..",

@@ -21,7 +21,7 @@ import pandas as pd
 
 from skyddsnat.arrow_strings import isin
 from skyddsnat.rules.disclosure_audit import TableStructure, nested
-from skyddsnat.rules.suppression import STATUS_PREFIX, TOTAL, suppress_table
+from skyddsnat.rules.suppression import STATUS_PREFIX, TOTAL, BlockMemo, suppress_table
 
 COUNT_COLUMNS = ["antal_elever", "antal_10", "antal_15", "antal_20"]
 THRESHOLDS = {"antal_10": "uppmarksamma", "antal_15": "oroande", "antal_20": "hog"}
@@ -115,9 +115,10 @@ def pupil_month_counts(narvaro_month_sums: pd.DataFrame, placeringar: pd.DataFra
 
 
 def kommunbild(narvaro_month_sums: pd.DataFrame, placeringar: pd.DataFrame, skyddade,
-               policy) -> pd.DataFrame:
+               policy, memo: BlockMemo | None = None) -> pd.DataFrame:
     """The board's table: one row per skolenhet × arskurs × manad plus the margins, suppressed
-    as a whole (policy.undertryckning), shown as a string or the symbol, with cell statuses."""
+    as a whole (policy.undertryckning), shown as a string or the symbol, with cell statuses.
+    `memo` keeps the months whose counts did not change from being suppressed again."""
     u = policy.undertryckning
     counts = pupil_month_counts(narvaro_month_sums, placeringar, skyddade,
                                 policy.franvaro.nivaer)
@@ -126,7 +127,7 @@ def kommunbild(narvaro_month_sums: pd.DataFrame, placeringar: pd.DataFrame, skyd
                              for c in OUTPUT_COLUMNS + STATUS_COLUMNS})
     inner = counts.rename(columns={"skolenhetskod": "skolenhet"})
     out = suppress_table(inner, STRUCTURE, u.k, komplement=u.komplement, symbol=u.symbol,
-                         blocks=BLOCKS).with_status()
+                         blocks=BLOCKS, memo=memo).with_status()
     names = (placeringar[["skolenhetskod", "skolenhet_namn"]].dropna()
              .drop_duplicates("skolenhetskod", keep="last")
              .set_index("skolenhetskod")["skolenhet_namn"])

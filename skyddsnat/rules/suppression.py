@@ -20,24 +20,55 @@ Decisions (documented for the privacy officer):
   (the LP's binding constraints) is suppressed too — else the cheapest sharing a line, a
   relation or a group with it — until the audit passes. Suppressing more
   only widens what an attacker must consider, so this ends (all suppressed is safe).
-- Blocks (the months): no margin crosses them, so each is its own problem.
+- Blocks (the months): no margin crosses them, so each is its own problem. A block's
+  statuses follow from its own values, the structure, k and `komplement` alone, so a block
+  unchanged since the last night (a past month) takes its statuses from a `BlockMemo`
+  instead of being suppressed and proven again; the blocking audit of the published table
+  still runs on the whole table every night.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from skyddsnat.rules.disclosure_audit import TableStructure, audit
+from skyddsnat.rules import disclosure_audit
+from skyddsnat.rules.disclosure_audit import OutcomeMemo, TableStructure, audit
 
 PUBLICERAD, PRIMAR, SEKUNDAR, KOMPLEMENT = "publicerad", "primär", "sekundär", "komplement"
 STATUSES = (PUBLICERAD, PRIMAR, SEKUNDAR, KOMPLEMENT)
 TOTAL = "Totalt"
 _PUB, _PRI, _SEK, _KOM = range(4)
 STATUS_PREFIX = "status_"
+
+
+# The procedure itself is part of every block's key: a change to this module or to the audit
+# it consults makes every stored outcome a miss, never a wrong hit.
+_CODE = hashlib.sha256(Path(__file__).read_bytes()
+                       + Path(disclosure_audit.__file__).read_bytes()).hexdigest()[:16]
+
+
+class BlockMemo(OutcomeMemo):
+    """Suppressed blocks' cell statuses by the block's content, kept between nights.
+
+    A value holds the statuses only (which the published table shows anyway); the key is a
+    SHA-256 over the block's keys and true counts, so the file sits with the warehouse, whose
+    tables hold the pupil-level data those counts come from."""
+
+    FORMAT = f"undertryckning-block/1/{_CODE}"
+
+    @staticmethod
+    def key(values: pd.DataFrame, s: TableStructure, k: int, komplement: bool) -> str:
+        h = hashlib.sha256(f"{k}|{komplement}|{s!r}|{len(values)}".encode())
+        for col in s.keys:
+            h.update("\x1e".join(values[col].astype(str)).encode() + b"\x1f")
+        h.update(np.ascontiguousarray(values[list(s.measures)].to_numpy(np.int64)).tobytes())
+        return h.hexdigest()
 
 
 class SuppressionFailed(RuntimeError):
@@ -228,10 +259,28 @@ class _Block:
         return [(self.index[tuple(k)], names[m]) for k, m in zip(keys, rows[column], strict=True)]
 
 
+def _status_frame(frame: pd.DataFrame, s: TableStructure, status: np.ndarray) -> pd.DataFrame:
+    names = np.array(STATUSES, dtype=object)
+    return frame[list(s.keys)].assign(**{m: names[status[:, j]]
+                                         for j, m in enumerate(s.measures)})
+
+
+def _known_status(known: dict | None, rows: int, measures: int) -> np.ndarray | None:
+    """A stored block's statuses as the matrix, or None when absent or not of this shape."""
+    codes = known.get("status") if isinstance(known, dict) else None
+    if not isinstance(codes, str) or len(codes) != rows * measures or (
+            codes.strip("0123") != ""):
+        return None
+    return (np.frombuffer(codes.encode(), dtype=np.uint8) - ord("0")).astype(
+        np.int64).reshape(rows, measures)
+
+
 def suppress_table(inner: pd.DataFrame, s: TableStructure, k: int, *, komplement: bool = True,
-                   symbol: str = "..", blocks: tuple[str, ...] = ()) -> Suppressed:
+                   symbol: str = "..", blocks: tuple[str, ...] = (),
+                   memo: BlockMemo | None = None) -> Suppressed:
     """Primary, group and secondary suppression of the table of `inner` rows with all its
-    margins, proven block by block with the audit (given the true values as witnesses)."""
+    margins, proven block by block with the audit (given the true values as witnesses).
+    `memo` gives the statuses of blocks suppressed before with the same content."""
     if not komplement:
         s = TableStructure(s.keys, s.margins, s.measures, s.relations, (), s.total)
     values = with_margins(inner, s)
@@ -241,6 +290,14 @@ def suppress_table(inner: pd.DataFrame, s: TableStructure, k: int, *, komplement
         parts = [values]
     done_values, done_status = [], []
     for part in parts:
+        part = part.reset_index(drop=True)
+        key = BlockMemo.key(part, s, k, komplement) if memo is not None else ""
+        known = memo.get(key) if memo is not None else None
+        status = _known_status(known, len(part), len(s.measures))
+        if status is not None:
+            done_values.append(part)
+            done_status.append(_status_frame(part, s, status))
+            continue
         block = _Block(part, s, k, komplement)
         while True:
             block.line_rule()
@@ -263,9 +320,9 @@ def suppress_table(inner: pd.DataFrame, s: TableStructure, k: int, *, komplement
                 raise SuppressionFailed("röjandekontrollen underkänner tabellen fast allt "
                                         "som går är undertryckt")
         done_values.append(block.frame)
-        names = np.array(STATUSES, dtype=object)
-        done_status.append(block.frame[list(s.keys)].assign(
-            **{m: names[block.status[:, j]] for j, m in enumerate(s.measures)}))
+        done_status.append(_status_frame(block.frame, s, block.status))
+        if memo is not None:
+            memo.put(key, {"status": "".join(map(str, block.status.ravel().tolist()))})
     if not done_values:
         empty = values.iloc[0:0]
         return Suppressed(empty, empty.astype({m: object for m in s.measures}), s, symbol)
