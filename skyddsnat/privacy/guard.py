@@ -34,7 +34,12 @@ def _check_names(columns, name: str) -> None:
 
 
 def _shaped_like_pnr(values: pa.Array | pa.ChunkedArray) -> bool:
-    return bool(pc.any(pc.match_substring_regex(values, _PNR_RE2)).as_py())
+    # Only 10–13 characters can match: the length test passes over pseudonyms and free text
+    # in one cheap kernel, so the regex runs on the few values that could be a number.
+    n = pc.utf8_length(values)
+    candidates = values.filter(pc.and_(pc.greater_equal(n, 10), pc.less_equal(n, 13)))
+    return len(candidates) > 0 and bool(
+        pc.any(pc.match_substring_regex(candidates, _PNR_RE2)).as_py())
 
 
 def _is_text(s: pd.Series) -> bool:
