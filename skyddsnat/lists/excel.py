@@ -26,6 +26,7 @@ from skyddsnat.lists.catalog import PERSON_ID_COLUMNS, ListSpec
 from skyddsnat.lists.forklaring import forklaring
 from skyddsnat.lists.labels import CODED_COLUMNS as CODED
 from skyddsnat.lists.labels import MULTI_VALUED, codes, display, label
+from skyddsnat.lists.sheet_rows import DataRows
 from skyddsnat.policy import Policy
 from skyddsnat.rules.absence import LEVELS
 from skyddsnat.rules.action_programmes import SKAL as AP_SKAL
@@ -440,9 +441,10 @@ def _write_table(wb: xlsxwriter.Workbook, name: str, table: pd.DataFrame, header
     fmt = _formats(wb)
     labels = [header(c) for c in table.columns]
     widths, heights = [], {}
+    rows = DataRows(ws, HEADER_ROWS)
     for j, (col, s) in enumerate(table.items()):
-        ws.write_string(0, j, labels[j], fmt["header"])
-        ws.write_string(1, j, str(col), fmt["contract"])  # shrinks to fit: for scripts
+        rows.head(j, 0, labels[j], fmt["header"])
+        rows.head(j, 1, str(col), fmt["contract"])  # shrinks to fit: for scripts
         if col in date_columns:
             s = pd.to_datetime(s, errors="coerce")
         s = display(str(col), s)
@@ -450,8 +452,8 @@ def _write_table(wb: xlsxwriter.Workbook, name: str, table: pd.DataFrame, header
         longest_word = max((len(w) for w in labels[j].split()), default=0)
         label_width = min(len(labels[j]), NUMBER_LABEL_WIDTH if numeric else LABEL_WIDTH)
         amount = "(kr" in labels[j]  # kronor with a thousands separator: 19 260
-        longest, texts = _write_column(ws, j, s, {**fmt, "integer": fmt["amount"]} if amount
-                                       else fmt)
+        longest, texts = _write_column(rows, ws, j, s, {**fmt, "integer": fmt["amount"]}
+                                       if amount else fmt)
         longest += 1 if amount and longest > 3 else 0
         width = max(label_width, longest_word, min(longest, MAX_WIDTH), 5) + 2
         widths.append(width)
@@ -459,6 +461,7 @@ def _write_table(wb: xlsxwriter.Workbook, name: str, table: pd.DataFrame, header
         for i, text in texts.items():
             if len(text) > width - 2:
                 heights[i] = max(heights.get(i, 1), _lines(text, width - 1))
+    rows.finish()
     head = max((_lines(lab, w - 1) for lab, w in zip(labels, widths, strict=True)), default=1)
     ws.set_row(0, LINE_HEIGHT * head)
     for i, n in heights.items():
@@ -473,9 +476,11 @@ def _missing(v: object) -> bool:
     return v is None or v is pd.NA or (not isinstance(v, str) and pd.isna(v) is True)
 
 
-def _write_column(ws, j: int, s: pd.Series, fmt: dict) -> tuple[int, dict[int, str]]:
-    """Write one column from row 3; return its longest value as text (for the width) and
-    the texts longer than `MAX_WIDTH` by sheet row (for their row heights).
+def _write_column(rows: DataRows, ws, j: int, s: pd.Series, fmt: dict
+                  ) -> tuple[int, dict[int, str]]:
+    """Write one column from row 3 (into `rows`, see `sheet_rows`); return its longest value
+    as text (for the width) and the texts longer than `MAX_WIDTH` by sheet row (for their
+    row heights).
 
     Works on the column's Python values, not cell by cell through pandas: hundreds of small
     lists spent more time in per-cell pandas checks than in writing. Empty cells are not
@@ -484,40 +489,45 @@ def _write_column(ws, j: int, s: pd.Series, fmt: dict) -> tuple[int, dict[int, s
     """
     first = HEADER_ROWS
     if pd.api.types.is_datetime64_any_dtype(s):
-        for i, v in enumerate(s.to_numpy(dtype=object), start=first):
-            if not _missing(v):
-                ws.write_datetime(i, j, v.to_pydatetime(), fmt["date"])
+        rows.dates(j, [None if _missing(v) else v.to_pydatetime()
+                       for v in s.to_numpy(dtype=object)], fmt["date"])
         return 10, {}
     values = s.to_numpy(dtype=object)
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         longest = max((len(str(v)) for v in values if not _missing(v)), default=0)
         if pd.api.types.is_bool_dtype(s):
-            for i, v in enumerate(values, start=first):
-                if not _missing(v):
-                    ws.write_string(i, j, "ja" if v else "nej", fmt["text"])
+            rows.strings(j, [None if _missing(v) else "ja" if v else "nej" for v in values],
+                         fmt["text"])
             return max(longest, 3), {}
         number = (fmt["decimal"] if pd.api.types.is_float_dtype(s)
                   else fmt["small"] if longest <= SMALL_NUMBER and fmt["integer"] is not
                   fmt["amount"] else fmt["integer"])
         floats = s.to_numpy(dtype=float, na_value=np.nan)
-        for i, v in enumerate(floats.tolist(), start=first):
-            if v == v:  # not NaN
-                ws.write_number(i, j, v, number)
+        rows.numbers(j, [v if v == v else None for v in floats.tolist()], number)  # NaN: none
         return longest, {}
     longest, long_texts = 0, {}
     text, wrap, suppressed = fmt["text"], fmt["wrap"], fmt["suppressed"]
+    cells, formats, other = [], [], False
     for i, v in enumerate(values, start=first):
         if type(v) is str:
             n = len(v)
             if n > MAX_WIDTH:
-                ws.write_string(i, j, v, wrap)
+                formats.append(wrap)
                 long_texts[i] = v
             else:
-                ws.write_string(i, j, v, suppressed if v == SUPPRESSED else text)
+                formats.append(suppressed if v == SUPPRESSED else text)
         else:  # a board's counts beside its ".." are centred like them
-            _write_cell(ws, i, j, v, {**fmt, "integer": fmt["small"]})
+            other |= not _missing(v)
+            formats.append(None)
             n = 0 if _missing(v) else len(str(v))
+        cells.append(v)
         longest = max(longest, n)
+    if other:
+        small = {**fmt, "integer": fmt["small"]}
+        rows.cells(j, cells, lambda i, j, v: ws.write_string(i, j, v, formats[i - first])
+                   if type(v) is str else _write_cell(ws, i, j, v, small))
+    else:
+        rows.strings(j, [v if type(v) is str else None for v in cells], formats)
     return longest, long_texts
 
 
