@@ -56,7 +56,8 @@ def identitetsvalv(context: AssetExecutionContext, skyddsnat: Skyddsnat,
                    skyddade: pd.DataFrame) -> MaterializeResult:
     data, policy = skyddsnat.data(), skyddsnat.policy()
     merge_vault(skyddsnat.key_material(), data.vault, skyddade["person_id"])
-    present = named_in([data.table(s) for s in DESCRIPTIONS], stored_pnr_columns())
+    present = named_in([data.table(s) for s in DESCRIPTIONS], stored_pnr_columns(),
+                       data.state)
     purge_absent(data.vault, data.state, AuditLog(data.audit), present,
                  skyddsnat.reference_date(), policy.gallring.valv_dagar)
     # No counts: vault size against register size would approximate the protected count.

@@ -11,6 +11,9 @@ purge is audited (how many, the cut-off — no pseudonym). A person last seen ex
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -21,24 +24,108 @@ import pyarrow.parquet as pq
 
 from skyddsnat.privacy.audit import AuditLog
 from skyddsnat.privacy.identity_store import SEALED_FILE, STAGING, VAULT_FILE, vault_person_ids
-from skyddsnat.privacy.storage import write_arrow, write_parquet
+from skyddsnat.privacy.storage import file_sha256, write_arrow, write_parquet
 
 SEEN_FILE = "valv_senast_sedd.parquet"
 EVENT = "valv_gallring"
 
 
-def named_in(tables: list[Path], columns: set[str]) -> pa.Array:
-    """Every pseudonym in the given columns of the given source tables (distinct)."""
-    parts = []
-    for path in (p for p in tables if p.exists()):
-        schema = pq.read_schema(path)
-        cols = [c for c in schema.names if c in columns]
-        if cols:
-            t = pq.read_table(path, columns=cols)
-            parts.extend(c.cast(pa.string()) for c in t.columns)
+NAMED_DIR = "valv_namngivna"
+NAMED_LEDGER = "filer.json"
+
+
+def named_in(tables: list[Path], columns: set[str], cache_dir: Path | None = None) -> pa.Array:
+    """Every pseudonym in the given columns of the given source tables (distinct).
+
+    With a cache dir, each table's distinct pseudonyms (pseudonyms only, like the warehouse)
+    and their union are kept under `<cache_dir>/valv_namngivna/`, keyed by the SHA-256 of the
+    table files, so a night reads only the tables that changed. A file is re-hashed only when
+    it was replaced (inode, size or modification time) since it was last hashed.
+    """
+    tables = [p for p in tables if p.exists()]
+    if cache_dir is None:
+        return _union([_read_named(p, columns) for p in tables])
+    folder = Path(cache_dir) / NAMED_DIR
+    ledger = _load_ledger(folder / NAMED_LEDGER)
+    files = ledger["tables"]
+    digests = {}
+    for path in tables:
+        seen, version = files.get(path.name, {}), _file_version(path)
+        digests[path.name] = (seen["sha256"] if seen.get("version") == version
+                              else file_sha256(path))
+        files[path.name] = {"sha256": digests[path.name], "version": version}
+    for name in set(files) - set(digests):
+        del files[name]
+    # Each cache file is named by what it was read from (the table's digest and the columns),
+    # so a file and its key never disagree, whatever a killed run left behind.
+    cached = {p.name: folder / f"{p.stem}.{_key(columns, digests[p.name])}.parquet"
+              for p in tables}
+    everyone = folder / f"_alla.{_key(columns, *sorted(digests.items()))}.parquet"
+    if everyone.exists():
+        ids = _read_ids(everyone)
+    else:
+        parts = []
+        for path in tables:
+            if not cached[path.name].exists():
+                write_arrow(pa.table({"person_id": _read_named(path, columns)}),
+                            cached[path.name])
+            parts.append(_read_ids(cached[path.name]))
+        ids = _union(parts)
+        write_arrow(pa.table({"person_id": ids}), everyone)
+    keep = {everyone.name, *(p.name for p in cached.values())}
+    for old in folder.glob("*.parquet"):
+        if old.name not in keep:
+            old.unlink()
+    _save_ledger(folder / NAMED_LEDGER, ledger)
+    return ids
+
+
+def _key(columns: set[str], *parts) -> str:
+    return hashlib.sha256(json.dumps([sorted(columns), *parts]).encode()).hexdigest()[:32]
+
+
+def _union(parts: list[pa.Array]) -> pa.Array:
     if not parts:
         return pa.array([], type=pa.string())
+    return pc.unique(pa.chunked_array(parts, type=pa.string()))
+
+
+def _read_named(path: Path, columns: set[str]) -> pa.Array:
+    cols = [c for c in pq.read_schema(path).names if c in columns]
+    if not cols:
+        return pa.array([], type=pa.string())
+    t = pq.read_table(path, columns=cols)
+    # Distinct per column first: hashing each column's own chunks is far cheaper than
+    # hashing their concatenation (an invoice table names the same payer every month).
+    parts = [pc.unique(c).cast(pa.string()) for c in t.columns]
     return pc.unique(pc.drop_null(pa.chunked_array(parts, type=pa.string())))
+
+
+def _read_ids(path: Path) -> pa.Array:
+    return pq.read_table(path).column("person_id").combine_chunks()
+
+
+def _file_version(path: Path) -> str:
+    st = path.stat()  # the warehouse replaces files whole: a new version is a new inode
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _load_ledger(path: Path) -> dict:
+    """The SHA-256 of each table file by its version (inode, size, modification time)."""
+    try:
+        ledger = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        ledger = {}
+    return {"tables": ledger.get("tables", {}) if isinstance(ledger, dict) else {}}
+
+
+def _save_ledger(path: Path, ledger: dict) -> None:
+    text = json.dumps(ledger, sort_keys=True, indent=0)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 SEEN_SCHEMA = pa.schema([("person_id", pa.string()), ("senast_sedd", pa.timestamp("ns"))])
@@ -48,6 +135,15 @@ def _load_seen(path: Path) -> pa.Table:
     if path.exists():
         return pq.read_table(path).select(SEEN_SCHEMA.names).cast(SEEN_SCHEMA)
     return SEEN_SCHEMA.empty_table()
+
+
+def _sorted(ids: pa.ChunkedArray) -> bool:
+    """Already in the order the record is written in (it is, unless someone new came)."""
+    if ids.null_count:
+        return False
+    if len(ids) < 2:
+        return True
+    return pc.all(pc.less(ids[:-1], ids[1:])).as_py() is not False
 
 
 def purge_absent(vault_dir: Path, state_dir: Path, audit: AuditLog, present: pa.Array,
@@ -60,12 +156,14 @@ def purge_absent(vault_dir: Path, state_dir: Path, audit: AuditLog, present: pa.
     """
     vault_dir, state_dir = Path(vault_dir), Path(state_dir)
     day = pa.scalar(pd.Timestamp(as_of), type=pa.timestamp("ns"))
-    seen = _load_seen(state_dir / SEEN_FILE)
-    present = pc.unique(pc.drop_null(present))
-    # Persons the vault holds with no record yet start their clock now.
-    candidates = pc.unique(pa.chunked_array([vault_person_ids(vault_dir), present],
-                                            type=pa.string()))
-    new = candidates.filter(pc.invert(pc.is_in(candidates, seen.column("person_id"))))
+    stored = _load_seen(state_dir / SEEN_FILE)
+    present = pc.drop_null(present)
+    # Persons the vault holds with no record yet start their clock now. One lookup into the
+    # record for both, and only the (few) new ones made distinct.
+    held_or_named = pa.chunked_array([vault_person_ids(vault_dir), present], type=pa.string())
+    new = pc.unique(held_or_named.filter(
+        pc.invert(pc.is_in(held_or_named, stored.column("person_id")))))
+    seen = stored
     if len(new):
         seen = pa.concat_tables([seen, pa.table(
             {"person_id": new, "senast_sedd": pa.repeat(day, len(new))}, schema=SEEN_SCHEMA)])
@@ -92,6 +190,8 @@ def purge_absent(vault_dir: Path, state_dir: Path, audit: AuditLog, present: pa.
                                  "valv_dagar": retention_days}, key)
     kept = pa.table({"person_id": seen.column("person_id"), "senast_sedd": last},
                     schema=SEEN_SCHEMA).filter(pc.invert(expired))
-    kept = kept.take(pc.sort_indices(kept, [("person_id", "ascending")]))
-    write_arrow(kept, state_dir / SEEN_FILE)
+    if len(new) or not _sorted(kept.column("person_id")):
+        kept = kept.take(pc.sort_indices(kept, [("person_id", "ascending")]))
+    if not (state_dir / SEEN_FILE).exists() or not kept.equals(stored):
+        write_arrow(kept, state_dir / SEEN_FILE)  # a re-run of the date leaves it as it is
     return len(gone)
