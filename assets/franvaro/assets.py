@@ -55,15 +55,16 @@ def fold_in_batches(data, days: list, state: pd.DataFrame | None, months: pd.Dat
     Folding is incremental by design (a night folds one day onto the last), so a rebuild
     folds the term in batches of days instead of reading it whole: the same result, a
     batch's rows in memory instead of the term's. Returns state, months, days read."""
-    read = 0
+    read, sums = 0, [] if months is None else [months]
     batches = [days[i:i + BATCH_DAYS] for i in range(0, len(days), BATCH_DAYS)] or [[]]
     for batch in batches:
         new = read_days(data, batch, policy)
         state = fold_days(state, new, start)
-        sums = month_sums(new)
-        months = sums if months is None else combine_month_sums(months, sums)
+        sums.append(month_sums(new))
         read += int(new["datum"].nunique()) if len(new) else 0
         del new
+    # Exact integer sums: combined once at the end, the same as batch by batch.
+    months = sums[0] if len(sums) == 1 else combine_month_sums(*sums)
     return state, months, read
 
 

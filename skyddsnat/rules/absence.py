@@ -83,9 +83,11 @@ def _school_days(narvaro: pd.DataFrame, first: pd.Timestamp,
         keep &= datum <= last.to_datetime64()
     giltig = narvaro["giltig_franvaro_min"].fillna(0).to_numpy(dtype=np.int64)[keep]
     ogiltig = narvaro["ogiltig_franvaro_min"].fillna(0).to_numpy(dtype=np.int64)[keep]
+    # The string columns stay in their own array type (a Python object per value cost more
+    # than the whole fold on a Stockholm batch).
     days = pd.DataFrame({
-        "person_id": narvaro["person_id"].to_numpy()[keep],
-        "skolenhetskod": narvaro["skolenhetskod"].to_numpy()[keep],
+        "person_id": narvaro["person_id"].array[keep],
+        "skolenhetskod": narvaro["skolenhetskod"].array[keep],
         "datum": datum[keep],
         "schemalagd_min": sched[keep],
         "ogiltig": ogiltig,

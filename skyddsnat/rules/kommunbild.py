@@ -51,8 +51,8 @@ def month_sums(days: pd.DataFrame) -> pd.DataFrame:
     codes, uniques = pd.factorize(months.astype("datetime64[M]"))
     labels = np.asarray(pd.DatetimeIndex(uniques.astype("datetime64[ns]")).strftime("%Y-%m"))
     frame = pd.DataFrame({
-        "person_id": days["person_id"].to_numpy()[keep],
-        "skolenhetskod": days["skolenhetskod"].to_numpy()[keep],
+        "person_id": days["person_id"].array[keep],
+        "skolenhetskod": days["skolenhetskod"].array[keep],
         "manad": labels[codes] if len(codes) else np.array([], dtype=object),
         "schemalagd_min": sched[keep],
         "franvaro_min": absent[keep],
