@@ -69,7 +69,7 @@ def test_bad_table_fails_without_values():
     bad = narvaro([*PIDS[:-1], PLANTED], minutes=9999)
     result = validate("narvaro", bad)
     assert result["success"] is False
-    assert "expect_column_values_to_match_regex" in result["failed_expectations"]
+    assert "expect_column_values_to_match_pattern" in result["failed_expectations"]
     assert "expect_column_values_to_be_between" in result["failed_expectations"]
     assert set(result) == {"success", "evaluated", "successful", "failed_expectations"}
     text = json.dumps(result)
