@@ -8,12 +8,17 @@ it behind: it ends when its pipe closes) and its output goes nowhere. An error c
 by its type name only — an exception's text could carry a value — unless its type declares
 that its message names no value (`names_no_value = True`, as a source file error naming file,
 line and column does): then it is raised here as it was raised there.
+
+A run may start one helper early (`warm_start`), which imports the heavy modules a night
+will need (GX, the workbook writer) on the second core while this process imports Dagster;
+`on_warm` runs a job there, and the delivery's renderer takes it over (`claim_warm`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import heapq
+import importlib
 import os
 import pickle
 import queue
@@ -53,16 +58,18 @@ class Helper:
         self.proc = proc
         self.ready = False
         self._inbox = inbox
+        self._moving = threading.Lock()  # held while the messages move to another inbox
         self._reader = threading.Thread(target=self._read, args=(results,), daemon=True)
         self._reader.start()
 
     @classmethod
-    def start(cls, inbox: queue.Queue) -> Helper | None:
+    def start(cls, inbox: queue.Queue, imports: Sequence[str] = ()) -> Helper | None:
+        """A new helper; it says "ready" once it has imported `imports`."""
         read, write = os.pipe()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "skyddsnat.parallel", str(write)],
+                [sys.executable, "-m", "skyddsnat.parallel", str(write), *imports],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=(write,), env=env)
         except (OSError, ValueError):
@@ -78,9 +85,21 @@ class Helper:
                 try:
                     kind, value = pickle.load(results)
                 except Exception:  # EOF or a broken message: the helper is gone
-                    self._inbox.put((self, "gone", None))
+                    kind, value = "gone", None
+                with self._moving:
+                    self._inbox.put((self, kind, value))
+                if kind == "gone":
                     return
-                self._inbox.put((self, kind, value))
+
+    def rehome(self, inbox: queue.Queue) -> None:
+        """Send this helper's messages to `inbox` from now on, those waiting included."""
+        with self._moving:
+            old, self._inbox = self._inbox, inbox
+            while True:
+                try:
+                    inbox.put(old.get_nowait())
+                except queue.Empty:
+                    return
 
     def send(self, job: tuple[Callable, tuple]) -> bool:
         """Hand a job over; False if it cannot be pickled or the helper is gone."""
@@ -113,6 +132,71 @@ def receive(inbox: queue.Queue, helpers: Iterable[Helper], block: bool) -> Messa
     if message[1] == "ready":
         message[0].ready = True
     return message
+
+
+WARM_ENV = "SKYDDSNAT_WARM_HELPER"
+_WARM: dict[str, object] = {}
+_WARM_LOCK = threading.Lock()
+
+
+def warm_start(imports: Sequence[str]) -> None:
+    """Start this process's warm helper (if none is running), importing `imports` at once.
+
+    Only on a machine with more than one core: on one, its imports would only compete
+    with this process's. `SKYDDSNAT_WARM_HELPER=0` turns it off."""
+    if _WARM or (os.cpu_count() or 1) < 2 or os.environ.get(WARM_ENV) == "0":
+        return
+    inbox: queue.Queue = queue.Queue()
+    helper = Helper.start(inbox, imports)
+    if helper is not None:
+        _WARM.update(helper=helper, inbox=inbox)
+
+
+def on_warm(fn: Callable, args: tuple) -> object:
+    """fn(*args) in the warm helper if there is one (waiting for its imports), else here;
+    a helper that is gone leaves the job, and later ones, to this process."""
+    with _WARM_LOCK:
+        helper = _WARM.get("helper")
+        if helper is not None and _wait_ready(helper) and helper.send((fn, args)):
+            message = receive(_WARM["inbox"], [helper], block=True)
+            if message is not None and message[1] == "ok":
+                return message[2]
+            if message is not None and message[1] == "error":
+                raise_error(message[2])
+        if helper is not None:
+            _drop_warm()
+    return fn(*args)
+
+
+def claim_warm(inbox: queue.Queue) -> Helper | None:
+    """Take the warm helper over (its messages now go to `inbox`); the caller stops it."""
+    with _WARM_LOCK:
+        helper = _WARM.pop("helper", None)
+        _WARM.pop("inbox", None)
+        if helper is not None:
+            helper.rehome(inbox)
+        return helper
+
+
+def _wait_ready(helper: Helper) -> bool:
+    while not helper.ready:
+        message = receive(_WARM["inbox"], [helper], block=True)
+        if message is None or message[1] == "gone":
+            return False
+    return True
+
+
+def _drop_warm() -> None:
+    helper = _WARM.pop("helper", None)
+    _WARM.pop("inbox", None)
+    if helper is not None:
+        helper.stop()
+
+
+def stop_warm() -> None:
+    """Stop the warm helper if it is still this process's."""
+    with _WARM_LOCK:
+        _drop_warm()
 
 
 def raise_error(value: object) -> None:
@@ -189,9 +273,13 @@ def _spread(fn: Callable, jobs: list[tuple], helpers: list[Helper],
         yield results.pop(i)
 
 
-def _serve(fd: int) -> None:
-    """The helper: run jobs from stdin until it closes; results to the pipe `fd`."""
+def _serve(fd: int, imports: Sequence[str] = ()) -> None:
+    """The helper: import `imports`, then run jobs from stdin until it closes; results to the
+    pipe `fd`."""
     with open(fd, "wb") as results, sys.stdin.buffer as jobs:
+        for name in imports:
+            with contextlib.suppress(Exception):  # a job that needs it will say why
+                importlib.import_module(name)
         pickle.dump(("ready", None), results)
         results.flush()
         while True:
@@ -209,4 +297,4 @@ def _serve(fd: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
+    _serve(int(sys.argv[1]), sys.argv[2:])

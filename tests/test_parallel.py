@@ -2,12 +2,14 @@
 a dead helper's job done here, and the counts of helpers for a run's work."""
 
 import os
+import queue
 import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from skyddsnat import parallel
 from skyddsnat.ingest.errors import SourceFileError
 from skyddsnat.parallel import HelperFailed, helper_count, mapped
 
@@ -99,3 +101,58 @@ def test_helpers_only_for_enough_work_unless_configured(monkeypatch):
     monkeypatch.setenv(env, "2")
     assert helper_count(3, 10, env) == 1  # an override is an override
     assert helper_count(1, 10, env) == 0  # but a single job has nobody to share with
+
+
+def imported(name: str) -> tuple[bool, int]:
+    import sys
+
+    return name in sys.modules, os.getpid()
+
+
+@pytest.fixture
+def warm(monkeypatch):
+    monkeypatch.delenv(parallel.WARM_ENV, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    yield parallel
+    parallel.stop_warm()
+
+
+def test_the_warm_helper_imports_first_then_runs_jobs_and_errors_cross_by_type(
+        warm, monkeypatch):
+    monkeypatch.setenv("SKYDDSNAT_PARALLEL_HELPER", "1")  # inherited by the helper only
+    warm.warm_start(["colorsys"])
+    monkeypatch.delenv("SKYDDSNAT_PARALLEL_HELPER")
+    was_imported, pid = warm.on_warm(imported, ("colorsys",))
+    assert was_imported and pid != os.getpid()  # imported before it was asked anything
+    with pytest.raises(HelperFailed) as err:
+        warm.on_warm(fails_with_value, ("19121212-1212",))
+    assert "ValueError" in str(err.value) and "1212" not in str(err.value)
+    assert warm.on_warm(imported, ("colorsys",))[1] == pid  # still the same helper
+
+
+def test_without_a_warm_helper_or_when_it_dies_the_job_runs_here(warm, monkeypatch):
+    assert warm.on_warm(imported, ("json",))[1] == os.getpid()  # none started
+    monkeypatch.setenv("SKYDDSNAT_PARALLEL_HELPER", "1")
+    warm.warm_start([])
+    monkeypatch.delenv("SKYDDSNAT_PARALLEL_HELPER")
+    assert warm.on_warm(dies, (5,)) == 5  # died there: done here
+    assert warm.on_warm(imported, ("json",))[1] == os.getpid()
+    monkeypatch.setenv(warm.WARM_ENV, "0")
+    warm.warm_start([])
+    assert warm.claim_warm(queue.Queue()) is None
+
+
+def test_a_claimed_warm_helper_takes_the_renderers_work(warm):
+    warm.warm_start([])
+    inbox: queue.Queue = queue.Queue()
+    helper = warm.claim_warm(inbox)
+    try:
+        assert helper is not None and warm.claim_warm(queue.Queue()) is None
+        while not helper.ready:  # its "ready" came to the new inbox
+            assert parallel.receive(inbox, [helper], block=True)[1] == "ready"
+        assert helper.send((imported, ("json",)))
+        _, kind, (_, pid) = parallel.receive(inbox, [helper], block=True)
+        assert kind == "ok" and pid == helper.proc.pid
+        assert warm.on_warm(imported, ("json",))[1] == os.getpid()  # no longer warm's
+    finally:
+        helper.stop()

@@ -20,7 +20,7 @@ import pandas as pd
 
 from skyddsnat.lists.catalog import ListSpec
 from skyddsnat.lists.excel import render_list, write_table_xlsx
-from skyddsnat.parallel import Helper, helper_count, receive
+from skyddsnat.parallel import Helper, claim_warm, helper_count, receive
 
 WORKERS_ENV = "SKYDDSNAT_DELIVERY_WORKERS"
 MIN_JOBS = 40  # the helper costs ~1.5 s of imports; below this many workbooks it does not pay
@@ -87,7 +87,9 @@ class Renderer:
 
     def __init__(self, helpers: int) -> None:
         self._inbox: queue.Queue = queue.Queue()
-        self._helper = self._started = Helper.start(self._inbox) if helpers > 0 else None
+        # The run's warm helper (parallel.warm_start) has its imports done already.
+        self._helper = self._started = (claim_warm(self._inbox) or Helper.start(self._inbox)
+                                        if helpers > 0 else None)
         self._waiting: deque[Job] = deque()
         self._running: Job | None = None
 
