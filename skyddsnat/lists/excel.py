@@ -15,6 +15,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -368,6 +369,7 @@ def _print_setup(ws, repeat_rows: int = 0) -> None:
         ws.repeat_rows(0, repeat_rows - 1)
 
 
+@lru_cache(maxsize=4096)  # every list of a kind repeats its summary's and Förklaring's texts
 def _lines(text: str, width: float) -> int:
     """Lines a wrapped text takes in a column `width` characters wide (words kept whole)."""
     chars = max(int(width * CHARS_PER_UNIT) - 1, 1)

@@ -99,7 +99,15 @@ def display(column: str, values: pd.Series) -> pd.Series:
     """A column's codes as display values; columns that hold no codes are returned as is."""
     if column not in CODED_COLUMNS:
         return values
-    return values.map(lambda v: _convert(v, column, label), na_action="ignore")
+    # Each distinct code once: a list repeats a handful of codes over hundreds of rows.
+    shown: dict = {}
+
+    def convert(v):
+        if v not in shown:
+            shown[v] = _convert(v, column, label)
+        return shown[v]
+
+    return values.map(convert, na_action="ignore")
 
 
 def codes(column: str, values: pd.Series) -> pd.Series:
