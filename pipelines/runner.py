@@ -16,6 +16,7 @@ from dagster import DagsterEventType, DagsterInstance, logger
 
 from pipelines.jobs import JOB_NAME, run_config, run_tags
 from pipelines.reuse import KEPT
+from pipelines.sqlite_events import event_writes
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
 from skyddsnat.privacy.keys import load_keys, verify_against_data
@@ -123,12 +124,13 @@ def run_nightly(data_dir: Path, key_dir: Path | None, as_of: date, kommunkod: st
                         omrakna)
     t0 = time.monotonic()
     try:
-        result = job.with_logger_defs(_loggers(log_file, shown)).execute_in_process(
-            run_config={**config, "loggers": {"skyddsnat": {}}},
-            tags=run_tags(str(data_dir), as_of, kommunkod),
-            instance=instance,
-            raise_on_error=False,
-        )
+        with event_writes():
+            result = job.with_logger_defs(_loggers(log_file, shown)).execute_in_process(
+                run_config={**config, "loggers": {"skyddsnat": {}}},
+                tags=run_tags(str(data_dir), as_of, kommunkod),
+                instance=instance,
+                raise_on_error=False,
+            )
     finally:
         shown.close()
     failures = []
