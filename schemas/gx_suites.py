@@ -164,10 +164,3 @@ def validate(policy: Policy, source: str, frame: pd.DataFrame, part: str = ALL
             "evaluated": int(stats["evaluated_expectations"]),
             "successful": int(stats["successful_expectations"]),
             "failed_expectations": failed}
-
-
-def table_columns(policy: Policy, source: str) -> list[str]:
-    """The columns the table-wide expectations read (the key; one column at least)."""
-    e = entry(policy, source)
-    key = [k for k in e.stored_key if k in e.stored_names]
-    return key or list(e.stored_names[:1])
