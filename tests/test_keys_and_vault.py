@@ -9,6 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skyddsnat.privacy.identity_store import (
     SEALED_FILE,
@@ -42,7 +45,13 @@ from skyddsnat.privacy.seal import (
     seal_bytes,
     seal_identities,
 )
-from skyddsnat.privacy.vault import VaultTampered, decrypt_identities, encrypt_identities, rewrap
+from skyddsnat.privacy.vault import (
+    VaultTampered,
+    decrypt_identities,
+    encrypt_identities,
+    plaintexts,
+    rewrap,
+)
 
 P = [f"{i:032x}" for i in range(1, 5)]
 IDENTITIES = pd.DataFrame({
@@ -379,3 +388,38 @@ def test_a_chained_pseudonym_composes_keyed_hashes():
     assert pseudonym_check((k1,)) == hmac.new(k1, b"skyddsnat nyckelkontroll v1",
                                               hashlib.sha256).hexdigest()
     assert pseudonym_check((k1, k2)) != pseudonym_check((k2,))
+
+
+field_value = st.one_of(st.none(), st.text(max_size=12), st.integers(-10**6, 10**6))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(field_value, field_value), min_size=1, max_size=8),
+       st.sampled_from(["object", "string"]))
+def test_plaintexts_are_the_bytes_json_writes(rows, storage):
+    """Built a column at a time, a record is exactly the JSON of its dict (with any text,
+    quotes, control characters, å/ä/ö, and a column that is not text)."""
+    frame = pd.DataFrame({"namn": [r[0] if not isinstance(r[0], int) else str(r[0])
+                                   for r in rows],
+                          "tal": [r[1] for r in rows]})
+    frame["namn"] = frame["namn"].astype(storage)
+    records = frame.astype(object).where(frame.notna(), None)
+    expected = [json.dumps(dict(zip(frame.columns, r, strict=True)), ensure_ascii=False,
+                           separators=(",", ":")).encode()
+                for r in records.itertuples(index=False, name=None)]
+    assert plaintexts(frame, list(frame.columns)) == expected
+
+
+def test_vault_refuses_a_record_that_is_not_one_record(key_dir):
+    """Records are parsed together: an authenticated plaintext holding two objects would
+    shift every person after it, so it stops the read."""
+    keys = load_keys(key_dir)
+    vault = encrypt_identities(keys, IDENTITIES.iloc[:2])
+    aead = AESGCM(keys.vault_key(keys.vault_active))
+    nonce = os.urandom(12)
+    vault.at[0, "nonce"] = nonce
+    vault.at[0, "ct"] = aead.encrypt(nonce, b'{"fornamn":"A"},{"fornamn":"B"}',
+                                     f"{P[0]}|{keys.vault_active}".encode())
+    with pytest.raises(VaultTampered) as info:
+        decrypt_identities(keys, vault)
+    assert "A" not in str(info.value)
