@@ -73,10 +73,11 @@ def read_source(path: Path, source: Source, aliases: dict[str, str] | None = Non
     accepted row while the raw fields are at hand (cheaper than from the frame).
     """
     file = Path(path).name
-    text, encoding = decode(Path(path).read_bytes(), file)
-    if not text.strip():
+    data = Path(path).read_bytes()
+    text, encoding = decode(data, file)
+    if not text or text.isspace():  # `not text.strip()` without copying the file
         raise SourceFileError(file, "filen är tom")
-    first_line = text.split("\n", 1)[0]
+    first_line = text[:end] if (end := text.find("\n")) >= 0 else text
     if ";" not in first_line:
         hint = " (kommaseparerad?)" if "," in first_line else (
             " (tabbseparerad?)" if "\t" in first_line else "")
@@ -99,7 +100,7 @@ def read_source(path: Path, source: Source, aliases: dict[str, str] | None = Non
     missing = [c for c in expected if c not in seen and c not in optional]
     if missing:
         raise SourceFileError(file, "kolumn saknas", 1, ", ".join(missing))
-    body = _plain_body(text, header) or _line_body(text, header, file)
+    body = _plain_body(_utf8(data, text, encoding), header) or _line_body(text, header, file)
     digests = None
     if row_digest is not None:
         digest = row_digest(header)
@@ -141,18 +142,25 @@ def _line_body(text: str, header: list[str], file: str) -> _Body:
     return _Body(frame, lambda: good, bad_lines)
 
 
-def _plain_body(text: str, header: list[str]) -> _Body | None:
+def _utf8(data: bytes, text: str, encoding: str) -> bytes:
+    """The file in UTF-8: its own bytes when it is UTF-8 (a BOM lies in the header line,
+    which the body's reader skips), else the decoded text encoded."""
+    return data if encoding.startswith("utf-8") else text.encode("utf-8")
+
+
+def _plain_body(raw: bytes, header: list[str]) -> _Body | None:
     """The body of a plain file read by Arrow's CSV reader, or None to read it line by line.
 
     Plain means: no quote character, no bare carriage return, and every line (no blank ones)
     with the header's number of fields, so file line numbers are row positions + 2 and the
     result is the one `csv.reader` gives. Anything else takes the line-by-line path, which
     decides blank lines, quoting and bad field counts; a large export is read ~6x faster.
+    `raw` is the text in UTF-8, where these ASCII characters are the bytes searched for.
     """
-    if ('"' in text or text.count("\r") != text.count("\r\n")
-            or "\n\n" in text or "\n\r\n" in text):
+    if (b'"' in raw or raw.count(b"\r") != raw.count(b"\r\n")
+            or b"\n\n" in raw or b"\n\r\n" in raw):
         return None
-    lines = text.count("\n") - 1 + (0 if text.endswith("\n") else 1)
+    lines = raw.count(b"\n") - 1 + (0 if raw.endswith(b"\n") else 1)
     if lines <= 0:
         return None
     irregular: list[int] = []
@@ -163,7 +171,7 @@ def _plain_body(text: str, header: list[str]) -> _Body | None:
 
     try:
         table = pacsv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
+            pa.py_buffer(raw),
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False),
             parse_options=pacsv.ParseOptions(delimiter=";", quote_char=False,
                                              newlines_in_values=False, ignore_empty_lines=False,
