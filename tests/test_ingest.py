@@ -293,10 +293,12 @@ _FIELD = st.text(alphabet=st.sampled_from(list("0123456789 -+;\"\r\tåÖé\u00a0
 
 @settings(max_examples=150, deadline=None)
 @given(rows=st.lists(st.lists(_FIELD, min_size=2, max_size=4), min_size=1, max_size=8),
-       crlf=st.booleans(), tail=st.booleans(), blank=st.booleans())
-def test_arrow_reader_reads_as_the_line_reader(tmp_path_factory, rows, crlf, tail, blank):
+       crlf=st.booleans(), tail=st.booleans(), blank=st.booleans(),
+       encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]))
+def test_arrow_reader_reads_as_the_line_reader(tmp_path_factory, rows, crlf, tail, blank,
+                                               encoding):
     """The Arrow fast path gives the line-by-line reader's frame, line numbers and digests,
-    or steps aside (quotes, bare CRs, blank lines, bad field counts)."""
+    or steps aside (quotes, bare CRs, blank lines, bad field counts), in every encoding."""
     import skyddsnat.ingest.reader as reader
     from skyddsnat.ingest.row_cache import row_digester
 
@@ -306,7 +308,7 @@ def test_arrow_reader_reads_as_the_line_reader(tmp_path_factory, rows, crlf, tai
         lines.insert(2, "")
     text = newline.join(lines) + (newline if tail else "")
     path = tmp_path_factory.mktemp("r") / "inkomster_2024.csv"
-    path.write_bytes(text.encode("utf-8"))
+    path.write_bytes(text.encode(encoding))
     digester = row_digester(KEY, REF, ("personnummer",))
 
     def read():
@@ -327,17 +329,22 @@ def test_arrow_reader_reads_as_the_line_reader(tmp_path_factory, rows, crlf, tai
     assert fast[1:] == slow[1:]
 
 
-def test_arrow_reader_takes_plain_exports(tmp_path, monkeypatch):
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_arrow_reader_takes_plain_exports(tmp_path, monkeypatch, encoding):
     import skyddsnat.ingest.reader as reader
 
     calls = []
     plain = reader._plain_body
     monkeypatch.setattr(reader, "_plain_body", lambda *a: calls.append(r := plain(*a)) or r)
-    path = tmp_path / "inkomster_2024.csv"
-    path.write_text(f"inkomstar;personnummer;faststalld_inkomst\r\n2024;{CHILD};1\r\n")
-    raw = read_source(path, SOURCES["inkomster"])
-    assert calls and calls[0] is not None
+    path = tmp_path / "folkbokforing_20260101.csv"
+    header = ";".join(SOURCES["folkbokforing"].column_names)
+    row = ";".join({"personnummer": CHILD, "fornamn": "Åsa", "efternamn": "Öberg"}.get(c, "x")
+                   for c in SOURCES["folkbokforing"].column_names)
+    path.write_bytes(f"{header}\r\n{row}\r\n".encode(encoding))
+    raw = read_source(path, SOURCES["folkbokforing"])
+    assert calls and calls[0] is not None  # also a Windows-1252 export with å and ö
     assert raw.frame.index.tolist() == [2] and raw.frame.loc[2, "personnummer"] == CHILD
+    assert raw.frame.loc[2, "efternamn"] == "Öberg"
 
 
 @pytest.mark.parametrize("column", [
