@@ -10,6 +10,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skyddsnat.lists.charts import board_page
 from skyddsnat.policy import Absence, Suppression
@@ -212,3 +214,50 @@ def test_a_month_of_too_few_school_days_is_named_and_left_out():
     assert partial_months(days, 1) == {}
     note = partial_note(partial_months(days, 10), 10)
     assert "2026-12 (t.o.m. 1 dec, 1 skoldag)" in note and "färre än 10 skoldagar" in note
+
+
+@st.composite
+def placements(draw):
+    """A few pupils at two schools over three months, with 0–3 placements each (start and
+    end drawn around the months, ends often open, ties in start possible)."""
+    days = [pd.Timestamp("2025-08-15") + pd.Timedelta(days=d) for d in range(0, 120, 10)]
+    rows, sums = [], []
+    for p in range(draw(st.integers(1, 4))):
+        for school in SCHOOLS[:2]:
+            for _ in range(draw(st.integers(0, 3))):
+                start = draw(st.sampled_from(days))
+                end = draw(st.one_of(st.none(), st.sampled_from(days)))
+                rows.append((pid(p), school, draw(st.integers(1, 9)), start, end))
+            for month in draw(st.sets(st.sampled_from(["2025-09", "2025-10", "2025-11"]))):
+                sums.append((pid(p), school, month))
+    pl = pd.DataFrame(rows, columns=["person_id", "skolenhetskod", "arskurs", "startdatum",
+                                     "slutdatum"]).astype({"arskurs": "Int64"})
+    pl["slutdatum"] = pd.to_datetime(pl["slutdatum"])
+    s = pd.DataFrame(sums, columns=["person_id", "skolenhetskod", "manad"])
+    s = s.assign(schemalagd_min=pd.array([600] * len(s), dtype="Int64"),
+                 franvaro_min=pd.array([60] * len(s), dtype="Int64"))
+    return s, pl
+
+
+@settings(max_examples=150, deadline=None)
+@given(placements())
+def test_the_grade_of_a_month_is_the_latest_overlapping_placement(drawn):
+    """Stated row by row: among the pupil's placements at that school, those overlapping the
+    month first, then the latest start; a tie goes to the later row of the register."""
+    from skyddsnat.rules.kommunbild import OKAND_ARSKURS, _arskurs_per_month
+
+    sums, pl = drawn
+    got = _arskurs_per_month(sums, pl)
+    for i, (person, school, month) in enumerate(sums[["person_id", "skolenhetskod",
+                                                      "manad"]].itertuples(index=False)):
+        first = pd.Timestamp(month + "-01")
+        last = first + pd.offsets.MonthEnd(0)
+        best, rank = OKAND_ARSKURS, None
+        for j, r in enumerate(pl.itertuples(index=False)):
+            if (r.person_id, r.skolenhetskod) != (person, school):
+                continue
+            overlaps = r.startdatum <= last and (pd.isna(r.slutdatum) or r.slutdatum >= first)
+            key = (overlaps, r.startdatum, j)
+            if rank is None or key > rank:
+                best, rank = str(r.arskurs), key
+        assert got.iloc[i] == best

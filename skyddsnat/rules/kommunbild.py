@@ -80,20 +80,25 @@ def combine_month_sums(*frames: pd.DataFrame) -> pd.DataFrame:
 
 def _arskurs_per_month(sums: pd.DataFrame, placeringar: pd.DataFrame) -> pd.Series:
     """The grade of the placement at that school overlapping the month (latest start wins);
-    else the latest placement at that school; else "okänd"."""
-    keys = sums[SUM_KEY].drop_duplicates()
-    month_start = pd.to_datetime(keys["manad"] + "-01")
-    keys = keys.assign(_fran=month_start, _till=month_start + pd.offsets.MonthEnd(0))
+    else the latest placement at that school; else "okänd". Ties go to the later placement
+    in the register's order."""
+    months = pd.Index(sums["manad"].unique())
+    firsts = pd.to_datetime(months.astype(str) + "-01")
+    pos = months.get_indexer(sums["manad"])
+    keys = sums[["person_id", "skolenhetskod"]].assign(
+        _row=np.arange(len(sums)), _fran=firsts[pos].to_numpy(),
+        _till=(firsts + pd.offsets.MonthEnd(0))[pos].to_numpy())
     pl = placeringar[["person_id", "skolenhetskod", "arskurs", "startdatum", "slutdatum"]]
-    m = keys.merge(pl, on=["person_id", "skolenhetskod"])
+    m = keys.merge(pl, on=["person_id", "skolenhetskod"])  # the left's order, then the right's
     start, end = pd.to_datetime(m["startdatum"]), pd.to_datetime(m["slutdatum"])
-    m = m.assign(_overlap=(start <= m["_till"]) & (end.isna() | (end >= m["_fran"])),
-                 _start=start)
-    m = m.sort_values(["_overlap", "_start"], na_position="first")
-    m = m.drop_duplicates(SUM_KEY, keep="last")
-    found = sums[SUM_KEY].merge(m[SUM_KEY + ["arskurs"]], on=SUM_KEY, how="left")
-    grade = found["arskurs"].astype("Int64").astype("string").fillna(OKAND_ARSKURS)
-    return grade.set_axis(sums.index)
+    overlap = ((start <= m["_till"]) & (end.isna() | (end >= m["_fran"]))).to_numpy()
+    row = m["_row"].to_numpy()
+    # Per row the last of (overlap, start) in a stable order: no start (NaT) sorts first.
+    order = np.lexsort((start.to_numpy("datetime64[ns]").view(np.int64), overlap, row))
+    last = order[np.r_[row[order][1:] != row[order][:-1], True]] if len(order) else order
+    grade = pd.Series(pd.NA, index=range(len(sums)), dtype="Int64")
+    grade.iloc[row[last]] = m["arskurs"].astype("Int64").to_numpy()[last]
+    return grade.astype("string").fillna(OKAND_ARSKURS).set_axis(sums.index)
 
 
 def pupil_month_counts(narvaro_month_sums: pd.DataFrame, placeringar: pd.DataFrame,
