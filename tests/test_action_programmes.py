@@ -212,3 +212,20 @@ def test_counts_are_consistent(grades, plans, protected_ids):
     assert (table["f_utan_atgardsprogram"] <= table["elever_med_f"]).all()
     assert table["f_utan_atgardsprogram"].sum() == len(
         {(p, s) for p, s in open_pupils if (p, s) not in active})
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from([A, B]),
+                          st.sampled_from(["MA", "EN", "SV", "Idh", "Bl", "åk"]),
+                          st.sampled_from(["F", "-", "E", "A"])), max_size=25))
+def test_each_pupil_lists_its_distinct_subjects_in_order(rows):
+    """amnen_f / amnen_streck: the pupil's distinct subjects with that mark, sorted, joined."""
+    frame = betyg([(p, s, g) for p, s, _, g in rows])
+    frame["amne"] = pd.Series([a for _, _, a, _ in rows], dtype="string")
+    out = pupil_summary(frame, NO_PROGRAMMES, TERM)
+    assert len(out) == len({(p, s) for p, s, _, _ in rows})
+    for r in out.itertuples(index=False):
+        for col, mark in (("amnen_f", "F"), ("amnen_streck", "-")):
+            want = sorted({a for p, s, a, g in rows
+                           if (pid(p), s) == (r.person_id, r.skolenhetskod) and g == mark})
+            assert getattr(r, col) == ", ".join(want)
