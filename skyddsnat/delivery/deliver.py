@@ -188,6 +188,7 @@ class _Run:
     protected: frozenset
     reidentified: list[dict] = field(default_factory=list)
     general_rows: dict[str, int] = field(default_factory=dict)
+    explained: dict[str, pd.DataFrame] = field(default_factory=dict)  # Förklaring per kind
 
     def lists(self, history: pd.DataFrame, batch: _Batch, restricted: list[pd.DataFrame],
               closed: list[pd.DataFrame]) -> pd.DataFrame:
@@ -208,9 +209,11 @@ class _Run:
         for inp, rows, own, gone in zip(batch.inputs, _cut(general, t.lists[~mask], n), kept,
                                         t.closed, strict=True):
             spec = inp.spec
+            if spec.kind not in self.explained:
+                self.explained[spec.kind] = forklaring(spec.kind, self.policy)
             summary = build_summary(spec, self.policy, self.as_of, rows, avslutade=gone,
                                     skyddade=self.protected, facts=inp.facts,
-                                    head=inp.head)
+                                    head=inp.head, explained=self.explained[spec.kind])
             extra = check_list(spec, rows, summary, _general_extra(inp, own))
             rel = f"{spec.role}/{spec.name}.xlsx"
             self.render.submit(list_bytes, (spec, rows, summary, extra),

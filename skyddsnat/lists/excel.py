@@ -130,7 +130,8 @@ def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.Da
                   avslutade: pd.DataFrame | None = None,
                   created: datetime | None = None, skyddade=(),
                   facts: Mapping[str, object] | None = None,
-                  head: Mapping[str, object] | None = None) -> dict[str, object]:
+                  head: Mapping[str, object] | None = None,
+                  explained: pd.DataFrame | None = None) -> dict[str, object]:
     """The summary sheet's content: what, for whom, when, counts, retention, handling note,
     and the "Förklaring" of every value the list can hold.
 
@@ -173,7 +174,8 @@ def build_summary(spec: ListSpec, policy: Policy, as_of: date | str, rows: pd.Da
     out["Hanteringsanvisning"] = policy.gallring.hanteringsanvisning
     if role is not None:
         out["Ändamål"] = role.andamal
-    out[FORKLARING] = forklaring(spec.kind, policy)
+    # `explained`: the kind's block made once for all its lists (`forklaring`), read only.
+    out[FORKLARING] = explained if explained is not None else forklaring(spec.kind, policy)
     if avslutade is not None and len(avslutade):
         out["Avslutade ärenden"] = avslutade
     return out
