@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 
 import pandas as pd
@@ -9,14 +10,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyddsnat.policy import Absence
+from assets.franvaro.window import settled_window
+from assets.sources.narvaro import read_days
+from skyddsnat.layout import DataDir
+from skyddsnat.policy import Absence, load_policy
+from skyddsnat.privacy.storage import write_pseudonymous
 from skyddsnat.rules.absence import (
     case_register_findings,
     classify,
     fold_days,
     metrics_from_state,
+    metrics_from_window,
     pupil_metrics,
     rektor_list,
+    slide_window,
     term_start,
     with_findings,
 )
@@ -282,3 +289,67 @@ def test_rektor_list_worst_first_with_a_reason_for_every_row():
     only_invalid = metrics_of(rows([(FIRST, P4, S1, 1000, 20, 50)]))  # 5 % invalid, 7 % in all
     alone = rektor_list(only_invalid, only_invalid.iloc[0:0], placeringar(), FIRST)
     assert alone["niva"].tolist() == [""] and alone["skal"].tolist() == ["ogiltig_franvaro"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(day_row, max_size=60), st.integers(2, 9),
+       st.lists(st.integers(0, 4), min_size=1, max_size=8))
+def test_a_window_slid_night_by_night_is_the_window_summed_whole(raw, length, steps):
+    """Slid a few days at a time (days added, the ones that fell out subtracted, today on
+    top with one day more), the last-weeks window gives exactly pupil_metrics over its days."""
+    start = date(2025, 8, 18)
+    recs, seen = [], set()
+    for d, p, s, sched, g, o in raw:
+        if (d, p, s) not in seen:
+            seen.add((d, p, s))
+            g = min(g, sched)
+            recs.append((start + timedelta(days=d), p, s, sched, g, min(o, sched - g)))
+    df = rows(recs) if recs else rows([])
+    till, window = start, None
+    for step in steps:
+        before, till = till, till + timedelta(days=min(step, length - 1))
+        window = slide_window(window, before if window is not None else None, till, length,
+                              added=df, leaving=df)
+        first = till - timedelta(days=length - 1)
+        pd.testing.assert_frame_equal(metrics_from_window(window, length),
+                                      pupil_metrics(df, first, till))
+        today = till + timedelta(days=1)
+        on_top = slide_window(window, till, today, length + 1, added=df, length_before=length)
+        pd.testing.assert_frame_equal(metrics_from_window(on_top, length + 1),
+                                      pupil_metrics(df, first, today))
+
+
+def test_a_window_refuses_two_rows_of_a_pupil_at_a_school_on_a_day():
+    df = rows([(date(2025, 9, 1), P1, S1, 300, 300, 0), (date(2025, 9, 1), P1, S1, 300, 0, 0)])
+    assert slide_window(None, None, date(2025, 9, 2), 5, added=df) is None
+
+
+def test_the_kept_window_follows_a_corrected_day(tmp_path):
+    """A day file stored again (a correction) inside the kept window: the next night's window
+    is summed from the corrected day, not slid over the old one."""
+    data, policy = DataDir(tmp_path), load_policy()
+    start = date(2025, 9, 1)
+
+    def store(day, valid):
+        path = data.partition("narvaro", day.isoformat())
+        write_pseudonymous(rows([(day, P1, S1, 300, valid, 0), (day, P2, S1, 300, 0, 0)]),
+                           path, "narvaro")
+        stamp = 1_700_000_000_000_000_000 + day.toordinal() * 10**9 + valid
+        os.utime(path, ns=(stamp, stamp))  # a new file is a new version, however fast
+
+    for d in range(6):
+        store(start + timedelta(days=d), 0)
+
+    def window(till):
+        days = data.partition_days("narvaro", till)
+        got = metrics_from_window(settled_window(data, days, till, 4, policy), 4)
+        whole = pupil_metrics(read_days(data, days, policy), till - timedelta(days=3), till)
+        pd.testing.assert_frame_equal(got, whole)
+        return got
+
+    window(start + timedelta(days=3))
+    store(start + timedelta(days=2), 300)  # corrected: P1 absent the whole day
+    got = window(start + timedelta(days=4))
+    assert got.loc[got["person_id"] == P1, "franvaro_min"].item() == 300
+    window(start + timedelta(days=5))  # slid on, the corrected day still inside
+    window(start + timedelta(days=5))  # a re-run of the night

@@ -4,6 +4,8 @@ The term state is kept settled through the day before the reference date: each n
 only the days since, and the reference day itself is folded on top without being stored, so
 re-running a night (or a corrected file for that day) gives exactly the same numbers. A past
 day stored again after the state was folded (a corrected or late day file) rebuilds it.
+The last-weeks window is kept the same way (assets/franvaro/window.py): a night reads the
+new day and the days that fell out, not the four weeks.
 """
 
 import pandas as pd
@@ -11,6 +13,7 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, Output, asset, mul
 
 from assets.constants import GROUP_FRANVARO
 from assets.franvaro.days import day_before, read_between, rewritten_since, stored_days
+from assets.franvaro.window import settled_window
 from assets.sources.narvaro import read_days
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
@@ -21,10 +24,12 @@ from skyddsnat.rules.absence import (
     classify,
     fold_days,
     metrics_from_state,
+    metrics_from_window,
     needs_rebuild,
     pupil_metrics,
     recent_window,
     rektor_list,
+    slide_window,
     term_start,
     with_findings,
 )
@@ -45,6 +50,7 @@ def _corrected(data, days: list, state: pd.DataFrame) -> bool:
     return not pd.isna(held) and rewritten_since(data, days, held.date(), data.table(STATE))
 
 
+MAX_WINDOW = 61  # a window's days are bits of one int64, the reference day included
 BATCH_DAYS = 20  # a rebuild folds the term 20 days (~1.7 M Stockholm rows) at a time
 
 
@@ -128,8 +134,17 @@ def franvaro_elever(context: AssetExecutionContext, skyddsnat: Skyddsnat,
     today = read_between(data, days, as_of, as_of, policy)
     term = classify(metrics_from_state(fold_days(franvaro_tillstand, today, start)), rules)
     first, last = recent_window(as_of, rules.senaste_dagar)
-    recent_days = read_between(data, days, first, last, policy)
-    recent = classify(pupil_metrics(recent_days, first, last), rules)
+    length = (last - first).days  # the window's days before the reference day
+    settled = (settled_window(data, days, day_before(as_of), length, policy)
+               if 1 <= length <= MAX_WINDOW else None)
+    window = (None if settled is None else
+              slide_window(settled, day_before(as_of), as_of, length + 1, added=today,
+                           length_before=length))
+    if window is not None:
+        recent = classify(metrics_from_window(window, length + 1), rules)
+    else:  # a pupil with two rows at one school on one day: summed whole
+        recent_days = read_between(data, days, first, last, policy)
+        recent = classify(pupil_metrics(recent_days, first, last), rules)
     listed = rektor_list(term, recent, elevregister, as_of)
     register = franvaroarenden if len(franvaroarenden) else None
     listed = with_findings(listed, case_register_findings(listed, register, rules))

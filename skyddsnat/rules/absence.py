@@ -415,3 +415,120 @@ def with_findings(listed: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     out = listed.merge(joined.reset_index(), on=KEY, how="left")
     out["fynd"] = out["fynd"].fillna("").astype("string")
     return out
+
+
+# --- the last-weeks window, slid a night at a time -------------------------------------------
+
+WINDOW_COLUMNS = ["person_id", "skolenhetskod", "skoldagar", "schemalagd_min", "franvaro_min",
+                  "ogiltig_min", "skoldag_bitar", "hel_bitar"]
+SUMS = ("skoldagar", "schemalagd_min", "franvaro_min", "ogiltig_min")
+
+
+def _day_bits(narvaro: pd.DataFrame, first: date, till: date) -> pd.DataFrame | None:
+    """School-day rows dated first ≤ datum ≤ till as window contributions: sums and one bit
+    per day (bit i is the day `till − i`). None when a pupil has two rows at one school on
+    one day: a bit cannot count them, so the caller recomputes the window whole."""
+    days = _school_days(narvaro, pd.Timestamp(first), pd.Timestamp(till))
+    if days.duplicated(["person_id", "skolenhetskod", "datum"]).any():
+        return None
+    offset = ((pd.Timestamp(till).to_datetime64() - days["datum"].to_numpy())
+              // np.timedelta64(1, "D")).astype(np.int64)
+    bit = np.left_shift(np.int64(1), offset)
+    return pd.DataFrame({
+        "person_id": days["person_id"], "skolenhetskod": days["skolenhetskod"],
+        "skoldagar": np.ones(len(days), dtype=np.int64),
+        "schemalagd_min": days["schemalagd_min"].to_numpy(),
+        "franvaro_min": days["franvaro_min"].to_numpy(), "ogiltig_min": days["ogiltig"].to_numpy(),
+        "skoldag_bitar": bit, "hel_bitar": np.where(days["hel"].to_numpy(), bit, 0),
+    })
+
+
+def _summed(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    both = pd.concat(parts, ignore_index=True)
+    pcode, puniq = pd.factorize(both["person_id"], sort=True)
+    scode, suniq = pd.factorize(both["skolenhetskod"], sort=True)
+    group, index = np.unique(pcode.astype(np.int64) * (len(suniq) + 1) + scode,
+                             return_inverse=True)
+    out = pd.DataFrame({
+        "person_id": pd.array(np.asarray(puniq, dtype=object)[group // (len(suniq) + 1)],
+                              dtype="string"),
+        "skolenhetskod": pd.array(np.asarray(suniq, dtype=object)[group % (len(suniq) + 1)],
+                                  dtype="string"),
+    })
+    for col in SUMS:
+        out[col] = np.bincount(index, weights=both[col].to_numpy(dtype=np.int64),
+                               minlength=len(group)).astype(np.int64)  # exact below 2**53
+    for col in ("skoldag_bitar", "hel_bitar"):
+        bits = np.zeros(len(group), dtype=np.int64)
+        np.bitwise_or.at(bits, index, both[col].to_numpy(dtype=np.int64))
+        out[col] = bits
+    return out
+
+
+def empty_window() -> pd.DataFrame:
+    out = pd.DataFrame({c: pd.Series(dtype=np.int64) for c in WINDOW_COLUMNS})
+    for c in KEY:
+        out[c] = out[c].astype("string")
+    return out
+
+
+def slide_window(window: pd.DataFrame | None, till_before: date | None, till: date, length: int,
+                 added: pd.DataFrame, leaving: pd.DataFrame | None = None,
+                 length_before: int | None = None) -> pd.DataFrame | None:
+    """The window of `length` days ending `till` (till − length < datum ≤ till).
+
+    From nothing (`window` None): summed from `added`. From the window of `length_before`
+    days ending `till_before` (0 ≤ till − till_before < length_before): its day bits moved
+    on, the rows of `added` dated after `till_before` added, and the rows of `leaving` dated
+    in the days that fell out subtracted. Exact integer sums, so the same as the window
+    summed whole; None when that cannot be promised (a pupil with two rows at one school on
+    one day: one bit cannot count them).
+    """
+    first = (pd.Timestamp(till) - pd.Timedelta(days=length - 1)).date()
+    scratch = window is None
+    if scratch:
+        window, shift, gone, since = empty_window(), 0, empty_window(), first
+    else:
+        length_before = length if length_before is None else length_before
+        shift = (pd.Timestamp(till) - pd.Timestamp(till_before)).days
+        if not 0 <= shift < length_before:
+            raise ValueError("fönstret kan bara flyttas framåt, mindre än sin längd")
+        first_before = (pd.Timestamp(till_before) - pd.Timedelta(days=length_before - 1)).date()
+        last_gone = (pd.Timestamp(first) - pd.Timedelta(days=1)).date()
+        gone = (_day_bits(leaving, first_before, last_gone)
+                if leaving is not None and first_before <= last_gone else empty_window())
+        since = max(first, (pd.Timestamp(till_before) + pd.Timedelta(days=1)).date())
+    new = _day_bits(added, since, till)
+    if new is None or gone is None:
+        return None
+    moved = window.copy()
+    keep = (np.int64(1) << np.int64(length)) - 1
+    for col in ("skoldag_bitar", "hel_bitar"):
+        moved[col] = (moved[col].to_numpy(dtype=np.int64) << np.int64(shift)) & keep
+    parts = [moved, new]
+    if len(gone):
+        parts.append(gone.assign(**{c: -gone[c].to_numpy(dtype=np.int64) for c in SUMS},
+                                 skoldag_bitar=0, hel_bitar=0))
+    out = _summed(parts)
+    return out[out["skoldagar"].to_numpy() > 0].reset_index(drop=True)[WINDOW_COLUMNS]
+
+
+def _longest_run(school: np.ndarray, full: np.ndarray, length: int) -> np.ndarray:
+    """The longest run of full-day absence over a pupil's own school days, oldest first."""
+    run = np.zeros(len(school), dtype=np.int64)
+    best = np.zeros(len(school), dtype=np.int64)
+    for i in range(length - 1, -1, -1):
+        on = ((school >> i) & 1).astype(bool)
+        hel = ((full >> i) & 1).astype(bool)
+        run = np.where(on, np.where(hel, run + 1, 0), run)
+        np.maximum(best, run, out=best)
+    return best
+
+
+def metrics_from_window(window: pd.DataFrame, length: int) -> pd.DataFrame:
+    """The pupil_metrics columns of a window (the same as `pupil_metrics` over its days)."""
+    state = window[KEY + list(SUMS)].copy()
+    state["langsta_sammanhangande_dagar"] = _longest_run(
+        window["skoldag_bitar"].to_numpy(dtype=np.int64),
+        window["hel_bitar"].to_numpy(dtype=np.int64), length)
+    return metrics_from_state(state)
