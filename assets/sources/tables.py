@@ -1,7 +1,7 @@
 """The unpartitioned source assets: snapshots, invoices, incomes, grades, case register."""
 
 
-from dagster import AssetExecutionContext, Failure, Output, asset
+from dagster import AssetExecutionContext, DataVersion, Failure, Output, asset
 
 from assets.constants import GROUP_SOURCES
 from assets.sources.basis import age_findings, settle
@@ -12,7 +12,15 @@ from skyddsnat.ingest.catalog import entry
 from skyddsnat.ingest.freshness import Basis, last_accepted_rows, snapshot_volume_finding
 from skyddsnat.ingest.inbox import files_for
 from skyddsnat.ingest.inbox_cleanup import removed_dates
-from skyddsnat.ingest.run import ingest_source, keep_account, resting, source_files
+from skyddsnat.ingest.run import (
+    ingest_source,
+    keep_account,
+    resting,
+    source_files,
+    store_table,
+)
+
+KEPT = "tabellen behålls: samma filer som senast, lästa likadant i kväll"
 
 DESCRIPTIONS = {
     "folkbokforing": "Folkbokföringen (barn 0–18 och vårdnadshavare), pseudonymiserad; namn och "
@@ -51,15 +59,16 @@ def build_source_asset(source: str):
                           removed_dates(data, source)[kept.rests_on].isoformat(),
                           kept.tally.accepted)
             meta = settle(context, skyddsnat, basis, findings)
-            yield Output(kept.table, metadata={**kept.tally.metadata(policy.version),
-                                               "vilar_pa": kept.rests_on, **meta})
+            yield _stored(data, kept, {**kept.tally.metadata(policy.version),
+                                       "vilar_pa": kept.rests_on, **meta})
             yield from check_results(kept.tally, source)
             return
         if not files and not spec.valfri and not findings:
             raise Failure(description=f"ingen fil för {source} i inkorgen (på eller före {as_of})")
-        ingested = ingest_source(files, source, skyddsnat.key_material(), policy, data, as_of)
-        table = ingested.table
-        basis = Basis(source, as_of.isoformat(), rows=len(table))
+        keys = skyddsnat.key_material()
+        ingested = ingest_source(files, source, keys, policy, data, as_of)
+        rows = ingested.tally.stored
+        basis = Basis(source, as_of.isoformat(), rows=rows)
         if files:
             basis.file = files[-1].name if len(files) == 1 else \
                 f"{len(files)} filer: {files[0].name} … {files[-1].name}"
@@ -68,14 +77,26 @@ def build_source_asset(source: str):
         if spec.snapshot and files:
             rule = policy.kallor.kallor[source]
             last = last_accepted_rows(data.state, source)
-            volume = snapshot_volume_finding(source, rule, files[-1].name, len(table), last)
+            volume = snapshot_volume_finding(source, rule, files[-1].name, rows, last)
             findings += [volume] if volume else []
         meta = settle(context, skyddsnat, basis, findings)
+        if ingested.kept:
+            context.log.info(f"{source}: {KEPT}")
+        output = _stored(data, ingested, {**ingested.tally.metadata(policy.version), **meta})
         keep_account(data, ingested)
-        yield Output(table, metadata={**ingested.tally.metadata(policy.version), **meta})
+        yield output
         yield from check_results(ingested.tally, source)
 
     return _source_asset
+
+
+def _stored(data, outcome, metadata: dict) -> Output:
+    """The table stored here, not by the IO manager (which skips None), so its SHA-256 is
+    known: the source's DataVersion, what the downstream reuse records read as its input,
+    and what a night given the same files keeps (skyddsnat/ingest/run.py `kept`)."""
+    digest = store_table(data, outcome)
+    return Output(None, data_version=DataVersion(digest),
+                  metadata={**metadata, "kolumner": outcome.columns})
 
 
 SOURCE_ASSETS = [build_source_asset(s) for s in DESCRIPTIONS]

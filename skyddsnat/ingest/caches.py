@@ -68,9 +68,14 @@ def cached(cache: Path, path: Path, key: str, source: str,
     rows = pd.read_parquet(table)
     # Validated when the file was first ingested under this policy and schema: reused.
     checked = {**m["checked"], "validated_rows": 0, "reused_rows": len(rows)}
-    return IngestResult(source, m["file"], m["encoding"], rows,
-                        pd.DataFrame(columns=["person_id"]), pd.DataFrame(columns=["orsak"]),
-                        m["rows_read"], m["quarantined_by_reason"], checked)
+    result = IngestResult(source, m["file"], m["encoding"], rows,
+                          pd.DataFrame(columns=["person_id"]), pd.DataFrame(columns=["orsak"]),
+                          m["rows_read"], m["quarantined_by_reason"], checked, cache_key=key)
+    if m.get("las_dag"):
+        result.read_on = date.fromisoformat(m["las_dag"])
+    if m.get("lasning_till"):
+        result.stable_until = date.fromisoformat(m["lasning_till"])
+    return result
 
 
 def _holds(meta: dict, reference: date) -> bool:
@@ -111,6 +116,28 @@ def forget_others(cache: Path, current: set[str]) -> None:
         for old in cache.iterdir():
             if old.name.split(".csv.")[0] + ".csv" not in current:
                 old.unlink()
+
+
+def kept_key(cache: Path, name: str) -> str | None:
+    """The key a removed file's result is kept under (`cached_removed` reads it), if any."""
+    for meta in sorted(cache.glob(f"{name}.*.json")) if cache.is_dir() else []:
+        key = meta.name[len(name) + 1:-len(".json")]
+        if (cache / f"{name}.{key}.parquet").exists():
+            return key
+    return None
+
+
+def vault_holds_all(table: Path, columns: tuple[str, ...], vault_dir: Path) -> bool:
+    """Every person a stored table names is in the vault: a kept table stages no identity,
+    so it is only safe while the vault still has its persons (as for the row cache)."""
+    stored = [stored_column(c) for c in columns]
+    ids = pq.read_table(table, columns=stored)
+    held = vault_person_ids(vault_dir)
+    for col in stored:
+        values = pc.drop_null(ids.column(col))
+        if len(values) and not pc.all(pc.is_in(values, held)).as_py():
+            return False
+    return True
 
 
 def rows_key(keys, policy: Policy, source: str) -> str:

@@ -38,9 +38,10 @@ from skyddsnat.parallel import helper_count, mapped
 from skyddsnat.policy import Policy
 from skyddsnat.privacy.archive import archive_file, archive_quarantine, custodian_key
 from skyddsnat.privacy.identity_store import stage_identities
-from skyddsnat.privacy.storage import write_pseudonymous
+from skyddsnat.privacy.storage import file_sha256, write_pseudonymous
 
-ACCOUNT = "konto.json"  # a snapshot source's last ingested file and its row counts
+ACCOUNT = "konto.json"  # what a source's stored table was made from, and its row counts
+ACCOUNT_FORMAT = 2
 # Processes that ingest, this one included (1: no helper); by default one per core.
 WORKERS_ENV = "SKYDDSNAT_INGEST_WORKERS"
 PER_WORKER = 4  # invoice or grade files (~100 k rows each) a worker must have
@@ -51,13 +52,22 @@ _MEMO = PnrMemo()
 
 @dataclass
 class IngestOutcome:
-    """A source's night: its files' results, the stored table and the accounting."""
+    """A source's night: its files' results, the table to store and the accounting.
+
+    `table` is None when the stored table is kept (`kept`): it is exactly the one these
+    files gave last time, `stored` its SHA-256, and it is neither read nor written again."""
 
     source: str
-    table: pd.DataFrame
+    table: pd.DataFrame | None
     tally: Tally
     results: list[IngestResult] = field(default_factory=list)
     rests_on: str | None = None  # a processed file removed from the inbox, its table kept
+    stored: str | None = None  # SHA-256 of the stored table file (after `store_table`)
+    columns: int = 0
+
+    @property
+    def kept(self) -> bool:
+        return self.table is None
 
 
 def _concat(policy: Policy, source: str, results: list[IngestResult]) -> pd.DataFrame:
@@ -100,21 +110,112 @@ def resting(source: str, policy: Policy, store: DataDir, reference: date) -> Ing
         return None
     tally = Tally(source, policy, [kept["file"]], kept["read"], kept["accepted"],
                   kept["quarantined"], kept["accepted"], Counter(kept["reasons"]))
+    digest = file_sha256(store.table(source))
+    if kept.get("table") == digest:  # the table this account was kept for: not read again
+        return IngestOutcome(source, None, tally, rests_on=gone[-1], stored=digest,
+                             columns=kept["kolumner"])
     return IngestOutcome(source, pd.read_parquet(store.table(source)), tally,
                          rests_on=gone[-1])
 
 
+def store_table(store: DataDir, outcome: IngestOutcome) -> str:
+    """Write the night's table where the warehouse keeps it (unless kept); its SHA-256 is
+    the source's data version and what the account vouches for."""
+    if not outcome.kept:
+        write_pseudonymous(outcome.table, store.table(outcome.source), outcome.source)
+        outcome.stored, outcome.columns = (file_sha256(store.table(outcome.source)),
+                                           len(outcome.table.columns))
+    return outcome.stored
+
+
+def _file_record(r: IngestResult) -> dict[str, object]:
+    return {"file": r.file, "key": r.cache_key, "encoding": r.encoding,
+            "rows_read": r.rows_read, "accepted": r.accepted,
+            "quarantined_by_reason": r.quarantined_by_reason, "checked": r.checked,
+            "las_dag": r.read_on.isoformat() if r.read_on else None,
+            "lasning_till": r.stable_until.isoformat() if r.stable_until else None}
+
+
 def keep_account(store: DataDir, outcome: IngestOutcome) -> None:
-    """What a night resting on this snapshot after it left the inbox will account for.
-    Called once the night's findings let the table be stored."""
+    """What the stored table was made from: each file's content key, the nights its
+    reading holds for, its counts and checks, and the table's SHA-256. A night resting on
+    the snapshot after it left the inbox accounts for it from here, and a night given the
+    same files again keeps the table (`kept`). Called once the table is stored."""
     tally = outcome.tally
-    if outcome.rests_on or not outcome.results:
+    if outcome.rests_on or not outcome.results or outcome.stored is None:
         return
     account = _account(store, outcome.source)
     account.parent.mkdir(parents=True, exist_ok=True)
-    account.write_text(json.dumps({
+    tmp = account.with_suffix(".tmp")
+    tmp.write_text(json.dumps({
         "file": tally.files[-1], "read": tally.read, "accepted": tally.accepted,
-        "quarantined": tally.quarantined, "reasons": dict(tally.reasons)}), encoding="utf-8")
+        "quarantined": tally.quarantined, "reasons": dict(tally.reasons),
+        "format": ACCOUNT_FORMAT,
+        "table": outcome.stored, "kolumner": outcome.columns,
+        "files": [_file_record(r) for r in outcome.results]}), encoding="utf-8")
+    tmp.replace(account)
+
+
+def _holds_on(record: dict, reference: date) -> bool:
+    until = record["lasning_till"]
+    return (record["las_dag"] is not None and date.fromisoformat(record["las_dag"]) <= reference
+            and (until is None or reference < date.fromisoformat(until)))
+
+
+def _kept_result(source: str, record: dict, name: str) -> IngestResult:
+    """A file's counts as the account recorded them, under tonight's name."""
+    checked = {**record["checked"], "validated_rows": 0, "reused_rows": record["accepted"]}
+    return IngestResult(source, name, record["encoding"], pd.DataFrame(), pd.DataFrame(),
+                        pd.DataFrame(), record["rows_read"], record["quarantined_by_reason"],
+                        checked, cache_key=record["key"], kept_rows=record["accepted"],
+                        read_on=date.fromisoformat(record["las_dag"]),
+                        stable_until=(date.fromisoformat(record["lasning_till"])
+                                      if record["lasning_till"] else None))
+
+
+def kept(names: list[str], keys_of: dict[str, str], source: str, keys, policy: Policy,
+         store: DataDir, reference: date) -> IngestOutcome | None:
+    """The stored table, when tonight's files are exactly those it was made from (by
+    content key: the same content, policy, schema and pseudonym key), every number and date in
+    them reads tonight as it did then (`lasning_till`: personnummer.reading_changes and
+    refused future dates), their checks passed, the table file is the one stored then and,
+    for a snapshot, the vault still holds everyone it names. Nothing is parsed, staged,
+    validated or written; each file is accounted for with the counts it had.
+
+    `names`: tonight's files in the source's order; `keys_of`: their content keys (a
+    snapshot's file is matched by content alone: it is re-delivered under a new date)."""
+    account = _account(store, source)
+    table = store.table(source)
+    if not (account.exists() and table.exists()):
+        return None
+    try:
+        kept_for = json.loads(account.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if kept_for.get("format") != ACCOUNT_FORMAT:
+        return None
+    spec = entry(policy, source)
+    records = kept_for["files"]
+    if spec.snapshot:
+        if len(names) != 1 or len(records) != 1 or keys_of.get(names[0]) != records[0]["key"]:
+            return None
+        by_name = {names[0]: records[0]}
+    else:
+        by_name = {r["file"]: r for r in records}
+        if (len(by_name) != len(names) or set(by_name) != set(names)
+                or any(keys_of.get(n) != by_name[n]["key"] for n in names)):
+            return None
+    if not all(_holds_on(r, reference) and passed(r["checked"]) for r in records):
+        return None
+    digest = file_sha256(table)
+    if digest != kept_for["table"]:
+        return None
+    if spec.snapshot and not caches.vault_holds_all(table, spec.pnr_columns, store.vault):
+        return None
+    results = [_kept_result(source, by_name[n], n) for n in names]
+    tally = Tally.of(source, policy, results, pd.DataFrame(), kept_for["accepted"])
+    return IngestOutcome(source, None, tally, results, stored=digest,
+                         columns=kept_for["kolumner"])
 
 
 def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: DataDir,
@@ -130,14 +231,33 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
     """
     spec = entry(policy, source)
     cache, rows = not spec.snapshot, spec.snapshot
-    memo = PnrMemo()
     cache_dir = store.warehouse / caches.CACHE_DIR / source
+    keys_of = {p.name: caches.file_key(p, keys, policy, source) for p in files}
+    # A period file removed from the inbox after an earlier night (inbox_cleanup.py) is
+    # still part of the source: its ingested table is kept in the cache, found by name.
+    gone = ([n for n in removed(store, source, reference) if n not in keys_of] if cache
+            else [])
+    dated = ({**removed_dates(store, source),
+              **{p.name: d for d, p in files_for(store.inbox, spec)}} if gone else {})
+    names = sorted([*keys_of, *gone], key=lambda n: (dated.get(n, date.min), n)) if gone \
+        else list(keys_of)
+    found = kept(names, {**keys_of, **{n: caches.kept_key(cache_dir, n) for n in gone}},
+                 source, keys, policy, store, reference)
+    if found is not None:
+        custodian = custodian_key(keys, policy)
+        for path in files if spec.snapshot else []:
+            # Processed tonight under its own name: archived sealed, so the inbox cleanup
+            # and a restore of tonight find it. Its quarantine, the same rows as when it
+            # was first read, was sealed that night.
+            archive_file(custodian, store.archive, reference, path)
+        return found
+    memo = PnrMemo()
     rows_key = caches.rows_key(keys, policy, source) if rows else None
     results: list[IngestResult | None] = []
     unchanged = False  # a snapshot whose accepted table is last night's
     todo: list[tuple[int, Path, str]] = []
     for path in files:
-        key = caches.file_key(path, keys, policy, source) if cache else ""
+        key = keys_of[path.name]
         results.append(caches.cached(cache_dir, path, key, source, reference) if cache
                        else None)
         if results[-1] is None:
@@ -153,17 +273,14 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
             known = (caches.load_rows(cache_dir, rows_key, keys, store.vault, source, policy,
                                       reference) if rows_key else None)
             results[i] = ingest_file(path, source, policy, keys.pseudonym_keys, reference,
-                                     known, memo, horizon=cache)
+                                     known, memo, horizon=True)
             if known is not None:  # the same table as last night: validated then
                 results[i].checked = known.validated_as(results[i].row_cache)
                 unchanged = results[i].checked is not None
+    for i, _, key in todo:
+        results[i].cache_key = key
     fresh = [(path, results[i]) for i, path, _ in todo]
-    # A period file removed from the inbox after an earlier night (inbox_cleanup.py) is
-    # still part of the source: its ingested table is kept in the cache, found by name.
-    gone = [n for n in removed(store, source, reference) if n not in {p.name for p in files}]
     if cache and gone:
-        dated = {**removed_dates(store, source),
-                 **{p.name: d for d, p in files_for(store.inbox, spec)}}
         results += [caches.cached_removed(cache_dir, name, source) for name in gone]
         results.sort(key=lambda r: (dated.get(r.file, date.min), r.file))
     if cache:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+import pandera.pandas as pandera
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.sources import schema
 from skyddsnat.arrow_strings import isin
@@ -23,7 +25,7 @@ from skyddsnat.contract import SOURCES
 from skyddsnat.ingest.catalog import entry, stored_column
 from skyddsnat.ingest.income_year import refuse_future_income_rows
 from skyddsnat.ingest.memo import PnrMemo
-from skyddsnat.ingest.parse import parse_frame
+from skyddsnat.ingest.parse import NOT_FUTURE, parse_frame
 from skyddsnat.ingest.reader import read_source
 from skyddsnat.ingest.row_cache import RowCache, row_digester
 from skyddsnat.personnummer import birth_dates, reading_changes
@@ -55,10 +57,13 @@ class IngestResult:
     # the file otherwise (personnummer.reading_changes); the file cache holds until then.
     read_on: date | None = None
     stable_until: date | None = None
+    cache_key: str | None = None  # the file cache's key it was read or stored under
+    # A file whose stored table was kept (run.py `kept`): its accepted rows, counted then.
+    kept_rows: int | None = None
 
     @property
     def accepted(self) -> int:
-        return len(self.table)
+        return len(self.table) if self.kept_rows is None else self.kept_rows
 
     @property
     def quarantined(self) -> int:
@@ -91,11 +96,11 @@ def _reason_for_check(check: str) -> str:
     return "orimligt_varde"
 
 
-def _pandera_reasons(model: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.Series:
+def _pandera_reasons(model: pandera.DataFrameSchema, frame: pd.DataFrame) -> pd.Series:
     """Reason per failing row index (first failure wins); never raises on bad rows."""
     try:
         model.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
+    except pandera.errors.SchemaErrors as exc:
         fc = exc.failure_cases
         fc = fc[fc["index"].notna()]
         if fc.empty:
@@ -112,12 +117,23 @@ def _stable_until(raw: pd.DataFrame, columns: tuple[str, ...], reference: date) 
     once per written birth date and form (the last four digits do not matter)."""
     until = None
     for col in columns:
-        text = raw[col].dropna().str.strip().str.replace(" ", "", regex=False)
-        for head in text[text.str.len() >= 10].str[:-4].unique():
+        text = pa.array(raw[col], type=pa.string(), from_pandas=True)
+        text = pc.replace_substring(pc.utf8_trim_whitespace(text), " ", "")
+        text = text.filter(pc.fill_null(pc.greater_equal(pc.utf8_length(text), 10), False))
+        for head in pc.unique(pc.utf8_slice_codeunits(text, 0, -4)).to_pylist():
             change = reading_changes(head + "0000", reference)
             if change is not None and (until is None or change < until):
                 until = change
     return until
+
+
+def _first_future(typed: pd.DataFrame, reference: date) -> date | None:
+    """The earliest date after the reference in a column that may not lie in the future:
+    its row is refused tonight and may be accepted from that day on (parse.NOT_FUTURE)."""
+    ref = pd.Timestamp(reference)
+    found = [typed[c][typed[c] > ref].min() for c in NOT_FUTURE if c in typed.columns]
+    found = [d.date() for d in found if pd.notna(d)]
+    return min(found, default=None)
 
 
 def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: bytes,
@@ -212,7 +228,9 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
                           rows_reused=len(reused), reused=reused_mask)
     if horizon:
         result.read_on = reference
-        result.stable_until = _stable_until(raw.frame, pnr_cols, reference)
+        changes = [d for d in (_stable_until(raw.frame, pnr_cols, reference),
+                               _first_future(typed, reference)) if d is not None]
+        result.stable_until = min(changes, default=None)
     if result.accepted + result.quarantined != result.rows_read:
         raise RuntimeError(f"{raw.file}: radräkningen går inte ihop")
     return result
