@@ -122,6 +122,13 @@ def _night(s, day: date, *extra: str) -> dict[str, str]:
     return out
 
 
+def _version(s, key: str) -> dict[str, str]:
+    """The Dagster data version tags of an asset's latest materialization."""
+    with DagsterInstance.from_config(str(s.home)) as instance:
+        tags = instance.get_latest_materialization_event(AssetKey(key)).asset_materialization.tags
+    return {k: v for k, v in tags.items() if "data_version" in k}
+
+
 def _stamp(s, name: str) -> tuple[int, int]:
     st = (s.data / "warehouse" / f"{name}.parquet").stat()
     return st.st_ino, st.st_mtime_ns
@@ -153,6 +160,13 @@ def test_an_unchanged_night_keeps_and_delivers_the_same_lists(town):
     assert list_contents(kept.outbox, DAY2, officer, kept.root) == \
         list_contents(fresh.outbox, DAY2, officer, fresh.root)
     assert _orsak(kept, DAY2) == "nyinflyttad"
+    # Dagster is told: the sources' data versions (their stored tables) are last night's, and
+    # the kept result records them as its inputs, so the UI shows nothing stale.
+    source = _version(kept, "folkbokforing")
+    assert source["dagster/data_version"] == _version(night1, "folkbokforing")[
+        "dagster/data_version"] and source["dagster/data_version_is_user_provided"] == "true"
+    assert _version(kept, "skyddade")["dagster/input_data_version/folkbokforing"] == \
+        source["dagster/data_version"]
 
 
 def _correct_one_invoice(s, pristine: Path) -> None:
@@ -172,6 +186,7 @@ def test_one_changed_invoice_row_recomputes_the_income_check_only(town):
     s = _copy(base, night1, "invoice")
     _correct_one_invoice(s, base / "pristine" / "inbox")
     got = _night(s, DAY2)
+    assert _version(s, "avgifter") != _version(night1, "avgifter")
     assert got["inkomstkontroll_hushall"] == got["inkomstkontroll_manader"] == COMPUTED
     assert got["skyddade"] == COMPUTED  # a household is also who is billed together
     assert got["skolplikt_arenden"] == KEPT

@@ -8,6 +8,7 @@ from assets.sources.basis import age_findings, settle
 from assets.sources.ingest import check_results, source_check_specs
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
+from pipelines.reuse import CODE_VERSION
 from skyddsnat.ingest.catalog import entry
 from skyddsnat.ingest.freshness import Basis, last_accepted_rows, snapshot_volume_finding
 from skyddsnat.ingest.inbox import files_for
@@ -44,6 +45,7 @@ def build_source_asset(source: str):
         kinds={"pandas", "parquet"},
         check_specs=source_check_specs(source),
         tags={"skyddsnat/lager": "kalla"},
+        code_version=CODE_VERSION,
     )
     @privacy_safe
     def _source_asset(context: AssetExecutionContext, skyddsnat: Skyddsnat):
