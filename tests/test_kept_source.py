@@ -142,6 +142,7 @@ def test_period_files_are_kept_while_they_are_the_same_files(tmp_path, keys):
 def test_not_kept_when_anything_it_rests_on_changed(tmp_path, keys, change):
     root = tmp_path / "d"
     _night(root, keys, NIGHT)
+    assert _night(root, keys, NIGHT + timedelta(days=1)).kept  # the vault checked once
     data, lines, policy = DataDir(root), LINES, POLICY
     if change == "one_byte":
         lines = [*LINES[:-2], LINES[-2].replace("Mor", "Moa"), LINES[-1]]
@@ -154,7 +155,7 @@ def test_not_kept_when_anything_it_rests_on_changed(tmp_path, keys, change):
                 p.unlink()
     else:
         policy = POLICY.model_copy(update={"version": POLICY.version + "-ny"})
-    day = NIGHT + timedelta(days=1)
+    day = NIGHT + timedelta(days=1)  # the same night again: nothing but `change` differs
     path = data.inbox / f"folkbokforing_{day:%Y%m%d}.csv"
     path.write_text("\n".join([FOLK_HEADER, *lines]) + "\n", encoding="utf-8")
     out = ingest_source([path], "folkbokforing", keys, policy, data, day)

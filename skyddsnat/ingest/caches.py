@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -24,7 +25,7 @@ from skyddsnat.ingest.row_cache import RowCache, digest_key
 from skyddsnat.ingest.row_cache import fingerprint as row_fingerprint
 from skyddsnat.ingest.source_table import IngestResult
 from skyddsnat.policy import Policy
-from skyddsnat.privacy.identity_store import vault_person_ids
+from skyddsnat.privacy.identity_store import SEALED_FILE, STAGING, VAULT_FILE, vault_person_ids
 from skyddsnat.privacy.storage import write_pseudonymous
 
 CACHE_DIR = "_filcache"
@@ -127,17 +128,36 @@ def kept_key(cache: Path, name: str) -> str | None:
     return None
 
 
-def vault_holds_all(table: Path, columns: tuple[str, ...], vault_dir: Path) -> bool:
-    """Every person a stored table names is in the vault: a kept table stages no identity,
-    so it is only safe while the vault still has its persons (as for the row cache)."""
+def vault_version(vault_dir: Path) -> str:
+    """Which vault files these are (name, inode, size, modification time): the vault is
+    replaced whole when merged, and a restore from a backup brings other files."""
+    vault_dir = Path(vault_dir)
+    files = [vault_dir / VAULT_FILE, vault_dir / SEALED_FILE,
+             *sorted((vault_dir / STAGING).glob("*.parquet"))]
+    stats = [(p.name, st.st_ino, st.st_size, st.st_mtime_ns)
+             for p in files if p.exists() and (st := p.stat())]
+    return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:24]
+
+
+def vault_holds_all(table: Path, columns: tuple[str, ...], vault_dir: Path,
+                    checked: str | None = None) -> str | None:
+    """The vault's version when it holds every person a stored table names, else None.
+
+    A kept table stages no identity, so it is only safe while the vault still has its
+    persons (as for the row cache). The vault found to hold them on an earlier night
+    (`checked`) and not replaced since still does; otherwise the table's distinct
+    pseudonyms are looked up."""
+    version = vault_version(vault_dir)
+    if version == checked:
+        return version
     stored = [stored_column(c) for c in columns]
     ids = pq.read_table(table, columns=stored)
+    named = pc.unique(pc.drop_null(pa.chunked_array(
+        [pc.unique(c).cast(pa.string()) for c in ids.columns], type=pa.string())))
     held = vault_person_ids(vault_dir)
-    for col in stored:
-        values = pc.drop_null(ids.column(col))
-        if len(values) and not pc.all(pc.is_in(values, held)).as_py():
-            return False
-    return True
+    if len(named) and not pc.all(pc.is_in(named, held)).as_py():
+        return None
+    return version
 
 
 def rows_key(keys, policy: Policy, source: str) -> str:

@@ -64,6 +64,7 @@ class IngestOutcome:
     rests_on: str | None = None  # a processed file removed from the inbox, its table kept
     stored: str | None = None  # SHA-256 of the stored table file (after `store_table`)
     columns: int = 0
+    vault: str | None = None  # the vault version found to hold everyone the table names
 
     @property
     def kept(self) -> bool:
@@ -151,7 +152,7 @@ def keep_account(store: DataDir, outcome: IngestOutcome) -> None:
         "file": tally.files[-1], "read": tally.read, "accepted": tally.accepted,
         "quarantined": tally.quarantined, "reasons": dict(tally.reasons),
         "format": ACCOUNT_FORMAT,
-        "table": outcome.stored, "kolumner": outcome.columns,
+        "table": outcome.stored, "kolumner": outcome.columns, "valv": outcome.vault,
         "files": [_file_record(r) for r in outcome.results]}), encoding="utf-8")
     tmp.replace(account)
 
@@ -210,12 +211,16 @@ def kept(names: list[str], keys_of: dict[str, str], source: str, keys, policy: P
     digest = file_sha256(table)
     if digest != kept_for["table"]:
         return None
-    if spec.snapshot and not caches.vault_holds_all(table, spec.pnr_columns, store.vault):
-        return None
+    vault = None
+    if spec.snapshot:
+        vault = caches.vault_holds_all(table, spec.pnr_columns, store.vault,
+                                       kept_for.get("valv"))
+        if vault is None:
+            return None
     results = [_kept_result(source, by_name[n], n) for n in names]
     tally = Tally.of(source, policy, results, pd.DataFrame(), kept_for["accepted"])
     return IngestOutcome(source, None, tally, results, stored=digest,
-                         columns=kept_for["kolumner"])
+                         columns=kept_for["kolumner"], vault=vault)
 
 
 def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: DataDir,
