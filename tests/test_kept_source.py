@@ -162,3 +162,15 @@ def test_not_kept_when_anything_it_rests_on_changed(tmp_path, keys, change):
     assert not out.kept and len(out.table) == len(LINES) - 1
     if change == "vault":  # its rows' identities are staged again
         assert list((data.vault).rglob("*.parquet"))
+
+
+def test_a_partly_changed_snapshot_reads_only_its_new_rows_for_the_horizon(tmp_path, keys):
+    """The reused rows read as on their night until its horizon: 250610-1234, reused on the
+    9th, still stops the snapshot from being kept on the 10th."""
+    _night(tmp_path / "d", keys, NIGHT)
+    moved = [folk_line(_short(CHILDREN[0]), "Barn"), *LINES[1:]]  # no longer names her
+    partly = _night(tmp_path / "d", keys, date(2025, 6, 9), moved)
+    assert not partly.kept and partly.results[0].rows_reused == len(LINES) - 2
+    assert partly.results[0].stable_until == date(2025, 6, 10)
+    assert _night(tmp_path / "d", keys, date(2025, 6, 9), moved).kept
+    assert not _night(tmp_path / "d", keys, date(2025, 6, 10), moved).kept

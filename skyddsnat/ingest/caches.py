@@ -190,8 +190,10 @@ def load_rows(cache: Path, key: str, keys, vault_dir: Path, source: str, policy:
         rows = table.to_pandas()
         meta = found[-1].with_suffix(".json")
         remembered = json.loads(meta.read_text()) if meta.exists() else {}
+    until = remembered.get("lasning_till")
     return RowCache(digest_key(keys.pseudonym_key), rows, remembered.get("fingerprint"),
-                    remembered.get("checked"))
+                    remembered.get("checked"), date.fromisoformat(until) if until else None,
+                    "lasning_till" in remembered)
 
 
 def store_rows(cache: Path, key: str, reference: date, result: IngestResult) -> None:
@@ -201,8 +203,10 @@ def store_rows(cache: Path, key: str, reference: date, result: IngestResult) -> 
     cache.mkdir(parents=True, exist_ok=True)
     write_pseudonymous(result.row_cache, path, result.source)
     meta = path.with_suffix(".json")
+    until = result.stable_until
     meta.write_text(json.dumps({"fingerprint": row_fingerprint(result.row_cache),
-                                "checked": result.checked}))
+                                "checked": result.checked,
+                                "lasning_till": until.isoformat() if until else None}))
     for old in cache.glob(f"{ROW_CACHE}.*"):
         if old not in (path, meta):
             old.unlink()

@@ -82,6 +82,10 @@ class RowCache:
     # The accepted table these rows were, and its validation (caches.py remembers both).
     fingerprint: str | None = None
     checked: dict | None = None
+    # The first night after theirs on which a number of that night's rows may read otherwise
+    # (caches.py keeps it; `horizon` False when not kept): a reused row reads the same until.
+    stable_until: date | None = None
+    horizon: bool = False
 
     def validated_as(self, tonight: pd.DataFrame | None) -> dict | None:
         """Last night's validation, when tonight's accepted rows are last night's, row for

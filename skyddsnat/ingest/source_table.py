@@ -228,8 +228,13 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
                           rows_reused=len(reused), reused=reused_mask)
     if horizon:
         result.read_on = reference
-        changes = [d for d in (_stable_until(raw.frame, pnr_cols, reference),
-                               _first_future(typed, reference)) if d is not None]
+        if (known is not None and known.horizon and len(reused)
+                and (known.stable_until is None or reference < known.stable_until)):
+            # Reused rows read as on their night until its horizon: only new rows are read.
+            read = [known.stable_until, _stable_until(frame, pnr_cols, reference)]
+        else:
+            read = [_stable_until(raw.frame, pnr_cols, reference)]
+        changes = [d for d in (*read, _first_future(typed, reference)) if d is not None]
         result.stable_until = min(changes, default=None)
     if result.accepted + result.quarantined != result.rows_read:
         raise RuntimeError(f"{raw.file}: radräkningen går inte ihop")
