@@ -29,10 +29,14 @@ def test_unchanged_records_keep_their_ciphertext_and_changed_ones_are_rewritten(
     init_keys(tmp_path / "k", tmp_path / "o.key")
     keys, vault = load_keys(tmp_path / "k"), tmp_path / "vault"
     first = _night(keys, vault, _people("Bo"))
+    written = (vault / VAULT_FILE).stat().st_mtime_ns
     second = _night(keys, vault, _people("Bo"))
     assert second.loc[P1, "ct"] == first.loc[P1, "ct"]
     assert second.loc[P2, "ct"] == first.loc[P2, "ct"]
+    # Nothing changed: the vault file is not written again.
+    assert (vault / VAULT_FILE).stat().st_mtime_ns == written
     third = _night(keys, vault, _people("Björn"))
+    assert (vault / VAULT_FILE).stat().st_mtime_ns != written
     assert third.loc[P1, "ct"] == first.loc[P1, "ct"]
     assert third.loc[P2, "ct"] != first.loc[P2, "ct"]
     back = read_identities(keys, vault).set_index("person_id")

@@ -89,11 +89,17 @@ def merge_vault(keys: Keys, vault_dir: Path, protected: pd.Series) -> dict[str, 
                         newly_sealed], ignore_index=True).sort_values("person_id")
     sealed_ids = set(sealed["person_id"])
     general = merged[~is_protected & ~merged["person_id"].isin(sealed_ids)]
-    write_parquet(sealed.reset_index(drop=True), vault_dir / SEALED_FILE)
+    if len(newly_sealed) or not (vault_dir / SEALED_FILE).exists():
+        write_parquet(sealed.reset_index(drop=True), vault_dir / SEALED_FILE)
     kept = _unchanged_records(keys, existing[touched], previous, general)
     fresh = encrypt_identities(keys, general[~isin(general["person_id"], kept["person_id"])])
-    untouched = untouched[~untouched["person_id"].isin(sealed_ids)]
-    write_parquet(pd.concat([untouched, kept, fresh], ignore_index=True), vault_dir / VAULT_FILE)
+    remaining = ~untouched["person_id"].isin(sealed_ids)
+    if len(fresh) or len(kept) < touched.sum() or not remaining.all() or not path.exists():
+        # Otherwise every record is the one on disk already (a night that re-staged a few
+        # unchanged identities): the file is left as it is instead of written again.
+        write_parquet(pd.concat([untouched[remaining], kept, fresh], ignore_index=True),
+                      vault_dir / VAULT_FILE)
+    untouched = untouched[remaining]
     for p in staged_paths:
         p.unlink()
     return {"identiteter_i_valvet": len(untouched) + len(general),
