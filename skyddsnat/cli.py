@@ -25,7 +25,9 @@ class _Cli(typer.Typer):
         try:
             return super().__call__(*args, **kwargs)
         except SystemExit as done:
-            if _QUICK_EXIT["on"] and done.code in (0, None):
+            # Not under a profiler, tracer or coverage: they report after the program ends.
+            if (_QUICK_EXIT["on"] and done.code in (0, None) and sys.getprofile() is None
+                    and sys.gettrace() is None):
                 _end_process()
             raise
         except Exception as exc:  # noqa: BLE001 - the point: no traceback for users
