@@ -353,3 +353,31 @@ def test_the_kept_window_follows_a_corrected_day(tmp_path):
     assert got.loc[got["person_id"] == P1, "franvaro_min"].item() == 300
     window(start + timedelta(days=5))  # slid on, the corrected day still inside
     window(start + timedelta(days=5))  # a re-run of the night
+
+
+def test_the_kept_window_is_summed_whole_after_a_code_or_policy_change(tmp_path, monkeypatch):
+    """A window slid by other code, or under another policy version, is not slid on."""
+    from assets.franvaro import window as kept_window
+
+    data, policy = DataDir(tmp_path), load_policy()
+    start = date(2025, 9, 1)
+    for d in range(7):
+        day = start + timedelta(days=d)
+        write_pseudonymous(rows([(day, P1, S1, 300, 0, 0)]),
+                           data.partition("narvaro", day.isoformat()), "narvaro")
+    slid = []
+    real = kept_window.slide_window
+    monkeypatch.setattr(kept_window, "slide_window",
+                        lambda w, *a, **k: slid.append(w is not None) or real(w, *a, **k))
+
+    def night(till, pol=policy):
+        settled_window(data, data.partition_days("narvaro", till), till, 4, pol)
+        return slid[-1]
+
+    assert night(start + timedelta(days=3)) is False  # first: summed whole
+    assert night(start + timedelta(days=4)) is True  # then slid
+    monkeypatch.setattr(kept_window, "_code", lambda: "another build")
+    assert night(start + timedelta(days=5)) is False
+    assert night(start + timedelta(days=6)) is True
+    other = policy.model_copy(update={"version": f"{policy.version}-ändrad"})
+    assert night(start + timedelta(days=6), other) is False

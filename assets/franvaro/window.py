@@ -3,24 +3,35 @@
 A night slides it by the days since (reads the new days and the days that fell out, not the
 whole four weeks) and the reference day is put on top without being stored, like the term
 state. It is kept only while every stored day it was summed from is still the same file
-(size and modification time: a corrected or late day file is stored anew), and for the same
-window length; otherwise it is summed whole again. `warehouse/_fonster/`: pseudonyms and
+(size and modification time: a corrected or late day file is stored anew), for the same
+window length, the same code (`provenance.code_digest`: an upgrade that sums differently must
+not slide a window the old code made) and the same policy version; otherwise it is summed
+whole again. `warehouse/_fonster/`: pseudonyms and
 sums only, beside a JSON of the days it holds.
 """
 
 import json
 import os
 from datetime import date, timedelta
+from functools import cache
 
 import pandas as pd
 
 from assets.sources.narvaro import NAME, read_days
 from skyddsnat.layout import DataDir
+from skyddsnat.privacy.provenance import code_digest
 from skyddsnat.privacy.storage import write_pseudonymous
 from skyddsnat.rules.absence import slide_window
 
 FOLDER = "_fonster"
 TABLE = "senaste_veckor"
+
+
+_code = cache(code_digest)
+
+
+def _made_by(policy) -> dict[str, str]:
+    return {"code": _code(), "policy": str(policy.version)}
 
 
 def _version(path) -> str:
@@ -44,6 +55,7 @@ def settled_window(data: DataDir, days: list[date], till: date, length: int, pol
         kept = json.loads(record.read_text(encoding="utf-8"))
         before = date.fromisoformat(kept["till"])
         fits = (kept["length"] == length and 0 <= (till - before).days < length
+                and kept.get("made_by") == _made_by(policy)
                 and kept["table"] == _version(table)
                 and kept["days"] == _days_in(data, days, before - timedelta(days=length - 1),
                                              before))
@@ -66,6 +78,7 @@ def settled_window(data: DataDir, days: list[date], till: date, length: int, pol
         write_pseudonymous(window, table, TABLE)
         tmp = record.with_name(f".{record.name}.tmp")
         tmp.write_text(json.dumps({"till": till.isoformat(), "length": length,
+                                   "made_by": _made_by(policy),
                                    "table": _version(table),
                                    "days": _days_in(data, days, first, till)}), encoding="utf-8")
         os.replace(tmp, record)
