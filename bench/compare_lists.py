@@ -7,6 +7,12 @@ row that holds them, whichever layout the list has — with display values norma
 codes ignoring case, accents and spaces (`Hög` = `hog`, `Placering avslutad` =
 `placering_avslutad`). The timestamp row "Skapad" is ignored. Prints one line per file and
 exits non-zero if any list differs.
+
+    python -m bench.compare_lists --strikt OUTBOX_DAY_A OUTBOX_DAY_B
+
+compares every sheet instead (Sammanfattning, Förklaring and Cellstatus too), cell by cell
+in order, as displayed: for two runs of the same layout, where "by content" would let a
+changed summary or explanation pass.
 """
 
 from __future__ import annotations
@@ -59,6 +65,37 @@ def read(path: Path) -> dict[str, object]:
     return out
 
 
+def read_strict(path: Path) -> dict[str, list[tuple]]:
+    """Every sheet's rows as displayed, in order, but the "Skapad" row."""
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    out = {}
+    for ws in wb.worksheets:
+        rows = [r for r in ws.iter_rows(values_only=True)
+                if next((c for c in r if c is not None), None) not in SKIP_SUMMARY]
+        while rows and all(c is None for c in rows[-1]):
+            rows.pop()
+        out[ws.title] = rows
+    return out
+
+
+def compare_strict(a: Path, b: Path) -> int:
+    files_a = {p.relative_to(a).as_posix() for p in a.rglob("*.xlsx")}
+    files_b = {p.relative_to(b).as_posix() for p in b.rglob("*.xlsx")}
+    bad = 0
+    for rel in sorted(files_a | files_b):
+        if rel not in files_a or rel not in files_b:
+            print(f"ENDAST I {'A' if rel in files_a else 'B'}: {rel}")
+            bad += 1
+            continue
+        left, right = read_strict(a / rel), read_strict(b / rel)
+        diff = [sheet for sheet in sorted(set(left) | set(right))
+                if left.get(sheet) != right.get(sheet)]
+        print(("SKILLNAD " if diff else "lika     ") + rel
+              + (f"  blad: {', '.join(diff)}" if diff else ""))
+        bad += bool(diff)
+    return bad
+
+
 def compare(a: Path, b: Path) -> int:
     files_a = {p.relative_to(a).as_posix() for p in a.rglob("*.xlsx")}
     files_b = {p.relative_to(b).as_posix() for p in b.rglob("*.xlsx")}
@@ -90,4 +127,6 @@ def compare(a: Path, b: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(1 if compare(Path(sys.argv[1]), Path(sys.argv[2])) else 0)
+    strict = "--strikt" in sys.argv[1:]
+    a, b = (Path(x) for x in sys.argv[1:] if x != "--strikt")
+    sys.exit(1 if (compare_strict if strict else compare)(a, b) else 0)
