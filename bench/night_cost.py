@@ -530,14 +530,9 @@ def _commit(code: Path) -> str:
 def _machine() -> dict:
     import psutil
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from bench.report import cpu_model
+
+    cpu = cpu_model(platform.processor() or platform.machine())
     return {"cpus": len(os.sched_getaffinity(0)), "mem_gib": psutil.virtual_memory().total / 2**30,
             "cpu": cpu, "load_before": os.getloadavg()[0]}
 

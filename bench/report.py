@@ -16,16 +16,19 @@ TARGETS = {"nightly": 60.0, "backfill": 300.0, "rss_mib": 4 * GIB, "ratio": 2.0}
 BEGIN, END = "<!-- bench:auto:begin -->", "<!-- bench:auto:end -->"
 
 
-def machine() -> dict[str, str]:
-    model = "?"
+def cpu_model(default: str = "?") -> str:
+    """The processor's model name from /proc/cpuinfo, else `default`."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return {"nproc": str(len(os.sched_getaffinity(0))), "cpu": model,
+    return default
+
+
+def machine() -> dict[str, str]:
+    return {"nproc": str(len(os.sched_getaffinity(0))), "cpu": cpu_model(),
             "minne": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
             "python": platform.python_version(), "os": platform.platform()}
 

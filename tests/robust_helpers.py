@@ -287,6 +287,16 @@ def no_personal_data(s: Scenario, ran_output: str, day: date, known: set[str]
     return personal_data_in(texts, day, known)
 
 
+def redate_snapshots(inbox: Path, day: date, *days: date) -> None:
+    """Every snapshot export of `day` (all but attendance) copied under each of `days`: the
+    same snapshots, exported daily."""
+    for snap in inbox.glob(f"*_{day:%Y%m%d}.csv"):
+        if not snap.name.startswith("narvaro"):
+            for other in days:
+                shutil.copy(snap, snap.with_name(snap.name.replace(f"{day:%Y%m%d}",
+                                                                   f"{other:%Y%m%d}")))
+
+
 def first_night(prefix: str, seed: int, day1: date, day2: date):
     """A tiny municipality generated for `day2` whose first night ran on `day1` (with
     yesterday's snapshots): yields (base dir, that scenario); removed afterwards."""
@@ -296,10 +306,7 @@ def first_night(prefix: str, seed: int, day1: date, day2: date):
     base = fast_tmp(prefix)
     try:
         generate(TINY, base / "pristine", day2, seed=seed)
-        for snap in (base / "pristine" / "inbox").glob(f"*_{day2:%Y%m%d}.csv"):
-            if not snap.name.startswith("narvaro"):  # night 1 sees yesterday's snapshots
-                shutil.copy(snap, snap.with_name(snap.name.replace(f"{day2:%Y%m%d}",
-                                                                   f"{day1:%Y%m%d}")))
+        redate_snapshots(base / "pristine" / "inbox", day2, day1)  # night 1: yesterday's
         init_keys(base / "keys", base / "officer.key")
         night1 = new_scenario(base, "night1", base / "pristine", base / "keys")
         ran = run(night1, day1)

@@ -376,7 +376,7 @@ def test_the_kept_window_is_summed_whole_after_a_code_or_policy_change(tmp_path,
 
     assert night(start + timedelta(days=3)) is False  # first: summed whole
     assert night(start + timedelta(days=4)) is True  # then slid
-    monkeypatch.setattr(kept_window, "_code", lambda: "another build")
+    monkeypatch.setattr(kept_window, "code_digest", lambda: "another build")
     assert night(start + timedelta(days=5)) is False
     assert night(start + timedelta(days=6)) is True
     other = policy.model_copy(update={"version": f"{policy.version}-ändrad"})

@@ -30,7 +30,14 @@ from skyddsnat.lists.labels import to_code
 from skyddsnat.personnummer import luhn_digit, normalize
 from skyddsnat.policy import DEFAULT_POLICY_DIR, load_policy
 from skyddsnat.privacy.keys import init_keys, load_officer_private
-from tests.robust_helpers import REPO, fast_tmp, list_contents, new_scenario, run
+from tests.robust_helpers import (
+    REPO,
+    fast_tmp,
+    list_contents,
+    new_scenario,
+    redate_snapshots,
+    run,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -69,13 +76,9 @@ def town():
     try:
         generate(TINY, base / "pristine", DAY3, seed=7)
         inbox = base / "pristine" / "inbox"
-        for snap in inbox.glob(f"*_{DAY3:%Y%m%d}.csv"):
-            if snap.name.startswith("folkbokforing"):
-                _add_newcomer(snap)
-            if not snap.name.startswith("narvaro"):  # the same snapshots, exported daily
-                for day in (DAY1, DAY2):
-                    shutil.copy(snap, snap.with_name(snap.name.replace(f"{DAY3:%Y%m%d}",
-                                                                       f"{day:%Y%m%d}")))
+        for snap in inbox.glob(f"folkbokforing_{DAY3:%Y%m%d}.csv"):
+            _add_newcomer(snap)
+        redate_snapshots(inbox, DAY3, DAY1, DAY2)
         assert not any(NEWCOMER in normalize_all(p) for p in inbox.glob("elevregister_*"))
         init_keys(base / "keys", base / "officer.key")
         night1 = new_scenario(base, "night1", base / "pristine", base / "keys")

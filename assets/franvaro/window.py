@@ -13,7 +13,6 @@ sums only, beside a JSON of the days it holds.
 import json
 import os
 from datetime import date, timedelta
-from functools import cache
 
 import pandas as pd
 
@@ -27,11 +26,8 @@ FOLDER = "_fonster"
 TABLE = "senaste_veckor"
 
 
-_code = cache(code_digest)
-
-
 def _made_by(policy) -> dict[str, str]:
-    return {"code": _code(), "policy": str(policy.version)}
+    return {"code": code_digest(), "policy": str(policy.version)}  # code_digest is cached
 
 
 def _version(path) -> str:
