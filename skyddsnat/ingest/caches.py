@@ -25,7 +25,11 @@ from skyddsnat.ingest.row_cache import RowCache, digest_key
 from skyddsnat.ingest.row_cache import fingerprint as row_fingerprint
 from skyddsnat.ingest.source_table import IngestResult
 from skyddsnat.policy import Policy
-from skyddsnat.privacy.identity_store import SEALED_FILE, STAGING, VAULT_FILE, vault_person_ids
+from skyddsnat.privacy.identity_store import (
+    file_version,
+    vault_files,
+    vault_person_ids,
+)
 from skyddsnat.privacy.storage import write_pseudonymous
 
 CACHE_DIR = "_filcache"
@@ -131,11 +135,8 @@ def kept_key(cache: Path, name: str) -> str | None:
 def vault_version(vault_dir: Path) -> str:
     """Which vault files these are (name, inode, size, modification time): the vault is
     replaced whole when merged, and a restore from a backup brings other files."""
-    vault_dir = Path(vault_dir)
-    files = [vault_dir / VAULT_FILE, vault_dir / SEALED_FILE,
-             *sorted((vault_dir / STAGING).glob("*.parquet"))]
-    stats = [(p.name, st.st_ino, st.st_size, st.st_mtime_ns)
-             for p in files if p.exists() and (st := p.stat())]
+    stats = [(p.name, ino, size, mtime_ns) for p in vault_files(vault_dir)
+             for ino, mtime_ns, size in [file_version(p)]]
     return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:24]
 
 

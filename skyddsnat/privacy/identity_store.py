@@ -166,17 +166,23 @@ def vault_person_ids(vault_dir: Path) -> pa.Array:
 
     An Arrow array of distinct pseudonyms (for `pyarrow.compute.is_in`): the vault holds
     every person of the municipality, and Python strings for each would cost a second."""
-    vault_dir = Path(vault_dir)
-    files = [p for p in [vault_dir / VAULT_FILE, vault_dir / SEALED_FILE,
-                         *sorted((vault_dir / STAGING).glob("*.parquet"))] if p.exists()]
-    parts = [_person_ids(str(p), *_version(p)) for p in files]
+    parts = [_person_ids(str(p), *file_version(p)) for p in vault_files(vault_dir)]
     if not parts:
         return pa.array([], type=pa.string())
     return pc.unique(pa.chunked_array(parts, type=pa.string()))
 
 
-def _version(path: Path) -> tuple[int, int, int]:
-    st = path.stat()  # files are replaced atomically: a new version is a new inode
+def vault_files(vault_dir: Path) -> list[Path]:
+    """The vault's files that exist: AES records, sealed records, staging (in name order)."""
+    vault_dir = Path(vault_dir)
+    return [p for p in [vault_dir / VAULT_FILE, vault_dir / SEALED_FILE,
+                        *sorted((vault_dir / STAGING).glob("*.parquet"))] if p.exists()]
+
+
+def file_version(path: Path) -> tuple[int, int, int]:
+    """Which version of a file this is (inode, modification time, size): stored files are
+    replaced atomically, so a new version is a new inode."""
+    st = Path(path).stat()
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 

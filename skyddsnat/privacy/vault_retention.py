@@ -23,7 +23,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from skyddsnat.privacy.audit import AuditLog
-from skyddsnat.privacy.identity_store import SEALED_FILE, STAGING, VAULT_FILE, vault_person_ids
+from skyddsnat.privacy.identity_store import (
+    SEALED_FILE,
+    STAGING,
+    VAULT_FILE,
+    file_version,
+    vault_person_ids,
+)
 from skyddsnat.privacy.storage import file_sha256, write_arrow, write_parquet
 
 SEEN_FILE = "valv_senast_sedd.parquet"
@@ -106,8 +112,8 @@ def _read_ids(path: Path) -> pa.Array:
 
 
 def _file_version(path: Path) -> str:
-    st = path.stat()  # the warehouse replaces files whole: a new version is a new inode
-    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    ino, mtime_ns, size = file_version(path)
+    return f"{ino}:{size}:{mtime_ns}"
 
 
 def _load_ledger(path: Path) -> dict:
