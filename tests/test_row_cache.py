@@ -257,3 +257,22 @@ def test_a_number_reads_the_same_until_its_reading_changes(value, day, later):
     if until is not None and _pnr_at(value, day) is not None:  # exactly then, not later
         assert _pnr_at(value, until - timedelta(days=1)) == _pnr_at(value, day)
         assert _pnr_at(value, until) != _pnr_at(value, day)
+
+
+@settings(max_examples=150, deadline=None)
+@given(files=st.lists(st.tuples(st.lists(numbers(), max_size=6), st.lists(numbers(), max_size=6),
+                                st.sampled_from([REF, date(2099, 12, 31), date(2100, 1, 1)])),
+                      min_size=1, max_size=5))
+def test_a_files_horizon_is_its_earliest_reading_change_across_a_run(files):
+    """A period file is cached until the first night any of its numbers may read otherwise
+    (caches.py); the run's remembered heads (source_table._CHANGES) give exactly the fresh
+    answer, file after file and across a change of reference date."""
+    from skyddsnat.ingest.source_table import _stable_until
+
+    for first, second, day in files:
+        n = max(len(first), len(second))
+        frame = pd.DataFrame({"a": first + [None] * (n - len(first)),
+                              "b": second + ["  "] * (n - len(second))}, dtype="string")
+        fresh = [c for v in first + second
+                 if (c := reading_changes(v, day)) is not None]
+        assert _stable_until(frame, ("a", "b"), day) == min(fresh, default=None)

@@ -112,18 +112,34 @@ def _pandera_reasons(model: pandera.DataFrameSchema, frame: pd.DataFrame) -> pd.
     return pd.Series(dtype="string")
 
 
+# Per process and reference date: the night from which each written birth date and form
+# may read otherwise. A run's files name the same households month after month, so each
+# head is decided once per run; in memory only, never written (like memo.py's memo).
+_CHANGES: dict[date, dict[str, date | None]] = {}
+
+
 def _stable_until(raw: pd.DataFrame, columns: tuple[str, ...], reference: date) -> date | None:
     """The first later night on which a number of these columns may read otherwise: decided
     once per written birth date and form (the last four digits do not matter)."""
-    until = None
+    heads = []
     for col in columns:
         text = pa.array(raw[col], type=pa.string(), from_pandas=True)
         text = pc.replace_substring(pc.utf8_trim_whitespace(text), " ", "")
         text = text.filter(pc.fill_null(pc.greater_equal(pc.utf8_length(text), 10), False))
-        for head in pc.unique(pc.utf8_slice_codeunits(text, 0, -4)).to_pylist():
-            change = reading_changes(head + "0000", reference)
-            if change is not None and (until is None or change < until):
-                until = change
+        heads.append(pc.unique(pc.utf8_slice_codeunits(text, 0, -4)))
+    if not heads:
+        return None
+    if reference not in _CHANGES:
+        _CHANGES.clear()
+        _CHANGES[reference] = {}
+    known = _CHANGES[reference]
+    until = None
+    for head in pc.unique(pa.concat_arrays(heads)).to_pylist():
+        if head not in known:
+            known[head] = reading_changes(head + "0000", reference)
+        change = known[head]
+        if change is not None and (until is None or change < until):
+            until = change
     return until
 
 
