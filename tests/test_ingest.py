@@ -395,3 +395,41 @@ def test_income_for_a_year_after_the_reference_year_is_refused(tmp_path):
                                               "referensdagens år 2025"):
         refuse_future_income_files(tmp_path, entry(POLICY, "inkomster"), REF)
     refuse_future_income_files(tmp_path, entry(POLICY, "inkomster"), date(2026, 1, 1))
+
+
+def test_pandera_runs_once_on_the_rows_its_row_wise_pass_decided(tmp_path, monkeypatch):
+    """Once the rows pandera failed are quarantined, the rest pass it whole: validation
+    reports that instead of running pandera on the accepted table again."""
+    import skyddsnat.ingest.validation as checks
+
+    head = "datum;personnummer;skolenhetskod;schemalagd_min;giltig_franvaro_min;" \
+           "ogiltig_franvaro_min"
+    rows = [f"2025-09-15;{pnr(f'1501{d:02d}')};12345678;300;0;0" for d in range(1, 6)]
+    rows += [f"2025-09-15;{CHILD};12345678;300;200;200"]  # pandera: more absence than scheduled
+    path = tmp_path / "narvaro_20250915.csv"
+    path.write_text("\n".join([head, *rows]) + "\n", encoding="utf-8")
+    result = ingest_file(path, "narvaro", POLICY, KEY, REF)
+    assert result.quarantined_by_reason == {"orimligt_varde": 1}
+    assert result.pandera_failures == 0
+    assert checks._pandera_failures(POLICY, "narvaro", result.table) == 0  # the run it saves
+    ran: list[int] = []
+    monkeypatch.setattr(checks, "_pandera_failures", lambda *a: ran.append(1) or 0)
+    checked = checks.validation(POLICY, "narvaro", result.table,
+                                pandera_failures=result.pandera_failures)
+    assert checked["pandera_failures"] == 0 and checked["validated_rows"] == 5 and not ran
+    checks.validation(POLICY, "narvaro", result.table)
+    assert ran  # without it, pandera runs
+
+
+def test_a_failure_naming_no_row_leaves_pandera_to_run_again():
+    model = schema(POLICY, "narvaro")
+    frame = pd.DataFrame({"datum": pd.to_datetime(["2025-09-15"] * 2),
+                          "person_id": pd.Series([f"{1:032x}", "x"], dtype="string"),
+                          "skolenhetskod": pd.Series(["12345678"] * 2, dtype="string"),
+                          "schemalagd_min": [300.0, 300.0],  # a column's type, no row's
+                          "giltig_franvaro_min": pd.array([0, 0], dtype="Int64"),
+                          "ogiltig_franvaro_min": pd.array([0, 0], dtype="Int64")})
+    reasons, by_row = source_table._pandera_reasons(model, frame)
+    assert reasons.to_dict() == {1: "ogiltigt_format"} and not by_row
+    assert source_table._pandera_reasons(model, frame.assign(
+        schemalagd_min=pd.array([300, 300], dtype="Int64")))[1]

@@ -91,7 +91,8 @@ def ingest_checked(path: Path, source: str, policy, pseudonym_key: bytes,
     """One file ingested and validated; in a worker process during a backfill."""
     result = ingest_file(path, source, policy, pseudonym_key, reference, memo=_MEMO,
                          horizon=horizon)
-    result.checked = validation(policy, source, result.table)
+    result.checked = validation(policy, source, result.table,
+                                pandera_failures=result.pandera_failures)
     return result
 
 
@@ -295,7 +296,8 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
         merged = pd.concat(idents, ignore_index=True).drop_duplicates("person_id")
         stage_identities(keys, store.vault, source, merged)
     for _, r in fresh:
-        r.checked = r.checked or validation(policy, source, r.table, r.reused)
+        r.checked = r.checked or validation(policy, source, r.table, r.reused,
+                                            r.pandera_failures)
     # Caches are written after staging: a cached file or row stages no identity again, so
     # it may only be remembered once its identities are safely staged.
     if cache:

@@ -60,6 +60,9 @@ class IngestResult:
     cache_key: str | None = None  # the file cache's key it was read or stored under
     # A file whose stored table was kept (run.py `kept`): its accepted rows, counted then.
     kept_rows: int | None = None
+    # Pandera's failures on the rows of `table` parsed tonight, when the row-wise pass
+    # decided them (`_pandera_reasons`): 0, as every row that failed was quarantined.
+    pandera_failures: int | None = None
 
     @property
     def accepted(self) -> int:
@@ -96,20 +99,27 @@ def _reason_for_check(check: str) -> str:
     return "orimligt_varde"
 
 
-def _pandera_reasons(model: pandera.DataFrameSchema, frame: pd.DataFrame) -> pd.Series:
-    """Reason per failing row index (first failure wins); never raises on bad rows."""
+def _pandera_reasons(model: pandera.DataFrameSchema, frame: pd.DataFrame
+                     ) -> tuple[pd.Series, bool]:
+    """Reason per failing row index (first failure wins), and whether every failure named a
+    row; never raises on bad rows.
+
+    Every rule of our schemas holds row by row, or for the frame's columns and types: when
+    every failure names a row, the rows left once those are quarantined pass pandera whole
+    (`IngestResult.pandera_failures`), so it need not run on them again."""
     try:
         model.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         fc = exc.failure_cases
-        fc = fc[fc["index"].notna()]
+        rows = fc["index"].notna()
+        fc = fc[rows]
         if fc.empty:
             raise RuntimeError(f"schemafel i {model.name} utan radindex") from None
         reasons = fc.assign(orsak=fc["check"].map(_reason_for_check))
         first = reasons.groupby("index", sort=False)["orsak"].first()
         first.index = first.index.astype(frame.index.dtype)
-        return first.astype("string")
-    return pd.Series(dtype="string")
+        return first.astype("string"), bool(rows.all())
+    return pd.Series(dtype="string"), True
 
 
 # Per process and reference date: the night from which each written birth date and form
@@ -201,7 +211,8 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
     typed = typed[keep]
 
     clean = reason.isna()
-    reason = reason.fillna(_pandera_reasons(model, typed[clean]).reindex(reason.index))
+    failing, by_row = _pandera_reasons(model, typed[clean])
+    reason = reason.fillna(failing.reindex(reason.index))
     if len(reused):
         # Reused rows passed every row-wise rule last night; duplicates are decided below
         # over the whole file, in file order.
@@ -241,7 +252,8 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
 
     result = IngestResult(source_name, raw.file, raw.encoding, table, ident, quarantine,
                           raw.rows_read, dict(counts), row_cache=cache_rows,
-                          rows_reused=len(reused), reused=reused_mask)
+                          rows_reused=len(reused), reused=reused_mask,
+                          pandera_failures=0 if by_row else None)
     if horizon:
         result.read_on = reference
         if (known is not None and known.horizon and len(reused)

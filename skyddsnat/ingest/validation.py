@@ -62,21 +62,27 @@ def _pandera_failures(policy: Policy, source: str, table: pd.DataFrame) -> int:
 
 
 def validation(policy: Policy, source: str, table: pd.DataFrame,
-               reused: np.ndarray | None = None) -> dict[str, object]:
+               reused: np.ndarray | None = None, pandera_failures: int | None = None
+               ) -> dict[str, object]:
     """Pandera and GX on one file's pseudonymous table: counts and expectation names only.
 
     With `reused` (a snapshot's rows taken from last night's row cache, validated when they
     were first accepted under the same policy and schema), the row-by-row rules run on the
     new rows only; the table-wide ones (size, unique key) on the whole table's key columns.
+    `pandera_failures`, when ingest already knows it of the new rows
+    (`IngestResult.pandera_failures`), is reported instead of running pandera on them again.
     """
-    if reused is None or not reused.any():
+    every = reused is None or not reused.any()
+    new = table if every else table[~reused]
+    if pandera_failures is None:
+        pandera_failures = _pandera_failures(policy, source, new)
+    if every:
         gx = gx_validate(policy, source, table)
-        return {"pandera_failures": _pandera_failures(policy, source, table), **gx,
+        return {"pandera_failures": pandera_failures, **gx,
                 "validated_rows": len(table), "reused_rows": 0}
-    new = table[~reused]
     rows = gx_validate(policy, source, new, "rows")
     whole = gx_validate(policy, source, table[_key_columns(policy, source)], "table")
-    return {"pandera_failures": _pandera_failures(policy, source, new),
+    return {"pandera_failures": pandera_failures,
             "success": rows["success"] and whole["success"],
             "evaluated": rows["evaluated"] + whole["evaluated"],
             "successful": rows["successful"] + whole["successful"],
@@ -128,7 +134,8 @@ class Tally:
         self.quarantined += result.quarantined
         self.stored += stored_rows
         self.reasons.update(result.quarantined_by_reason)
-        self.count(result.checked or validation(self.policy, self.source, result.table))
+        self.count(result.checked or validation(self.policy, self.source, result.table,
+                                                pandera_failures=result.pandera_failures))
 
     def count(self, checked: dict) -> None:
         self.pandera_failures += int(checked["pandera_failures"])
