@@ -264,10 +264,11 @@ def check(con: duckdb.DuckDBPyConnection, data: Path, key_dir: Path) -> dict:
 
     from skyddsnat.privacy.keys import load_keys
     from skyddsnat.privacy.pseudonym import pseudonymize_series
+    from skyddsnat.value_memo import ValueMemo
 
     chain = load_keys(key_dir).pseudonym_keys
     wh = data / "warehouse"
-    memo: dict[str, str] = {}
+    memo = ValueMemo()
 
     def pseud(frame: pd.DataFrame, *cols: str) -> pd.DataFrame:
         for c in cols:

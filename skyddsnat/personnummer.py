@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from skyddsnat.value_memo import TEXT, ValueMemo, arrow_text, stripped, text_series
+
 _FORM = re.compile(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$")
 
 
@@ -159,14 +161,14 @@ _PLAIN = r"^(?P<century>[0-9]{2})?(?P<six>[0-9]{6})-?(?P<four>[0-9]{4})$"
 _LUHN_WEIGHTS = np.array([2, 1] * 5, dtype=np.int64)
 
 
-def _plainly_valid(uniques: np.ndarray, ref: date) -> np.ndarray:
+def _plainly_valid(uniques: pa.Array, ref: date) -> pa.Array:
     """The 12-digit form of each value that is plainly valid (ASCII digits, no '+', Luhn ok,
-    a real birth date not after ref), else <NA>: those go through `normalize` one by one.
-    Same result as `normalize` wherever it is not NA, at Arrow and numpy speed."""
-    out = np.full(len(uniques), pd.NA, dtype=object)
+    a real birth date not after ref), else null: those go through `normalize` one by one.
+    Same result as `normalize` wherever it is not null, at Arrow and numpy speed."""
+    out = pa.nulls(len(uniques), type=TEXT)
     if not len(uniques):
         return out
-    parts = pc.extract_regex(pa.array(uniques, type=pa.string()), _PLAIN)
+    parts = pc.extract_regex(uniques.cast(pa.string()), _PLAIN)
     ok = parts.is_valid().to_numpy(zero_copy_only=False)
     if not ok.any():
         return out
@@ -190,49 +192,44 @@ def _plainly_valid(uniques: np.ndarray, ref: date) -> np.ndarray:
     good = (luhn & (year >= 1000) & born.notna().to_numpy()
             & (born <= pd.Timestamp(ref)).to_numpy())
     pnr12 = pc.binary_join_element_wise(pc.cast(pa.array(year // 100), pa.string()), ten, "")
-    out[np.flatnonzero(ok)[good]] = np.asarray(pnr12.filter(pa.array(good)).to_pylist(),
-                                               dtype=object)
-    return out
+    mask = np.zeros(len(uniques), dtype=bool)
+    mask[np.flatnonzero(ok)[good]] = True
+    return pc.replace_with_mask(out, pa.array(mask), pnr12.filter(pa.array(good)).cast(TEXT))
 
 
-_UNSEEN = object()
+def _normalized(todo: pa.Array, reference: date | None) -> pa.Array:
+    """The 12-digit form of each value, or null: plainly valid numbers decided with numpy,
+    the rest (other forms, '+', invalid) one by one with `normalize`, the one statement of
+    the rules."""
+    fast = _plainly_valid(todo, reference or date.today())
+    rest = fast.is_null().to_numpy(zero_copy_only=False)
+    if not rest.any():
+        return fast
+    decided = []
+    for raw in todo.filter(pa.array(rest)).to_pylist():
+        try:
+            decided.append(normalize(raw, reference))
+        except InvalidPersonnummer:
+            decided.append(None)
+    return pc.replace_with_mask(fast, pa.array(rest), pa.array(decided, type=TEXT))
 
 
-def normalize_uniques(uniques: np.ndarray, reference: date | None = None,
-                      memo: dict[str, object] | None = None) -> np.ndarray:
-    """The 12-digit form of each distinct (stripped, non-missing) value, or <NA>.
+def normalize_uniques(uniques, reference: date | None = None,
+                      memo: ValueMemo | None = None) -> pa.Array:
+    """The 12-digit form of each (stripped) value, or null where invalid or missing.
 
-    Plainly valid numbers are decided with numpy; the rest (other forms, '+', invalid)
-    one by one with `normalize`, so the rules live in one place. `memo` (raw value → result,
-    for this reference date only) carries decisions from one file of a run to the next:
-    a year of attendance files names the same pupils every day."""
-    memo = {} if memo is None else memo
-    uniques = np.asarray(uniques, dtype=object)
-    found = [memo.get(u, _UNSEEN) for u in uniques]
-    todo = np.array([u for u, f in zip(uniques, found, strict=True) if f is _UNSEEN],
-                    dtype=object)
-    if len(todo):
-        fast = _plainly_valid(todo, reference or date.today())
-        for u, f in zip(todo, fast, strict=True):
-            if f is not pd.NA:
-                memo[u] = f
-                continue
-            try:
-                memo[u] = normalize(u, reference)
-            except InvalidPersonnummer:
-                memo[u] = pd.NA
-        found = [memo[u] for u in uniques]
-    return np.array(found, dtype=object)
+    `memo` (raw value -> result, for this reference date only) carries decisions from one
+    file of a run to the next: a year of attendance files names the same pupils every day,
+    so only values not seen before are decided (`_normalized`)."""
+    memo = ValueMemo() if memo is None else memo
+    return memo.lookup(arrow_text(uniques), lambda todo: _normalized(todo, reference))
 
 
 def normalize_series(values: pd.Series, reference: date | None = None,
-                     memo: dict[str, object] | None = None) -> pd.Series:
+                     memo: ValueMemo | None = None) -> pd.Series:
     """Vectorised over unique values: the 12-digit form, or <NA> where invalid or blank."""
-    as_str = values.astype("string").str.strip()
-    codes, uniques = pd.factorize(as_str, use_na_sentinel=True)
-    norm = normalize_uniques(np.asarray(uniques, dtype=object), reference, memo)
-    arr = pd.array(norm, dtype="string").take(codes, allow_fill=True)
-    return pd.Series(arr, index=values.index)
+    norm = normalize_uniques(stripped(arrow_text(values)), reference, memo)
+    return text_series(norm, values.index)
 
 
 def birth_dates(pnr12: pd.Series) -> pd.Series:

@@ -55,6 +55,7 @@ from skyddsnat.privacy.keys import (
 from skyddsnat.privacy.pseudonym import PSEUDONYM_HEX, pseudonymize_series
 from skyddsnat.privacy.seal import rebind_identity
 from skyddsnat.privacy.vault import decrypt_identities, encrypt_identities
+from skyddsnat.value_memo import ValueMemo
 
 PENDING_KEY = PSEUDONYM_FILE + ".ny"
 SUFFIX = ".rotera"
@@ -95,7 +96,7 @@ class Rekey:
     """HMAC(k_new, old) per distinct value; remembers every old value it re-keyed."""
 
     def __init__(self, key: bytes):
-        self.key, self.memo, self.old = key, {}, set()
+        self.key, self.memo, self.old = key, ValueMemo(), set()
 
     def series(self, values: pd.Series) -> pd.Series:
         out = pseudonymize_series(self.key, values.astype("string"), self.memo)

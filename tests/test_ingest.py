@@ -285,7 +285,7 @@ def test_a_run_memo_gives_the_same_pseudonyms_as_hashing_each_file():
     second = pd.Series([MOTHER, FATHER, None, CHILD], dtype="string")
     pd.testing.assert_series_equal(pseudonymize_series(KEY, second, memo.pseudonyms),
                                    pseudonymize_series(KEY, second))
-    assert memo.scoped(REF, bytes(32)).pseudonyms == {}  # another key forgets everything
+    assert len(memo.scoped(REF, bytes(32)).pseudonyms) == 0  # another key forgets everything
 
 
 _FIELD = st.text(alphabet=st.sampled_from(list("0123456789 -+;\"\r\tåÖé\u00a0xX")), max_size=6)

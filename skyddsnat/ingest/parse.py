@@ -6,13 +6,16 @@ orimligt_varde, okand_kod, dubblett, fel_antal_falt. The first failing column de
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from skyddsnat.contract import Source
 from skyddsnat.personnummer import normalize_uniques
+from skyddsnat.value_memo import ValueMemo, arrow_text, stripped, text_series
 
 # Dates that cannot lie after the reference date (a future value is orimligt).
 NOT_FUTURE = {"datum", "folkbokford_datum", "fodelsedatum", "beslutsdatum"}
@@ -50,19 +53,24 @@ def _parse_amount_values(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 class _Distinct:
-    """A raw column as codes into its distinct values, each stripped once.
+    """A raw column as codes into its distinct values, each stripped once, in Arrow.
 
     Every rule is decided per distinct value and mapped back by code: a day of attendance
     has 84 000 rows but one date, a few hundred school units and minute values."""
 
     def __init__(self, s: pd.Series) -> None:
-        codes, uniques = pd.factorize(s, use_na_sentinel=True)
-        self.codes = codes
-        self.missing = codes < 0
-        self.stripped = np.array([u.strip() for u in np.asarray(uniques, dtype=object)],
-                                 dtype=object)
-        blank = self.stripped == "" if len(self.stripped) else np.zeros(0, dtype=bool)
-        self.blank = self.rows(blank, True)
+        encoded = pc.dictionary_encode(arrow_text(s))
+        self._indices = encoded.indices  # null where the cell is NA
+        self.codes = self._indices.fill_null(-1).to_numpy().astype(np.intp)
+        self.missing = self.codes < 0
+        self.distinct = stripped(encoded.dictionary)  # as str.strip (value_memo.py)
+        self.blank = self.rows(pc.equal(self.distinct, "").to_numpy(zero_copy_only=False),
+                               True)
+
+    @functools.cached_property
+    def stripped(self) -> np.ndarray:
+        """The stripped distinct values as Python strings, for the rules decided in pandas."""
+        return self.distinct.to_numpy(zero_copy_only=False)
 
     def rows(self, per_value: np.ndarray, missing) -> np.ndarray:
         """Per-row values of a per-distinct-value array; `missing` where the cell is NA."""
@@ -74,10 +82,9 @@ class _Distinct:
             out[self.missing] = missing
         return out
 
-    def strings(self, per_value: pd.Series, index: pd.Index) -> pd.Series:
+    def strings(self, per_value, index: pd.Index) -> pd.Series:
         """A "string" column from per-distinct-value strings (NA where the cell is NA)."""
-        arr = pd.array(per_value, dtype="string").take(self.codes, allow_fill=True)
-        return pd.Series(arr, index=index)
+        return text_series(arrow_text(per_value).take(self._indices), index)
 
 
 def _amounts(col: _Distinct, text: np.ndarray) -> tuple[pd.arrays.IntegerArray, np.ndarray]:
@@ -95,7 +102,7 @@ def _dates(col: _Distinct, index: pd.Index) -> tuple[pd.Series, np.ndarray]:
 
 
 def parse_frame(raw: pd.DataFrame, source: Source, reference: date,
-                memo: dict[str, object] | None = None) -> tuple[pd.DataFrame, pd.Series]:
+                memo: ValueMemo | None = None) -> tuple[pd.DataFrame, pd.Series]:
     """Return (typed frame, reason per row: <NA> when the row parsed cleanly).
 
     `memo`: personnummer decisions for this reference date from earlier files of the run."""
@@ -116,8 +123,9 @@ def parse_frame(raw: pd.DataFrame, source: Source, reference: date,
         if col.required:
             flag(blank, "saknat_varde")
         if col.kind == "pnr":
-            norm = normalize_uniques(values.stripped, reference, memo)
-            flag(values.rows(pd.isna(norm), True) & ~blank, "ogiltigt_personnummer")
+            norm = normalize_uniques(values.distinct, reference, memo)
+            flag(values.rows(norm.is_null().to_numpy(zero_copy_only=False), True) & ~blank,
+                 "ogiltigt_personnummer")
             out[col.name] = values.strings(norm, raw.index)
         elif col.kind == "date":
             d, bad = _dates(values, raw.index)

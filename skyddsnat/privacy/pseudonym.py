@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from skyddsnat.value_memo import TEXT, ValueMemo, arrow_text, text_series
+
 PSEUDONYM_HEX = 32
 
 
@@ -40,22 +42,15 @@ def pseudonym(key: PseudonymKey, pnr12: str) -> str:
 
 
 def pseudonymize_series(key: PseudonymKey, pnr12: pd.Series,
-                        memo: dict[str, str] | None = None) -> pd.Series:
+                        memo: ValueMemo | None = None) -> pd.Series:
     """Map a Series of 12-digit numbers (NA allowed) to pseudonyms, hashing each value once.
 
-    `memo` (number → pseudonym under this key) carries hashes from one file of a run to the
+    `memo` (number -> pseudonym under this key) carries hashes from one file of a run to the
     next; it lives in memory only, for one run."""
-    codes, uniques = pd.factorize(pnr12, use_na_sentinel=True)
-    uniques = np.asarray(uniques, dtype=object)  # iterating a StringArray is ~10x slower
-    memo = {} if memo is None else memo
-    hashed = [memo.get(u) for u in uniques]
-    todo = [u for u, h in zip(uniques, hashed, strict=True) if h is None]
-    if todo:
-        for u in todo:
-            memo[u] = pseudonym(key, u)  # the one rule, also what the tests check
-        hashed = [memo[u] for u in uniques]
-    lookup = pd.array(hashed, dtype="string")
-    return pd.Series(lookup.take(codes, allow_fill=True), index=pnr12.index, dtype="string")
+    memo = ValueMemo() if memo is None else memo
+    ids = memo.lookup(arrow_text(pnr12), lambda todo: pa.array(
+        [pseudonym(key, u) for u in todo.to_pylist()], type=TEXT))  # the one rule
+    return text_series(ids, pnr12.index)
 
 
 def case_id(key: bytes, person_id: str, list_name: str) -> str:
