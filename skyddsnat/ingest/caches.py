@@ -53,6 +53,12 @@ def schema_of(policy: Policy, source: str) -> str:
     return repr(entry(policy, source))
 
 
+def schema_digest(policy: Policy, source: str) -> str:
+    """A short digest of `schema_of`: kept beside a cached file's result, so a removed file
+    (which cannot be read again) is known to have been read under tonight's rules."""
+    return hashlib.sha256(schema_of(policy, source).encode()).hexdigest()[:20]
+
+
 def file_key(path: Path, keys, policy: Policy, source: str) -> str:
     return fingerprint(keys, policy.version, b"skyddsnat/filcache", Path(path).read_bytes(),
                        schema_of(policy, source))
@@ -91,19 +97,42 @@ def _holds(meta: dict, reference: date) -> bool:
             and (until is None or reference < date.fromisoformat(until)))
 
 
-def cached_removed(cache: Path, name: str, source: str) -> IngestResult:
+def cached_removed(cache: Path, name: str, source: str, schema: str,
+                   reference: date) -> IngestResult:
     """The kept result of a file the inbox cleanup removed, whatever key it was stored
-    under; its absence is an error (the rows would silently go missing)."""
+    under (a rotation re-keys it, caches.py's key then derived from the old key); its
+    absence is an error (the rows would silently go missing). So is a result read under
+    another reading of the source (`schema_digest`: its columns, key, aliases, treatment)
+    or past its horizon: the rows would be tonight's only if the file were read again."""
     for meta in sorted(cache.glob(f"{name}.*.json")) if cache.is_dir() else []:
-        found = cached(cache, Path(name), meta.name[len(name) + 1:-len(".json")], source)
+        key = meta.name[len(name) + 1:-len(".json")]
+        if not _reads_as_tonight(meta, schema, reference):
+            raise IngestRefused(name, STALE_REMOVED)
+        found = cached(cache, Path(name), key, source)
         if found is not None:
             return found
     raise IngestRefused(name, " har tagits bort ur inkorgen men dess rader saknas i lagret; "
                         "återställ filen ur arkivet (skyddsnat archive restore)")
 
 
-def store(cache: Path, path: Path, key: str, result: IngestResult) -> None:
-    """Remember a validated file's result (`result.checked` must be set)."""
+STALE_REMOVED = (" har tagits bort ur inkorgen och lästes enligt en annan källbeskrivning "
+                 "(kallor.yaml, klassning.yaml) eller kan läsas annorlunda i dag; återställ "
+                 "filen ur arkivet (skyddsnat archive restore) så läses den om")
+
+
+def _reads_as_tonight(meta: Path, schema: str, reference: date) -> bool:
+    """Was this cached result read under tonight's reading of its source, and does it hold
+    tonight? A result stored before the schema was kept beside it is taken as it is."""
+    try:
+        m = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return True  # unreadable: `cached` finds no result, and the file is asked for
+    return m.get("schema", schema) == schema and ("las_dag" not in m or _holds(m, reference))
+
+
+def store(cache: Path, path: Path, key: str, result: IngestResult, schema: str) -> None:
+    """Remember a validated file's result (`result.checked` must be set) and the reading of
+    its source it was made under (`schema_digest`)."""
     cache.mkdir(parents=True, exist_ok=True)
     for old in cache.glob(f"{path.name}.*"):
         old.unlink()
@@ -112,7 +141,8 @@ def store(cache: Path, path: Path, key: str, result: IngestResult) -> None:
         "file": result.file, "encoding": result.encoding, "rows_read": result.rows_read,
         "quarantined_by_reason": result.quarantined_by_reason, "checked": result.checked,
         "las_dag": result.read_on.isoformat() if result.read_on else None,
-        "lasning_till": result.stable_until.isoformat() if result.stable_until else None}))
+        "lasning_till": result.stable_until.isoformat() if result.stable_until else None,
+        "schema": schema}))
 
 
 def forget_others(cache: Path, current: set[str]) -> None:
@@ -123,11 +153,13 @@ def forget_others(cache: Path, current: set[str]) -> None:
                 old.unlink()
 
 
-def kept_key(cache: Path, name: str) -> str | None:
-    """The key a removed file's result is kept under (`cached_removed` reads it), if any."""
+def kept_key(cache: Path, name: str, schema: str, reference: date) -> str | None:
+    """The key a removed file's result is kept under (`cached_removed` reads it), if it was
+    read under tonight's reading of its source and holds tonight."""
     for meta in sorted(cache.glob(f"{name}.*.json")) if cache.is_dir() else []:
         key = meta.name[len(name) + 1:-len(".json")]
-        if (cache / f"{name}.{key}.parquet").exists():
+        if (cache / f"{name}.{key}.parquet").exists() and _reads_as_tonight(meta, schema,
+                                                                             reference):
             return key
     return None
 

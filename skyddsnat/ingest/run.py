@@ -247,7 +247,9 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
               **{p.name: d for d, p in files_for(store.inbox, spec)}} if gone else {})
     names = sorted([*keys_of, *gone], key=lambda n: (dated.get(n, date.min), n)) if gone \
         else list(keys_of)
-    found = kept(names, {**keys_of, **{n: caches.kept_key(cache_dir, n) for n in gone}},
+    schema = caches.schema_digest(policy, source)
+    found = kept(names, {**keys_of, **{n: caches.kept_key(cache_dir, n, schema, reference)
+                                       for n in gone}},
                  source, keys, policy, store, reference)
     if found is not None:
         custodian = custodian_key(keys, policy)
@@ -287,7 +289,8 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
         results[i].cache_key = key
     fresh = [(path, results[i]) for i, path, _ in todo]
     if cache and gone:
-        results += [caches.cached_removed(cache_dir, name, source) for name in gone]
+        results += [caches.cached_removed(cache_dir, name, source, schema, reference)
+                    for name in gone]
         results.sort(key=lambda r: (dated.get(r.file, date.min), r.file))
     if cache:
         caches.forget_others(cache_dir, {p.name for p in files} | set(gone))
@@ -302,7 +305,7 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
     # it may only be remembered once its identities are safely staged.
     if cache:
         for i, path, key in todo:
-            caches.store(cache_dir, path, key, results[i])
+            caches.store(cache_dir, path, key, results[i], schema)
     if rows_key is not None and not unchanged:
         for _, r in fresh:
             # A reused row is not validated again: only rows that passed are remembered.
