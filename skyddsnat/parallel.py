@@ -11,7 +11,8 @@ line and column does): then it is raised here as it was raised there.
 
 A run may start one helper early (`warm_start`), which imports the heavy modules a night
 will need (GX, the workbook writer) on the second core while this process imports Dagster;
-`on_warm` runs a job there, and the delivery's renderer takes it over (`claim_warm`).
+`on_warm` runs a job there, `mapped` borrows it as its first helper, and the delivery's
+renderer takes it over (`claim_warm`).
 """
 
 from __future__ import annotations
@@ -168,6 +169,18 @@ def on_warm(fn: Callable, args: tuple) -> object:
     return fn(*args)
 
 
+def _give_back(helper: Helper, idle: bool) -> None:
+    """A warm helper lent to `mapped` is the run's warm one again if it is idle and alive
+    (else stopped); while lent, `on_warm` ran its jobs here."""
+    with _WARM_LOCK:
+        if idle and helper.proc.poll() is None and not _WARM:
+            inbox: queue.Queue = queue.Queue()
+            helper.rehome(inbox)
+            _WARM.update(helper=helper, inbox=inbox)
+            return
+    helper.stop()
+
+
 def claim_warm(inbox: queue.Queue) -> Helper | None:
     """Take the warm helper over (its messages now go to `inbox`); the caller stops it."""
     with _WARM_LOCK:
@@ -214,27 +227,34 @@ def mapped(fn: Callable, jobs: Sequence[tuple], helpers: int) -> Iterator[Iterab
     waits for a helper's start-up and this process never idles while jobs wait; a helper
     gets its next job when it returns one; jobs run at most a few ahead of the one due
     (their results wait in memory until their turn); a helper that fails to start or dies
-    leaves its jobs to this process.
+    leaves its jobs to this process. The run's warm helper, if any, is the first helper
+    (no start-up, GX imported) and is the warm one again afterwards.
     """
     if helpers <= 0 or len(jobs) <= 1:
         yield (fn(*job) for job in jobs)
         return
     inbox: queue.Queue = queue.Queue()
-    started = [h for h in (Helper.start(inbox) for _ in range(helpers)) if h is not None]
+    lent = claim_warm(inbox)
+    started = [h for h in (Helper.start(inbox) for _ in range(helpers - (lent is not None)))
+               if h is not None]
+    running: dict[Helper, int] = {}
+    finished: list[bool] = []
     try:
-        yield _spread(fn, list(jobs), started, inbox)
+        yield _spread(fn, list(jobs), [*([lent] if lent else []), *started], inbox, running,
+                      finished)
     finally:
         for helper in started:
             helper.stop()
+        if lent is not None:
+            _give_back(lent, bool(finished) and lent not in running)
 
 
-def _spread(fn: Callable, jobs: list[tuple], helpers: list[Helper],
-            inbox: queue.Queue) -> Iterator[object]:
+def _spread(fn: Callable, jobs: list[tuple], helpers: list[Helper], inbox: queue.Queue,
+            running: dict[Helper, int], finished: list[bool]) -> Iterator[object]:
     window = 2 * len(helpers) + 1
     results: dict[int, object] = {}
     waiting = list(range(len(jobs)))  # a heap: the earliest job first
-    running: dict[Helper, int] = {}
-    idle: list[Helper] = []
+    idle: list[Helper] = [h for h in helpers if h.ready]  # a lent warm helper has started
 
     def handle(message: Message) -> None:
         helper, kind, value = message
@@ -270,6 +290,8 @@ def _spread(fn: Callable, jobs: list[tuple], helpers: list[Helper],
                 message = receive(inbox, running, block=True)
                 if message is not None:
                     handle(message)
+        if i == len(jobs) - 1:
+            finished.append(True)
         yield results.pop(i)
 
 

@@ -156,3 +156,19 @@ def test_a_claimed_warm_helper_takes_the_renderers_work(warm):
         assert warm.on_warm(imported, ("json",))[1] == os.getpid()  # no longer warm's
     finally:
         helper.stop()
+
+
+def test_mapped_borrows_the_warm_helper_and_gives_it_back_unless_a_job_failed(warm,
+                                                                              monkeypatch):
+    monkeypatch.setenv("SKYDDSNAT_PARALLEL_HELPER", "1")
+    warm.warm_start([])
+    monkeypatch.delenv("SKYDDSNAT_PARALLEL_HELPER")
+    warm_pid = warm.on_warm(imported, ("json",))[1]
+    assert warm_pid != os.getpid()
+    with mapped(slow_square, [(i, 0.1) for i in range(8)], helpers=1) as done:
+        pids = {pid for _, pid in done}
+    assert pids == {os.getpid(), warm_pid}  # no other helper started
+    assert warm.on_warm(imported, ("json",))[1] == warm_pid  # the warm one again
+    with pytest.raises(HelperFailed), mapped(fails_with_value, [("x",)] * 4, 1) as done:
+        list(done)
+    assert warm.on_warm(imported, ("json",))[1] == os.getpid()  # stopped, not given back
