@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,7 @@ def _header_names(header: list[str]) -> list[str]:
     return [h.strip().lower() for h in header]
 
 
-RowDigest = Callable[[list[str]], Callable[[Sequence[str]], str]]
+RowDigest = Callable[[list[str]], Callable[[list[pa.Array]], list[str]]]
 
 
 def read_source(path: Path, source: Source, aliases: dict[str, str] | None = None,
@@ -69,8 +69,8 @@ def read_source(path: Path, source: Source, aliases: dict[str, str] | None = Non
 
     `optional` columns (those the policy removes) may be absent from the file.
 
-    `row_digest(header)` gives a function from a raw row to its digest, applied to every
-    accepted row while the raw fields are at hand (cheaper than from the frame).
+    `row_digest(header)` gives the function from the raw columns to each row's digest,
+    applied while the raw fields are at hand as Arrow strings (cheaper than from the frame).
     """
     file = Path(path).name
     data = Path(path).read_bytes()
@@ -104,7 +104,7 @@ def read_source(path: Path, source: Source, aliases: dict[str, str] | None = Non
     digests = None
     if row_digest is not None:
         digest = row_digest(header)
-        digests = [digest(row) for row in body.rows()]
+        digests = digest(body.columns())
     frame = body.frame.reindex(columns=list(expected))
     frame.attrs["bad_field_count_lines"] = body.bad_lines
     return RawTable(file, encoding, frame, rows_read=len(frame) + len(body.bad_lines),
@@ -114,7 +114,7 @@ def read_source(path: Path, source: Source, aliases: dict[str, str] | None = Non
 @dataclass
 class _Body:
     frame: pd.DataFrame  # the file's columns as strings, index = file line number
-    rows: Callable[[], Iterable[Sequence[str]]]  # the same rows as raw fields
+    columns: Callable[[], list[pa.Array]]  # the same rows' raw fields, column by column
     bad_lines: list[int]
 
 
@@ -139,7 +139,8 @@ def _line_body(text: str, header: list[str], file: str) -> _Body:
         lines.append(lineno)
     frame = pd.DataFrame(good, columns=header, dtype="string")
     frame.index = pd.Index(lines, name="rad")
-    return _Body(frame, lambda: good, bad_lines)
+    return _Body(frame, lambda: [pa.array([r[i] for r in good], pa.string())
+                                 for i in range(n_fields)], bad_lines)
 
 
 def _utf8(data: bytes, text: str, encoding: str) -> bytes:
@@ -184,4 +185,4 @@ def _plain_body(raw: bytes, header: list[str]) -> _Body | None:
         return None
     frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
     frame.index = pd.RangeIndex(2, lines + 2, name="rad")
-    return _Body(frame, lambda: zip(*(c.to_pylist() for c in table.columns), strict=True), [])
+    return _Body(frame, lambda: table.columns, [])

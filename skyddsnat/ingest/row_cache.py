@@ -26,6 +26,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from skyddsnat.personnummer import InvalidPersonnummer, decided_century
 
@@ -38,37 +40,70 @@ def digest_key(pseudonym_key: bytes) -> bytes:
     return hmac.digest(pseudonym_key, b"skyddsnat/" + FORMAT, hashlib.sha256)
 
 
-def row_digester(key: bytes, reference: date, pnr_columns: tuple[str, ...]):
-    """For a file's header: the function from a raw row (its fields) to the row's digest."""
-    blake = hashlib.blake2b
-    centuries: dict[tuple[str, bool], str] = {}  # (YYMMDD, '+') -> century at reference
+# Values of only these characters: Python's strip() removes nothing of them that removing
+# every space does not (the only whitespace among them is the space itself).
+_PLAIN = r"^[0-9+\- ]*$"
 
-    def century(short: str) -> str:
-        k = (short[:6], len(short) == 11 and short[6] == "+")
-        if k not in centuries:
+
+def row_digester(key: bytes, reference: date, pnr_columns: tuple[str, ...]):
+    """For a file's header: the function from its raw columns (Arrow strings in header
+    order, no nulls) to each row's digest. Only the keyed hash runs per row in Python."""
+    blake = hashlib.blake2b
+    centuries: dict[str, str] = {}  # YYMMDD, '+' appended when written -> century
+
+    def century(head: str) -> str:
+        if head not in centuries:
             try:
-                centuries[k] = decided_century(*k, reference)
+                centuries[head] = decided_century(head[:6], head[6:] == "+", reference)
             except (InvalidPersonnummer, ValueError):  # refused whatever the date
-                centuries[k] = "-"
-        return centuries[k]
+                centuries[head] = "-"
+        return centuries[head]
+
+    def written(raw: str) -> str | None:
+        """The number as personnummer.normalize reads it, when no century is written."""
+        value = raw.strip().replace(" ", "")
+        if len(value) in (10, 11):  # no century written: the reference decides it
+            return value[:6] + ("+" if len(value) == 11 and value[6] == "+" else "")
+        return None
+
+    def decided(column: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """Per row: "\x1e" and the decided century (or only "\x1e"), and whether one was."""
+        plain = pc.match_substring_regex(column, _PLAIN)
+        value = pc.replace_substring(column, " ", "")
+        n = pc.utf8_length(value)
+        plus = pc.and_(pc.equal(n, 11), pc.equal(pc.utf8_slice_codeunits(value, 6, 7), "+"))
+        six = pc.utf8_slice_codeunits(value, 0, 6)
+        head = pc.if_else(plus, pc.binary_join_element_wise(six, "+", ""), six)
+        head = pc.if_else(pc.or_(pc.equal(n, 10), pc.equal(n, 11)), head,
+                          pa.scalar(None, pa.string()))
+        odd = pc.invert(plain)
+        if pc.any(odd).as_py():  # anything else is read as Python reads it
+            head = pc.replace_with_mask(head, odd, pa.array(
+                [written(v) for v in column.filter(odd).to_pylist()], pa.string()))
+        heads = pc.unique(head.drop_null())
+        centuries = pa.array(["\x1e" + century(h) for h in heads.to_pylist()], pa.string())
+        return (pc.fill_null(pc.take(centuries, pc.index_in(head, heads)), "\x1e"),
+                pc.is_valid(head))
 
     def for_header(header: list[str]):
         positions = [i for i, name in enumerate(header) if name in pnr_columns]
 
-        def digest(row: list[str]) -> str:
-            text = "\x1f".join(row)
-            decided = ""
-            for i in positions:
-                value = row[i].strip().replace(" ", "")  # as personnummer.normalize reads it
-                if len(value) in (10, 11):  # no century written: the reference decides it
-                    decided += "\x1e" + century(value)
-                else:
-                    decided += "\x1e"
-            if decided.strip("\x1e"):
-                text += decided
-            return blake(text.encode(), digest_size=16, key=key).hexdigest()
+        def digests(columns: list) -> list[str]:
+            columns = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+                       for c in columns]
+            text = pc.binary_join_element_wise(*columns, "\x1f")
+            if positions:
+                parts = [decided(columns[i]) for i in positions]
+                suffix = pc.binary_join_element_wise(*[s for s, _ in parts], "")
+                any_decided = parts[0][1]
+                for _, d in parts[1:]:
+                    any_decided = pc.or_(any_decided, d)
+                text = pc.if_else(any_decided, pc.binary_join_element_wise(text, suffix, ""),
+                                  text)
+            return [blake(t, digest_size=16, key=key).hexdigest()
+                    for t in text.cast(pa.binary()).to_pylist()]
 
-        return digest
+        return digests
 
     return for_header
 
