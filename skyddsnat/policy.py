@@ -152,12 +152,21 @@ class SchoolDuty(Strict):
     forskoleklass_avskaffas_lasar: int
 
 
+class SchoolBreak(Strict):
+    """A break in the school year (sportlov, jullov, ...): days without attendance files."""
+
+    fran: date
+    till: date
+
+
 class Absence(Strict):
     nivaer: dict[Literal["uppmarksamma", "oroande", "hog"], float]
     hog_sammanhangande_dagar: int = Field(ge=1)
     ogiltig_flagga_procent: float
     senaste_dagar: int = Field(ge=1)
     terminer: dict[str, date] = Field(default_factory=dict)
+    # School breaks: their days do not count towards the attendance's age (freshness.py).
+    lov: list[SchoolBreak] = Field(default_factory=list)
     trappa_anmalan_steg: int = 5
     streck_franvaro_procent: float = 15.0
     # A month with fewer school days than this is left out of the board (kommunbild).
@@ -307,6 +316,9 @@ def _section_checks(sections: dict[str, object]) -> list[tuple[str, str, str]]:
         out.extend(_recipient_checks(sections["mottagare"]))
     if "maxtaxa" in sections:
         out.extend(_fee_period_checks(sections["maxtaxa"]))
+    if "franvaro" in sections:
+        out.extend(("franvaro.yaml", f"lov.{i}", "till ligger före fran")
+                   for i, b in enumerate(sections["franvaro"].lov) if b.till < b.fran)
     if "gallring" in sections:
         out.extend(_list_retention_checks(sections["gallring"]))
     if "gallring" in sections and "mottagare" in sections:

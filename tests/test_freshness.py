@@ -56,6 +56,54 @@ def test_a_feed_is_stale_exactly_when_its_newest_usable_date_is_older_than_allow
         assert f"högst {allowed} dag" in found.message and found.stops
 
 
+DAY = st.dates(date(2026, 1, 1), date(2026, 12, 31))
+
+
+@given(newest=DAY, gap=st.integers(0, 40), allowed=st.integers(0, 10),
+       breaks=st.lists(st.tuples(st.integers(-5, 40), st.integers(0, 20)), max_size=3))
+def test_attendance_ages_only_outside_the_school_breaks(newest, gap, allowed, breaks):
+    """The days of a school break (franvaro.yaml `lov`, overlapping or not) do not count
+    towards the attendance's age: a break never stops the night, a day outside one does."""
+    from skyddsnat.policy import SchoolBreak
+
+    lov = [SchoolBreak(fran=newest + timedelta(days=k), till=newest + timedelta(days=k + n))
+           for k, n in breaks]
+    as_of = newest + timedelta(days=gap)
+    closed = {b.fran + timedelta(days=i) for b in lov for i in range((b.till - b.fran).days + 1)}
+    age = len({newest + timedelta(days=i) for i in range(1, gap + 1)} - closed)
+    rule = DAILY.model_copy(update={"max_alder_dagar": allowed})
+    found = age_finding("narvaro", rule, [newest], as_of, lov)
+    assert (found is not None) == (age > allowed)
+    if found:
+        assert f"{newest}, {age} dag" in found.message
+
+
+def test_a_week_of_sportlov_does_not_stop_the_night(tmp_path):
+    """Friday's attendance is the newest on the Sunday after sportlov (v. 8): 9 calendar
+    days, 4 of them outside the break. The policy's `lov` decides (fran and till)."""
+    from tests.test_policy_keys import changed, refused
+
+    friday, sunday = date(2027, 2, 19), date(2027, 2, 28)
+    lov = {"fran": "2027-02-22", "till": "2027-02-26"}
+    shipped = load_policy()
+    assert age_finding("narvaro", DAILY, [friday], sunday, shipped.franvaro.lov).stops
+    sportlov = changed(tmp_path, "franvaro.yaml", lambda d: d.update(lov=[lov]), "a")
+    assert age_finding("narvaro", DAILY, [friday], sunday, sportlov.franvaro.lov) is None
+    later = changed(tmp_path, "franvaro.yaml",
+                    lambda d: d.update(lov=[{**lov, "fran": "2027-02-23"}]), "b")
+    shorter = changed(tmp_path, "franvaro.yaml",
+                      lambda d: d.update(lov=[{**lov, "till": "2027-02-25"}]), "c")
+    for policy in (later, shorter):
+        found = age_finding("narvaro", DAILY, [friday], sunday, policy.franvaro.lov)
+        assert "5 dagar utanför skollov" in found.message
+    assert ("franvaro.yaml", "lov.0") in refused(
+        tmp_path, "franvaro.yaml", lambda d: d.update(lov=[{**lov, "till": "2027-02-21"}]))
+    from skyddsnat.delivery.policy_explain import explain_markdown
+
+    assert "2027-02-22–2027-02-26" in explain_markdown(sportlov)
+    assert "inga angivna" in explain_markdown(shipped)
+
+
 def test_missing_and_only_later_files_are_told_apart():
     missing = age_finding("narvaro", DAILY, [], AS_OF)
     assert "ingen fil" in missing.message and "högst 4 dagar" in missing.message
@@ -338,6 +386,28 @@ def test_varna_delivers_with_the_warning_on_every_affected_summary_sheet(town, n
             for rel in (r for r in books if r.startswith(UNAFFECTED[source])):
                 assert not any(source in str(r[1]) for r in _summary_top(books[rel])
                                if r[0] and str(r[0]).startswith("VARNING")), rel
+
+
+@pytest.mark.slow
+def test_a_night_in_a_school_break_delivers_on_the_last_school_day(town, tmp_path):
+    """The stale-attendance night (Wednesday, the newest day file Friday's), with Monday to
+    Wednesday declared a break: it delivers, and the lists say which day the data is from."""
+    from tests.test_policy_keys import changed
+
+    base, pristine, golden, _ = town
+    data = base / "lov"
+    shutil.copytree(golden, data)
+    for p in (pristine / "inbox").iterdir():
+        if not (data / "inbox" / p.name).exists():
+            shutil.copy2(p, data / "inbox" / p.name)
+    night = _attendance_stale(data)
+    changed(tmp_path, "franvaro.yaml", lambda d: d.update(
+        lov=[{"fran": "2026-11-23", "till": night.isoformat()}]), "lov")
+    outcome = run_nightly(data, base / "keys", night, instance=DagsterInstance.ephemeral(),
+                          policy_dir=tmp_path / "lov")
+    assert outcome.success, outcome.failures
+    [book] = (data / "outbox" / night.isoformat()).resolve().glob("namnd/kommunbild*.xlsx")
+    assert any("2026-11-20" in str(r[1]) for r in _summary_top(book, 20) if r[1])
 
 
 # --- Dagster-native ---------------------------------------------------------------------

@@ -108,6 +108,8 @@ BOUND: dict[str, list[str]] = {
     "franvaro.ogiltig_flagga_procent": [f"{PK}::test_absence_levels_follow_the_policy"],
     "franvaro.senaste_dagar": [f"{PK}::test_absence_windows_follow_the_policy"],
     "franvaro.terminer": [f"{PK}::test_absence_windows_follow_the_policy"],
+    "franvaro.lov[].fran": ["test_freshness.py::test_a_week_of_sportlov_does_not_stop_the_night"],
+    "franvaro.lov[].till": ["test_freshness.py::test_a_week_of_sportlov_does_not_stop_the_night"],
     "franvaro.trappa_anmalan_steg": [f"{PK}::test_anmalan_step_follows_the_policy"],
     "franvaro.streck_franvaro_procent": [f"{PK}::test_streck_threshold_follows_the_policy"],
     "maxtaxa.tolerans_kr_per_ar": [f"{PK}::test_fee_keys_decide_the_income_check"],

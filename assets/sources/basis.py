@@ -18,7 +18,8 @@ def age_findings(skyddsnat: Skyddsnat, source: str, as_of: date,
     rest on them."""
     rule = skyddsnat.policy().kallor.kallor[source]
     dates = source_dates(skyddsnat.data(), skyddsnat.policy(), source, as_of, partitioned)
-    found = [f for f in [age_finding(source, rule, dates, as_of)] if f]
+    breaks = skyddsnat.policy().franvaro.lov if partitioned else ()
+    found = [f for f in [age_finding(source, rule, dates, as_of, breaks)] if f]
     stop_if_any(skyddsnat, Basis(source, as_of.isoformat()), found)
     return found
 

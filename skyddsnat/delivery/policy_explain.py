@@ -129,7 +129,10 @@ def _freshness_section(p: Policy) -> Section:
         "En källa som saknas, är äldre än tillåtet mot referensdagen eller är orimligt liten "
         "stoppar natten före leverans (förra leveransen och ärendehistoriken lämnas orörda), "
         "eller levereras med en varning överst på varje lista som vilar på den. Filer daterade "
-        "efter referensdagen läses inte för den dagen."],
+        "efter referensdagen läses inte för den dagen.",
+        "Skollov (franvaro.yaml, lov) räknas inte in i närvarons ålder: " + (
+            ", ".join(f"{b.fran}–{b.till}" for b in p.franvaro.lov) or "inga angivna")
+        + "."],
         [(["Källa", "Typ", "Krav", "Högsta ålder", "Vid avvikelse", "Minst rader",
            "Högsta minskning mot senast godkända", "Dagfil minst"], rows)])
 

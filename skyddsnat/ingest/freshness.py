@@ -19,7 +19,7 @@ import json
 import os
 import statistics
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from skyddsnat.ingest.catalog import entry
@@ -75,13 +75,21 @@ def _allowed(rule: SourceFile) -> str:
     return f"högst {_days(rule.max_alder_dagar)} gammal tillåts"
 
 
-def age_finding(source: str, rule: SourceFile, dates: list[date], as_of: date
-                ) -> Finding | None:
+def days_outside(breaks, after: date, until: date) -> int:
+    """Days d with after < d ≤ until that lie in no school break (`franvaro.yaml` `lov`):
+    an attendance feed does not age while the schools are closed."""
+    days = (after + timedelta(days=i) for i in range(1, (until - after).days + 1))
+    return sum(1 for d in days if not any(b.fran <= d <= b.till for b in breaks))
+
+
+def age_finding(source: str, rule: SourceFile, dates: list[date], as_of: date,
+                breaks=()) -> Finding | None:
     """Missing or too old against the reference date; files dated after it do not count.
 
     `dates` are the dates of every file of the source in the inbox, later ones included
     (a re-run or backfill of an earlier date reads that date's exports, never newer ones),
-    and for attendance the days already stored.
+    and for attendance the days already stored. `breaks` (attendance only: the school
+    breaks) are days that do not count towards the age.
     An optional source that was never supplied is fine; once it has files it must be fresh.
     """
     if rule.max_alder_dagar is None:
@@ -100,11 +108,12 @@ def age_finding(source: str, rule: SourceFile, dates: list[date], as_of: date
                        f"{source}: ingen fil i inkorgen på eller före referensdagen {as_of} "
                        f"({_allowed(rule)})")
     newest = max(usable)
-    age = (as_of - newest).days
+    age = days_outside(breaks, newest, as_of)
     if age > rule.max_alder_dagar:
+        counted = "" if age == (as_of - newest).days else " utanför skollov"
         return Finding(source, rule.vid_avvikelse,
-                       f"{source}: nyaste data är daterad {newest}, {_days(age)} före "
-                       f"referensdagen {as_of} ({_allowed(rule)})")
+                       f"{source}: nyaste data är daterad {newest}, {_days(age)}{counted} "
+                       f"före referensdagen {as_of} ({_allowed(rule)})")
     return None
 
 
