@@ -40,7 +40,13 @@ from skyddsnat.ingest.source_table import stored_pnr_columns
 from skyddsnat.layout import DataDir
 from skyddsnat.lists.cases import load_history
 from skyddsnat.privacy.audit import AuditLog
-from skyddsnat.privacy.identity_store import SEALED_FILE, STAGING, VAULT_FILE
+from skyddsnat.privacy.identity_store import (
+    SEALED_FILE,
+    STAGING,
+    VAULT_FILE,
+    restage,
+    staged_count,
+)
 from skyddsnat.privacy.keys import (
     KEY_CHECK_FILE,
     PSEUDONYM_FILE,
@@ -192,14 +198,20 @@ def rotate_pseudonym(key_dir: Path | str, data_dir: Path | str) -> dict:
 
 def _prepare_vault(keys: Keys, data: DataDir, rekey: Rekey, counts: dict) -> list[Path]:
     out = []
-    aes = [data.vault / VAULT_FILE, *sorted((data.vault / STAGING).glob("*.parquet"))]
-    for path in (p for p in aes if p.exists()):
+    path = data.vault / VAULT_FILE
+    if path.exists():
         plain = decrypt_identities(keys, pd.read_parquet(path))
         if len(plain):
             plain["person_id"] = rekey.series(plain["person_id"])
         fresh = encrypt_identities(keys, plain) if len(plain) else pd.read_parquet(path)
         out.append(_prepare(path, lambda tmp, f=fresh: f.to_parquet(tmp, index=False)))
         counts["valvposter"] += len(plain)
+    def rekeyed(batch: pa.Table) -> pa.Table:
+        return batch.set_column(0, "person_id", rekey.arrow(batch.column("person_id")))
+
+    for path in sorted((data.vault / STAGING).glob("*.parquet")):
+        out.append(_prepare(path, lambda tmp, p=path: restage(keys, p, rekeyed, tmp)))
+        counts["valvposter"] += staged_count(path)
     sealed_path = data.vault / SEALED_FILE
     if sealed_path.exists():
         sealed = pd.read_parquet(sealed_path)

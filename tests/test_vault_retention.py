@@ -49,14 +49,14 @@ def _present(ids) -> pa.Array:
 def test_absent_persons_are_purged_after_the_retention_and_audited(vault):
     keys, root = vault
     v, state, audit = root / "vault", root / "state", AuditLog(root / "audit")
-    assert purge_absent(v, state, audit, _present(P), DAY, DAYS) == 0
+    assert purge_absent(keys, v, state, audit, _present(P), DAY, DAYS) == 0
     # Only P0 named from now on; the others were last named on DAY.
     at_limit = DAY + timedelta(days=DAYS)
-    assert purge_absent(v, state, audit, _present(P[:1]), at_limit, DAYS) == 0
+    assert purge_absent(keys, v, state, audit, _present(P[:1]), at_limit, DAYS) == 0
     assert set(vault_person_ids(v).to_pylist()) == set(P)
     assert not audit.entries()
     past = at_limit + timedelta(days=1)
-    assert purge_absent(v, state, audit, _present(P[:1]), past, DAYS) == 3
+    assert purge_absent(keys, v, state, audit, _present(P[:1]), past, DAYS) == 3
     assert vault_person_ids(v).to_pylist() == [P[0]]
     assert read_sealed(v).empty  # a sealed identity is purged too, unopened
     assert read_identities(keys, v)["person_id"].tolist() == [P[0]]
@@ -65,18 +65,18 @@ def test_absent_persons_are_purged_after_the_retention_and_audited(vault):
     assert entry["details"]["senast_sedd_fore"] == (DAY + timedelta(days=1)).isoformat()
     assert P[1] not in (root / "audit" / "revisionslogg.jsonl").read_text()
     # A re-run of the date purges and audits nothing more.
-    assert purge_absent(v, state, audit, _present(P[:1]), past, DAYS) == 0
+    assert purge_absent(keys, v, state, audit, _present(P[:1]), past, DAYS) == 0
     assert len(audit.entries()) == 1
     assert set(pd.read_parquet(state / SEEN_FILE)["person_id"]) == {P[0]}
 
 
 def test_a_longer_retention_keeps_them(vault):
-    _keys, root = vault
+    keys, root = vault
     v, state, audit = root / "vault", root / "state", AuditLog(root / "audit")
-    purge_absent(v, state, audit, _present(P), DAY, DAYS)
+    purge_absent(keys, v, state, audit, _present(P), DAY, DAYS)
     later = DAY + timedelta(days=DAYS + 1)
-    assert purge_absent(v, state, audit, _present(P[:1]), later, DAYS + 1) == 0
-    assert purge_absent(v, state, audit, _present(P[:1]), later, DAYS) == 3
+    assert purge_absent(keys, v, state, audit, _present(P[:1]), later, DAYS + 1) == 0
+    assert purge_absent(keys, v, state, audit, _present(P[:1]), later, DAYS) == 3
 
 
 def test_named_in_reads_every_pseudonym_column(tmp_path):
@@ -143,22 +143,22 @@ def test_named_in_with_its_cache_reads_what_the_tables_hold(tmp_path_factory, re
 
 
 def test_a_re_run_of_the_date_leaves_the_record_untouched_and_newcomers_are_sorted(vault):
-    _keys, root = vault
+    keys, root = vault
     v, state, audit = root / "vault", root / "state", AuditLog(root / "audit")
-    purge_absent(v, state, audit, _present(P[2:]), DAY, DAYS)
+    purge_absent(keys, v, state, audit, _present(P[2:]), DAY, DAYS)
     before = (state / SEEN_FILE).stat().st_mtime_ns
-    purge_absent(v, state, audit, _present(P[2:]), DAY, DAYS)
+    purge_absent(keys, v, state, audit, _present(P[2:]), DAY, DAYS)
     assert (state / SEEN_FILE).stat().st_mtime_ns == before
     newcomer = "0" * 31 + "0"  # sorts before every other
     later = DAY + timedelta(days=1)
-    purge_absent(v, state, audit, _present([newcomer, *P[2:]]), later, DAYS)
+    purge_absent(keys, v, state, audit, _present([newcomer, *P[2:]]), later, DAYS)
     seen = pd.read_parquet(state / SEEN_FILE)
     assert seen["person_id"].tolist() == sorted([newcomer, *P])
     assert seen.set_index("person_id")["senast_sedd"].dt.date.to_dict() == {
         newcomer: later, P[0]: DAY, P[1]: DAY, P[2]: later, P[3]: later}
     # A record written in another order (an older version) is put in order.
     seen.iloc[::-1].to_parquet(state / SEEN_FILE, index=False)
-    purge_absent(v, state, audit, _present([newcomer, *P[2:]]), later, DAYS)
+    purge_absent(keys, v, state, audit, _present([newcomer, *P[2:]]), later, DAYS)
     assert pd.read_parquet(state / SEEN_FILE).equals(seen)
 
 
@@ -184,11 +184,11 @@ def test_a_person_is_kept_exactly_while_named_within_the_retention(vault, tmp_pa
             last.setdefault(p, day)
         last.update(dict.fromkeys(named, day))
         gone = {p for p, seen in last.items() if (day - seen).days > days}
-        assert purge_absent(v, state, audit, _present(named), day, days) == len(gone)
+        assert purge_absent(keys, v, state, audit, _present(named), day, days) == len(gone)
         last = {p: seen for p, seen in last.items() if p not in gone}
         held -= gone
         assert set(vault_person_ids(v).to_pylist()) == held
-        assert purge_absent(v, state, audit, _present(named), day, days) == 0
+        assert purge_absent(keys, v, state, audit, _present(named), day, days) == 0
     record = pd.read_parquet(state / SEEN_FILE)
     assert dict(zip(record["person_id"], record["senast_sedd"].dt.date, strict=True)) == last
     purges = [e for e in audit.entries() if e["event"] == "valv_gallring"]

@@ -54,14 +54,14 @@ def skyddade(context: AssetExecutionContext, skyddsnat: Skyddsnat):
 @privacy_safe
 def identitetsvalv(context: AssetExecutionContext, skyddsnat: Skyddsnat,
                    skyddade: pd.DataFrame) -> MaterializeResult:
-    data, policy = skyddsnat.data(), skyddsnat.policy()
-    merge_vault(skyddsnat.key_material(), data.vault, skyddade["person_id"])
+    data, policy, keys = skyddsnat.data(), skyddsnat.policy(), skyddsnat.key_material()
+    merge_vault(keys, data.vault, skyddade["person_id"])
     present = named_in([data.table(s) for s in DESCRIPTIONS], stored_pnr_columns(),
                        data.state)
-    purge_absent(data.vault, data.state, AuditLog(data.audit), present,
+    purge_absent(keys, data.vault, data.state, AuditLog(data.audit), present,
                  skyddsnat.reference_date(), policy.gallring.valv_dagar)
     # No counts: vault size against register size would approximate the protected count.
     return MaterializeResult(metadata={
-        "nyckel_id": skyddsnat.key_material().vault_active,
+        "nyckel_id": keys.vault_active,
         "policyversion": skyddsnat.policy().version,
     })

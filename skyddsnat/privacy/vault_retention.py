@@ -25,11 +25,12 @@ import pyarrow.parquet as pq
 from skyddsnat.privacy.audit import AuditLog
 from skyddsnat.privacy.identity_store import (
     SEALED_FILE,
-    STAGING,
     VAULT_FILE,
+    drop_staged,
     file_version,
     vault_person_ids,
 )
+from skyddsnat.privacy.keys import Keys
 from skyddsnat.privacy.storage import file_sha256, write_arrow, write_parquet
 
 SEEN_FILE = "valv_senast_sedd.parquet"
@@ -152,8 +153,8 @@ def _sorted(ids: pa.ChunkedArray) -> bool:
     return pc.all(pc.less(ids[:-1], ids[1:])).as_py() is not False
 
 
-def purge_absent(vault_dir: Path, state_dir: Path, audit: AuditLog, present: pa.Array,
-                 as_of: date, retention_days: int) -> int:
+def purge_absent(keys: Keys, vault_dir: Path, state_dir: Path, audit: AuditLog,
+                 present: pa.Array, as_of: date, retention_days: int) -> int:
     """Record who the sources name tonight; purge who has been absent too long.
 
     Returns how many persons were purged. Idempotent for a date: a re-run purges nothing
@@ -186,9 +187,7 @@ def purge_absent(vault_dir: Path, state_dir: Path, audit: AuditLog, present: pa.
                 table = pd.read_parquet(path)
                 write_parquet(table[~table["person_id"].isin(gone)].reset_index(drop=True),
                               path)
-        for path in (vault_dir / STAGING).glob("*.parquet"):
-            table = pd.read_parquet(path)
-            write_parquet(table[~table["person_id"].isin(gone)].reset_index(drop=True), path)
+        drop_staged(keys, vault_dir, pa.array(sorted(gone), pa.string()))
         key = f"{EVENT}:{as_of.isoformat()}"
         if not audit.has(EVENT, key):
             audit.append(EVENT, {"as_of": as_of.isoformat(), "antal": len(gone),
