@@ -257,3 +257,11 @@ def test_a_pseudonym_rotation_rekeys_a_pending_batch(tmp_path):
         "personer").to_pylist() == [moved]
     merge_vault(keys, data.vault, NONE)
     assert sorted(_back(keys, data.vault)) == sorted(moved)
+
+
+def test_the_escape_look_reads_a_sliced_column_s_own_bytes():
+    from skyddsnat.privacy.vault import _escaped
+
+    column = pa.array(["a", '"', "c", 'd"'], pa.string())
+    assert _escaped(column.slice(2, 1)) is None  # the quotes lie outside the slice
+    assert _escaped(column.slice(3)).to_pylist() == [True]  # and here inside it
