@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -338,6 +339,12 @@ def ingest_day(path: Path, day: date, policy: Policy, pseudonym_key: bytes, refe
     return result, len(table)
 
 
+def _archive(custodian, store: DataDir, reference: date, path: Path, file: str,
+             quarantine: pd.DataFrame) -> None:
+    archive_file(custodian, store.archive, reference, path)
+    archive_quarantine(custodian, store.archive, reference, file, quarantine)
+
+
 @dataclass
 class DaysOutcome:
     """The attendance days of a run: the whole tally, each day's metadata, the findings."""
@@ -373,11 +380,18 @@ def ingest_days(days: list[date], present: list[tuple[date, Path]], keys, policy
     helpers = helper_count(len(jobs), PER_WORKER_DAYS, WORKERS_ENV)
     if helpers:
         log(f"{len(jobs)} dagfiler läses i {helpers + 1} processer")
-    with mapped(ingest_day, jobs, helpers) as done:
+    sealing: list[Future] = []
+    # Each day file and its quarantine are sealed into the archive beside the ingest, in one
+    # thread (its writes and fsyncs, and its sealing while this process waits for a helper);
+    # a failure stops the days as soon as it is seen, and all are sealed before the return.
+    with ThreadPoolExecutor(1, thread_name_prefix="arkiv") as archiver, \
+            mapped(ingest_day, jobs, helpers) as done:
         for (path, day, *_), (result, stored) in zip(jobs, done, strict=True):
-            archive_file(custodian, store.archive, reference, path)
-            archive_quarantine(custodian, store.archive, reference, result.file,
-                               result.quarantine)
+            sealing.append(archiver.submit(_archive, custodian, store, reference, path,
+                                           result.file, result.quarantine))
+            for sealed in [f for f in sealing if f.done()]:
+                sealed.result()  # raises a failed archive's error here
+                sealing.remove(sealed)
             tally.add(result, stored)
             one = Tally(source, policy)
             one.add(result, stored)
@@ -390,6 +404,8 @@ def ingest_days(days: list[date], present: list[tuple[date, Path]], keys, policy
                 if volume.stops:  # kept out of the warehouse: the day is read again
                     stopped.append(day)
             del result  # one day's rows at a time
+    for sealed in sealing:
+        sealed.result()
     for day in stopped:
         store.partition(source, day.isoformat()).unlink(missing_ok=True)
         ledger.forget(day)
