@@ -17,6 +17,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 import great_expectations as gx  # noqa: E402
 import great_expectations.expectations as gxe  # noqa: E402
+import great_expectations.expectations.expectation as gx_expectation  # noqa: E402
 from great_expectations.execution_engine import (  # noqa: E402
     PandasExecutionEngine,
     pandas_execution_engine,
@@ -38,6 +39,10 @@ RESULT_FORMAT = "BOOLEAN_ONLY"
 # the batch markers of a result we never read: a fifth of what GX cost on a day of
 # attendance, and a digest of the values we would rather it did not make. None is.
 pandas_execution_engine.HASH_THRESHOLD = 0
+# An expectation's configuration names its type by two regex substitutions on its class name,
+# and GX asks for the configuration ~80 times per expectation and table: the name, a pure
+# function of the class name, is worked out once per class.
+gx_expectation.camel_to_snake = lru_cache(maxsize=256)(gx_expectation.camel_to_snake)
 
 
 class ColumnValuesFullMatch(ColumnMapMetricProvider):

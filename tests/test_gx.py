@@ -115,3 +115,14 @@ def test_gx_makes_no_fingerprint_of_the_values(monkeypatch):
     monkeypatch.setattr(pandas_execution_engine, "hash_pandas_dataframe", hashed)
     result = validate("narvaro", narvaro())
     assert result["success"] is True and result["evaluated"] == suite_size("narvaro")
+
+
+def test_an_expectations_type_name_is_worked_out_once_per_class():
+    import great_expectations.expectations.expectation as gx_expectation
+
+    validate("narvaro", narvaro())
+    before = gx_expectation.camel_to_snake.cache_info()
+    result = validate("narvaro", narvaro())
+    after = gx_expectation.camel_to_snake.cache_info()
+    assert result["evaluated"] == suite_size("narvaro")
+    assert after.misses == before.misses and after.hits > before.hits
