@@ -433,3 +433,17 @@ def test_a_failure_naming_no_row_leaves_pandera_to_run_again():
     assert reasons.to_dict() == {1: "ogiltigt_format"} and not by_row
     assert source_table._pandera_reasons(model, frame.assign(
         schemalagd_min=pd.array([300, 300], dtype="Int64")))[1]
+
+
+_ID = st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d", ""]))
+
+
+@given(st.lists(_ID, max_size=15), st.lists(st.lists(_ID, max_size=8), max_size=3))
+def test_identities_keep_the_first_row_of_each_person_an_accepted_row_names(ids, named):
+    from skyddsnat.ingest.source_table import first_named
+
+    ids_s = pd.Series(ids, dtype="string")
+    named_s = [pd.Series(n, dtype="string") for n in named]
+    together = pd.concat([pd.Series([], dtype="string"), *named_s]).dropna()
+    expected = ids_s[ids_s.isin(together)].drop_duplicates()
+    assert list(first_named(ids_s, named_s)) == list(expected.index)

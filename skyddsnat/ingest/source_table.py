@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.sources import schema
-from skyddsnat.arrow_strings import isin
 from skyddsnat.contract import SOURCES
 from skyddsnat.ingest.catalog import entry, stored_column
 from skyddsnat.ingest.income_year import refuse_future_income_rows
@@ -31,6 +30,7 @@ from skyddsnat.ingest.row_cache import RowCache, row_digester
 from skyddsnat.personnummer import birth_dates, reading_changes
 from skyddsnat.policy import Policy
 from skyddsnat.privacy.pseudonym import pseudonymize_series
+from skyddsnat.value_memo import arrow_text
 
 REASONS = ("ogiltigt_personnummer", "saknat_varde", "ogiltigt_format", "orimligt_varde",
            "okand_kod", "dubblett", "fel_antal_falt")
@@ -153,6 +153,21 @@ def _stable_until(raw: pd.DataFrame, columns: tuple[str, ...], reference: date) 
     return until
 
 
+def first_named(ids: pd.Series, named: list[pd.Series]) -> np.ndarray:
+    """Positions of the first row of each id that one of `named` holds, in row order: what
+    `ids[ids.isin(concat(named))].drop_duplicates()` keeps, with one Arrow encoding of all
+    the ids instead of a hash set and a second hash of the survivors."""
+    arrays = [arrow_text(c) for c in (ids, *named)]
+    encoded = pc.dictionary_encode(pa.concat_arrays(arrays))
+    codes = encoded.indices.fill_null(-1).to_numpy()
+    own, others = codes[:len(ids)], codes[len(ids):]
+    is_named = np.zeros(len(encoded.dictionary) + 1, dtype=bool)  # the last: a missing id
+    is_named[others[others >= 0]] = True
+    kept = np.flatnonzero(is_named[own])
+    _, first = np.unique(own[kept], return_index=True)
+    return kept[np.sort(first)]
+
+
 def _first_future(typed: pd.DataFrame, reference: date) -> date | None:
     """The earliest date after the reference in a column that may not lie in the future:
     its row is refused tonight and may be accepted from that day on (parse.NOT_FUTURE)."""
@@ -245,10 +260,8 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
     ident = (pd.concat([i[~i.index.isin(dups)] for i in identities], ignore_index=True)
              if identities else pd.DataFrame())
     if not ident.empty:
-        accepted_ids = pd.concat([table[stored_column(c)] for c in pnr_cols],
-                                 ignore_index=True).dropna()
-        ident = ident[isin(ident["person_id"], accepted_ids)]
-        ident = ident.drop_duplicates("person_id", keep="first").reset_index(drop=True)
+        named = first_named(ident["person_id"], [table[stored_column(c)] for c in pnr_cols])
+        ident = ident.take(named).reset_index(drop=True)
 
     result = IngestResult(source_name, raw.file, raw.encoding, table, ident, quarantine,
                           raw.rows_read, dict(counts), row_cache=cache_rows,
