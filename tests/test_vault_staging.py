@@ -79,7 +79,7 @@ def _rewrite(path: Path, column: str, value) -> None:
     pq.write_table(table, path)
 
 
-@pytest.mark.parametrize("tamper", ["ct", "personer", "key_id", "moved"])
+@pytest.mark.parametrize("tamper", ["ct", "personer", "no personer", "key_id", "moved"])
 def test_a_tampered_batch_stops_the_merge_and_names_no_value(tmp_path, tamper):
     init_keys(tmp_path / "k", tmp_path / "o.pem")
     rotate_vault_key(tmp_path / "k")  # v1 exists too: a relabelled batch finds a key
@@ -92,6 +92,8 @@ def test_a_tampered_batch_stops_the_merge_and_names_no_value(tmp_path, tamper):
         _rewrite(path, "ct", bytes(ct))
     elif tamper == "personer":  # the pseudonyms in the clear no longer the batch's
         _rewrite(path, "personer", [P[1], P[0], P[2]])
+    elif tamper == "no personer":
+        _rewrite(path, "personer", None)
     elif tamper == "key_id":
         _rewrite(path, "key_id", "v1")
     else:  # another source's batch: its label is bound in

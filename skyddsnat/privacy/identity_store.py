@@ -81,7 +81,8 @@ def _text_table(identities: pd.DataFrame | pa.Table) -> pa.Table:
 
 def _batch_row(keys: Keys, path: Path, table: pa.Table) -> pa.Table:
     key_id, nonce, ct = encrypt_batch(keys, table, _label(path))
-    return pa.table([pa.array([table.column("person_id").to_pylist()], STAGED_SCHEMA[0].type),
+    ids = table.column("person_id").combine_chunks()
+    return pa.table([pa.ListArray.from_arrays(pa.array([0, len(ids)], pa.int32()), ids),
                      pa.array([key_id], pa.string()), pa.array([nonce], pa.binary()),
                      pa.array([ct], pa.binary())], schema=STAGED_SCHEMA)
 
@@ -102,7 +103,7 @@ def staged_batches(keys: Keys, path: Path) -> list[pa.Table]:
                                                   for n in ("key_id", "nonce", "ct")),
                                                 strict=True)):
         table = decrypt_batch(keys, key_id, nonce, ct, _label(path))
-        if ("person_id" not in table.column_names
+        if ("person_id" not in table.column_names or named[i].values is None
                 or not table.column("person_id").combine_chunks().equals(named[i].values)):
             raise VaultTampered("ett parti i identitetsvalvet stämmer inte med sina personer")
         batches.append(table)
