@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from skyddsnat.privacy.identity_store import (
@@ -190,6 +190,8 @@ def _rule(staged: dict[str, list[dict]], prior: dict[str, dict]) -> dict[str, di
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(night, st.sets(st.sampled_from(P), max_size=2)), min_size=1,
                 max_size=3))
+@example([({"folkbokforing": [{P[3]: {"personnummer": "x"}}]}, set()),  # a NUL is a text,
+          ({"folkbokforing": [{P[3]: {"personnummer": "x", "fornamn": "\x00"}}]}, set())])
 def test_nights_of_staged_batches_merge_by_the_precedence_rule(tmp_path_factory, nights):
     """Any nights of staging (several batches per source, a person in several sources,
     blank and missing values, text json must escape): the vault holds, for every person not

@@ -323,7 +323,10 @@ def _unchanged_records(keys: Keys, opened: pa.Table, previous: pa.Table | None,
                                                now.column("person_id"))), fields)
     equal = pa.array([True] * now.num_rows, pa.bool_())
     for f in fields:  # the same persons in the same order: compared row by row
-        equal = pc.and_(equal, pc.equal(now.column(f), before.column(f)))
+        a, b = now.column(f), before.column(f)
+        same_value = pc.or_(pc.fill_null(pc.equal(a, b), False),
+                            pc.and_(pc.is_null(a), pc.is_null(b)))  # missing is no text
+        equal = pc.and_(equal, same_value)
     same = now.column("person_id").filter(equal)
     keep = pc.and_(pc.is_in(opened.column("person_id"), same),
                    pc.equal(opened.column("key_id"), keys.vault_active))
@@ -331,13 +334,12 @@ def _unchanged_records(keys: Keys, opened: pa.Table, previous: pa.Table | None,
 
 
 def _content(table: pa.Table, fields: list[str]) -> pa.Table:
-    """Each person's fields, a missing field or value as NUL (unlike any text), by person."""
+    """Each person's fields (a field the table lacks is missing), in order of person."""
     table = table.take(pc.sort_indices(table.column("person_id")))
     columns = [table.column("person_id").cast(pa.string())]
     for f in fields:
-        column = (table.column(f).cast(pa.string()) if f in table.column_names
-                  else pa.nulls(table.num_rows, pa.string()))
-        columns.append(pc.fill_null(column, "\x00"))
+        columns.append(table.column(f).cast(pa.string()) if f in table.column_names
+                       else pa.nulls(table.num_rows, pa.string()))
     return pa.table(columns, names=["person_id", *fields])
 
 
