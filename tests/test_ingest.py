@@ -129,6 +129,21 @@ def test_guardians_only_referenced_get_an_identity(tmp_path):
     assert ident.loc[pseudonym(KEY, MOTHER), "personnummer"] == MOTHER
 
 
+def test_a_quarantined_row_gives_no_name_or_address_to_the_vault(tmp_path):
+    """The mother's own row is quarantined (a date in the future); she is still the accepted
+    child's guardian, so she is staged, by number only: nothing of the refused row reaches
+    the vault, which keeps what it held of her (a missing field leaves it)."""
+    lines = [FOLK_HEADER, folk_line(CHILD, "Åsa", v1=MOTHER),
+             folk_line(MOTHER, "Märta", fodd="2031-01-01")]
+    path = tmp_path / "folkbokforing_20250915.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = ingest_file(path, "folkbokforing", POLICY, KEY, REF)
+    assert result.quarantined_by_reason == {"orimligt_varde": 1}
+    mother = result.identities.set_index("person_id").loc[pseudonym(KEY, MOTHER)]
+    assert mother["personnummer"] == MOTHER
+    assert mother[["fornamn", "efternamn", "utdelningsadress", "postnummer"]].isna().all()
+
+
 def test_case_insensitive_headers_and_vendor_aliases(tmp_path):
     path = tmp_path / "elevregister_20250915.csv"
     path.write_text(

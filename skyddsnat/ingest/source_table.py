@@ -254,10 +254,12 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
     quarantine = quarantine.reset_index()
     counts = Counter(quarantine["orsak"].astype(str))
 
-    # A duplicate row's identity never wins over its accepted row's (in file order the
-    # accepted one comes first); dropped here, it cannot either when that row was reused.
-    dups = reason.index[(reason == "dubblett").to_numpy(dtype=bool, na_value=False)]
-    ident = (pd.concat([i[~i.index.isin(dups)] for i in identities], ignore_index=True)
+    # A quarantined row gives the vault nothing: not the name or address of a refused row,
+    # nor a duplicate's over its accepted row (in file order the accepted one comes first;
+    # dropped here, it cannot win either when that row was reused). A person it names who
+    # is named by an accepted row too is staged from that row (a guardian: by number only).
+    refused = reason.index[reason.notna().to_numpy(dtype=bool)]
+    ident = (pd.concat([i[~i.index.isin(refused)] for i in identities], ignore_index=True)
              if identities else pd.DataFrame())
     if not ident.empty:
         named = first_named(ident["person_id"], [table[stored_column(c)] for c in pnr_cols])
