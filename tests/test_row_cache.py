@@ -294,14 +294,17 @@ def test_a_number_reads_the_same_until_its_reading_changes(value, day, later):
                       min_size=1, max_size=5))
 def test_a_files_horizon_is_its_earliest_reading_change_across_a_run(files):
     """A period file is cached until the first night any of its numbers may read otherwise
-    (caches.py); the run's remembered heads (source_table._CHANGES) give exactly the fresh
+    (caches.py); the run's remembered heads (memo.py `changes`) give exactly the fresh
     answer, file after file and across a change of reference date."""
+    from skyddsnat.ingest.memo import PnrMemo
     from skyddsnat.ingest.source_table import _stable_until
 
+    memo = PnrMemo()
     for first, second, day in files:
         n = max(len(first), len(second))
         frame = pd.DataFrame({"a": first + [None] * (n - len(first)),
                               "b": second + ["  "] * (n - len(second))}, dtype="string")
         fresh = [c for v in first + second
                  if (c := reading_changes(v, day)) is not None]
-        assert _stable_until(frame, ("a", "b"), day) == min(fresh, default=None)
+        changes = memo.scoped(day, KEY).changes
+        assert _stable_until(frame, ("a", "b"), day, changes) == min(fresh, default=None)

@@ -15,16 +15,19 @@ from skyddsnat.value_memo import ValueMemo
 
 
 class PnrMemo:
-    """Raw value → 12-digit form, and 12-digit form → pseudonym, for one date and key."""
+    """Raw value → 12-digit form, 12-digit form → pseudonym, and a written birth date and
+    form → the first later night it may read otherwise, for one date and key."""
 
     def __init__(self) -> None:
         self._scope: tuple[date, bytes] | None = None
         self.normalized = ValueMemo()  # stripped raw value -> 12-digit form, or null
         self.pseudonyms = ValueMemo()  # 12-digit form -> pseudonym
+        self.changes = ValueMemo()  # number without its last four digits -> ISO date, or null
 
     def scoped(self, reference: date, key: bytes) -> PnrMemo:
         """Forget everything when the reference date (10-digit centuries) or key changes."""
         if self._scope != (reference, key):
             self._scope = (reference, key)
             self.normalized, self.pseudonyms = ValueMemo(), ValueMemo()
+            self.changes = ValueMemo()
         return self

@@ -30,7 +30,7 @@ from skyddsnat.ingest.row_cache import RowCache, row_digester
 from skyddsnat.personnummer import birth_dates, reading_changes
 from skyddsnat.policy import Policy
 from skyddsnat.privacy.pseudonym import pseudonymize_series
-from skyddsnat.value_memo import arrow_text
+from skyddsnat.value_memo import ValueMemo, arrow_text
 
 REASONS = ("ogiltigt_personnummer", "saknat_varde", "ogiltigt_format", "orimligt_varde",
            "okand_kod", "dubblett", "fel_antal_falt")
@@ -122,35 +122,26 @@ def _pandera_reasons(model: pandera.DataFrameSchema, frame: pd.DataFrame
     return pd.Series(dtype="string"), True
 
 
-# Per process and reference date: the night from which each written birth date and form
-# may read otherwise. A run's files name the same households month after month, so each
-# head is decided once per run; in memory only, never written (like memo.py's memo).
-_CHANGES: dict[date, dict[str, date | None]] = {}
-
-
-def _stable_until(raw: pd.DataFrame, columns: tuple[str, ...], reference: date) -> date | None:
+def _stable_until(raw: pd.DataFrame, columns: tuple[str, ...], reference: date,
+                  changes: ValueMemo) -> date | None:
     """The first later night on which a number of these columns may read otherwise: decided
-    once per written birth date and form (the last four digits do not matter)."""
+    once per written birth date and form (the last four digits do not matter), and once per
+    run (`changes`, the run's memo: the same households month after month)."""
     heads = []
     for col in columns:
-        text = pa.array(raw[col], type=pa.string(), from_pandas=True)
+        text = arrow_text(raw[col])
         text = pc.replace_substring(pc.utf8_trim_whitespace(text), " ", "")
         text = text.filter(pc.fill_null(pc.greater_equal(pc.utf8_length(text), 10), False))
-        heads.append(pc.unique(pc.utf8_slice_codeunits(text, 0, -4)))
+        heads.append(pc.utf8_slice_codeunits(text, 0, -4))
     if not heads:
         return None
-    if reference not in _CHANGES:
-        _CHANGES.clear()
-        _CHANGES[reference] = {}
-    known = _CHANGES[reference]
-    until = None
-    for head in pc.unique(pa.concat_arrays(heads)).to_pylist():
-        if head not in known:
-            known[head] = reading_changes(head + "0000", reference)
-        change = known[head]
-        if change is not None and (until is None or change < until):
-            until = change
-    return until
+
+    def decide(new: pa.Array) -> pa.Array:
+        return pa.array([d.isoformat() if (d := reading_changes(h + "0000", reference))
+                         else None for h in new.to_pylist()], type=pa.large_string())
+
+    first = pc.min(changes.lookup(pa.concat_arrays(heads), decide)).as_py()
+    return date.fromisoformat(first) if first else None
 
 
 def first_named(ids: pd.Series, named: list[pd.Series]) -> np.ndarray:
@@ -274,9 +265,9 @@ def ingest_file(path: Path, source_name: str, policy: Policy, pseudonym_key: byt
         if (known is not None and known.horizon and len(reused)
                 and (known.stable_until is None or reference < known.stable_until)):
             # Reused rows read as on their night until its horizon: only new rows are read.
-            read = [known.stable_until, _stable_until(frame, pnr_cols, reference)]
+            read = [known.stable_until, _stable_until(frame, pnr_cols, reference, memo.changes)]
         else:
-            read = [_stable_until(raw.frame, pnr_cols, reference)]
+            read = [_stable_until(raw.frame, pnr_cols, reference, memo.changes)]
         changes = [d for d in (*read, _first_future(typed, reference)) if d is not None]
         result.stable_until = min(changes, default=None)
     if result.accepted + result.quarantined != result.rows_read:
