@@ -314,8 +314,7 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
                 caches.store_rows(cache_dir, rows_key, reference, r)
     custodian = custodian_key(keys, policy)
     for path, r in fresh:
-        archive_file(custodian, store.archive, reference, path)
-        archive_quarantine(custodian, store.archive, reference, r.file, r.quarantine)
+        _archive(custodian, store, reference, path, r.file, r.quarantine)
     table = _concat(policy, source, results)
     return IngestOutcome(source, table, Tally.of(source, policy, results, table, len(table)),
                          results)
@@ -341,6 +340,7 @@ def ingest_day(path: Path, day: date, policy: Policy, pseudonym_key: bytes, refe
 
 def _archive(custodian, store: DataDir, reference: date, path: Path, file: str,
              quarantine: pd.DataFrame) -> None:
+    """A processed file and its quarantine, sealed into the night's archive."""
     archive_file(custodian, store.archive, reference, path)
     archive_quarantine(custodian, store.archive, reference, file, quarantine)
 
