@@ -97,6 +97,12 @@ def _holds(meta: dict, reference: date) -> bool:
             and (until is None or reference < date.fromisoformat(until)))
 
 
+def _kept_metas(cache: Path, name: str) -> list[tuple[str, Path]]:
+    """Each key a removed file's result is kept under, with its metadata file."""
+    return [(meta.name[len(name) + 1:-len(".json")], meta)
+            for meta in (sorted(cache.glob(f"{name}.*.json")) if cache.is_dir() else [])]
+
+
 def cached_removed(cache: Path, name: str, source: str, schema: str,
                    reference: date) -> IngestResult:
     """The kept result of a file the inbox cleanup removed, whatever key it was stored
@@ -104,8 +110,7 @@ def cached_removed(cache: Path, name: str, source: str, schema: str,
     absence is an error (the rows would silently go missing). So is a result read under
     another reading of the source (`schema_digest`: its columns, key, aliases, treatment)
     or past its horizon: the rows would be tonight's only if the file were read again."""
-    for meta in sorted(cache.glob(f"{name}.*.json")) if cache.is_dir() else []:
-        key = meta.name[len(name) + 1:-len(".json")]
+    for key, meta in _kept_metas(cache, name):
         if not _reads_as_tonight(meta, schema, reference):
             raise IngestRefused(name, STALE_REMOVED)
         found = cached(cache, Path(name), key, source)
@@ -156,8 +161,7 @@ def forget_others(cache: Path, current: set[str]) -> None:
 def kept_key(cache: Path, name: str, schema: str, reference: date) -> str | None:
     """The key a removed file's result is kept under (`cached_removed` reads it), if it was
     read under tonight's reading of its source and holds tonight."""
-    for meta in sorted(cache.glob(f"{name}.*.json")) if cache.is_dir() else []:
-        key = meta.name[len(name) + 1:-len(".json")]
+    for key, meta in _kept_metas(cache, name):
         if (cache / f"{name}.{key}.parquet").exists() and _reads_as_tonight(meta, schema,
                                                                              reference):
             return key
