@@ -63,3 +63,26 @@ def test_a_removed_file_is_not_kept_under_another_reading_of_its_source(night, t
     again = ingest_source([data.inbox / "betyg_HT2025.csv"], "betyg", keys, per_pupil, data,
                           LATER)
     assert (again.tally.accepted, dict(again.tally.reasons)) == (1, {"dubblett": 1})
+
+
+def test_a_run_killed_before_sealing_leaves_no_file_remembered_unsealed(tmp_path, monkeypatch):
+    """A period file is cached only once it is sealed into the archive: a cached file is not
+    read again, so if the cache came first, a run killed between the two would leave the file
+    unsealed for good, and the inbox cleanup (archived files only) would keep its plaintext."""
+    init_keys(tmp_path / "k", tmp_path / "o.key")
+    keys = load_keys(tmp_path / "k")
+    data = DataDir(tmp_path / "d").ensure()
+    path = write(data.inbox, "betyg", [row("betyg", 1)]).rename(data.inbox / "betyg_HT2025.csv")
+
+    def killed(*_):
+        raise KeyboardInterrupt("killed while sealing")
+
+    monkeypatch.setattr("skyddsnat.ingest.run._archive", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_source([path], "betyg", keys, SHIPPED, data, NIGHT)
+    monkeypatch.undo()
+    out = ingest_source([path], "betyg", keys, SHIPPED, data, NIGHT)
+    store_table(data, out)
+    keep_account(data, out)
+    assert clean(data, NIGHT, AuditLog(data.audit), SHIPPED) == [path.name]
+    assert not path.exists()

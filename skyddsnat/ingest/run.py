@@ -233,8 +233,8 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
     rows new since then are parsed and staged (row_cache.py). Period files, which rarely
     change once written, are ingested once per content and policy (caches.py); a period
     file removed from the inbox after an earlier night is still part of the source.
-    Identities are staged encrypted for the vault; caches are written only after staging,
-    and every processed file and its quarantine are archived sealed.
+    Identities are staged encrypted for the vault; every processed file and its quarantine
+    are archived sealed; caches are written only after both.
     """
     spec = entry(policy, source)
     cache, rows = not spec.snapshot, spec.snapshot
@@ -302,6 +302,12 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
     for _, r in fresh:
         r.checked = r.checked or validation(policy, source, r.table, r.reused,
                                             r.pandera_failures)
+    # Sealed into the archive before anything is remembered: a cached file is never read
+    # again, so a run killed between the two would leave it neither sealed nor read, and
+    # the inbox cleanup (which removes only archived files) would keep its plaintext.
+    custodian = custodian_key(keys, policy)
+    for path, r in fresh:
+        _archive(custodian, store, reference, path, r.file, r.quarantine)
     # Caches are written after staging: a cached file or row stages no identity again, so
     # it may only be remembered once its identities are safely staged.
     if cache:
@@ -312,9 +318,6 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
             # A reused row is not validated again: only rows that passed are remembered.
             if r.row_cache is not None and passed(r.checked):
                 caches.store_rows(cache_dir, rows_key, reference, r)
-    custodian = custodian_key(keys, policy)
-    for path, r in fresh:
-        _archive(custodian, store, reference, path, r.file, r.quarantine)
     table = _concat(policy, source, results)
     return IngestOutcome(source, table, Tally.of(source, policy, results, table, len(table)),
                          results)
