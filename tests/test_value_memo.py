@@ -107,3 +107,21 @@ def test_every_file_of_a_run_reads_as_the_per_value_rules_read_it(pool, files):
         got = list(zip(reason.astype(object).where(reason.notna(), None),
                        ids.astype(object).where(ids.notna(), None), strict=True))
         assert got == [_fresh(c, reference, key) for c in cells]
+
+
+def test_a_worker_keeps_one_memo_per_source(tmp_path, monkeypatch):
+    """A lookup hashes the whole memo, so a day file read after a year of invoices must not
+    pay for the invoices' households: each source has its memo, and a file's numbers go
+    to its own source's only."""
+    from skyddsnat.ingest import run
+    from tests.test_bad_inputs import KEY, POLICY, REF, row, write
+
+    monkeypatch.setattr(run, "_MEMOS", {})
+    invoices = write(tmp_path, "avgifter", [row("avgifter", i) for i in range(30)])
+    (day := tmp_path / "narvaro").mkdir()
+    run.ingest_checked(invoices, "avgifter", POLICY, KEY, REF)
+    households = len(run._MEMOS["avgifter"].normalized)
+    run.ingest_checked(write(day, "narvaro", [row("narvaro", i) for i in range(3)]),
+                       "narvaro", POLICY, KEY, REF)
+    assert len(run._MEMOS["narvaro"].normalized) == 3
+    assert len(run._MEMOS["avgifter"].normalized) == households > 3

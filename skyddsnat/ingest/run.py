@@ -47,8 +47,11 @@ ACCOUNT_FORMAT = 2
 WORKERS_ENV = "SKYDDSNAT_INGEST_WORKERS"
 PER_WORKER = 4  # invoice or grade files (~100 k rows each) a worker must have
 PER_WORKER_DAYS = 10  # day files a worker must have to be worth its start-up
-# Per worker process: the same pupils every day, the same households month after month.
-_MEMO = PnrMemo()
+# Per worker process and source: the same pupils every day, the same households month
+# after month. One memo per source, not one for all: a lookup hashes the whole memo
+# (value_memo.py), and Arrow's hash of 600 k numbers (a year of invoices) costs ten times
+# that of the 130 k pupils the attendance names, for every day file read after them.
+_MEMOS: dict[str, PnrMemo] = {}
 
 
 @dataclass
@@ -90,7 +93,8 @@ def source_files(inbox: Path, source: SourceEntry, as_of: date) -> list[Path]:
 def ingest_checked(path: Path, source: str, policy, pseudonym_key: bytes,
                    reference: date, horizon: bool = False) -> IngestResult:
     """One file ingested and validated; in a worker process during a backfill."""
-    result = ingest_file(path, source, policy, pseudonym_key, reference, memo=_MEMO,
+    memo = _MEMOS.setdefault(source, PnrMemo())
+    result = ingest_file(path, source, policy, pseudonym_key, reference, memo=memo,
                          horizon=horizon)
     result.checked = validation(policy, source, result.table,
                                 pandera_failures=result.pandera_failures)
