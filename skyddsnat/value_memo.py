@@ -49,21 +49,28 @@ class ValueMemo:
 
     def lookup(self, values: pa.Array, decide: Callable[[pa.Array], pa.Array]) -> pa.Array:
         """The result for each of `values` (null stays null). `decide` gets the distinct
-        values not seen before, once each, and returns their results in that order."""
-        values = arrow_text(values)
-        at = pc.index_in(values, value_set=self._keys)
-        unseen = pc.and_(pc.is_null(at), pc.is_valid(values))
-        if pc.any(unseen).as_py():
-            new = pc.unique(values.filter(unseen))
+        values not seen before, once each, and returns their results in that order.
+
+        The file's distinct values are hashed and the memo probed against them, not the
+        other way round: Arrow's hash of the memo (600 k numbers after a year of invoices)
+        costs several times a file's own, and would be built again for every file."""
+        codes = pc.dictionary_encode(arrow_text(values))
+        distinct, at = codes.dictionary, codes.indices  # a null value: a null index
+        where = pc.index_in(self._keys, value_set=distinct)  # memo key -> its distinct value
+        known = pc.is_valid(where)
+        slot = np.full(len(distinct), -1, dtype=np.int64)  # distinct value -> its memo key
+        slot[pc.drop_null(where).to_numpy()] = np.flatnonzero(known.to_numpy(
+            zero_copy_only=False))
+        unseen = slot < 0
+        if unseen.any():
+            new = distinct.filter(pa.array(unseen))
             decided = arrow_text(decide(new))
             if len(decided) != len(new):
                 raise ValueError("the rule must decide every value it is given")
-            base = len(self._keys)
+            slot[unseen] = np.arange(len(self._keys), len(self._keys) + len(new))
             self._keys = pa.concat_arrays([self._keys, new])
             self._results = pa.concat_arrays([self._results, decided])
-            fresh = pc.add(pc.index_in(values, value_set=new), np.int32(base))
-            at = pc.coalesce(at, fresh)
-        return self._results.take(at)
+        return self._results.take(pa.array(slot).take(at))
 
 
 def stripped(values: pa.Array) -> pa.Array:
