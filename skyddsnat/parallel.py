@@ -26,9 +26,13 @@ import queue
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 PATIENCE = 600  # seconds to wait for one job before the helpers count as hung
+# Jobs a helper holds at once: its next job already waits in its pipe when it finishes one,
+# instead of arriving only when this process, busy with a job of its own, next looks.
+DEPTH = 2
 
 
 class HelperFailed(RuntimeError):
@@ -225,8 +229,8 @@ def mapped(fn: Callable, jobs: Sequence[tuple], helpers: int) -> Iterator[Iterab
 
     This process takes the earliest job nobody has yet whenever it is free, so nothing
     waits for a helper's start-up and this process never idles while jobs wait; a helper
-    gets its next job when it returns one; jobs run at most a few ahead of the one due
-    (their results wait in memory until their turn); a helper that fails to start or dies
+    holds its next job while it works on one (DEPTH); jobs run at most a few ahead of the
+    one due (their results wait in memory until their turn); a helper that fails to start or dies
     leaves its jobs to this process. The run's warm helper, if any, is the first helper
     (no start-up, GX imported) and is the warm one again afterwards.
     """
@@ -237,7 +241,7 @@ def mapped(fn: Callable, jobs: Sequence[tuple], helpers: int) -> Iterator[Iterab
     lent = claim_warm(inbox)
     started = [h for h in (Helper.start(inbox) for _ in range(helpers - (lent is not None)))
                if h is not None]
-    running: dict[Helper, int] = {}
+    running: dict[Helper, deque[int]] = {}  # each helper's jobs, in the order it got them
     finished: list[bool] = []
     try:
         yield _spread(fn, list(jobs), [*([lent] if lent else []), *started], inbox, running,
@@ -250,35 +254,45 @@ def mapped(fn: Callable, jobs: Sequence[tuple], helpers: int) -> Iterator[Iterab
 
 
 def _spread(fn: Callable, jobs: list[tuple], helpers: list[Helper], inbox: queue.Queue,
-            running: dict[Helper, int], finished: list[bool]) -> Iterator[object]:
-    window = 2 * len(helpers) + 1
+            running: dict[Helper, deque[int]], finished: list[bool]) -> Iterator[object]:
+    window = (DEPTH + 1) * len(helpers) + 2
     results: dict[int, object] = {}
     waiting = list(range(len(jobs)))  # a heap: the earliest job first
-    idle: list[Helper] = [h for h in helpers if h.ready]  # a lent warm helper has started
+    room = {h: DEPTH for h in helpers if h.ready}  # jobs a helper can take (a lent one is up)
 
     def handle(message: Message) -> None:
         helper, kind, value = message
         if kind == "error":
             raise_error(value)
-        job = running.pop(helper, None)
         if kind == "gone":
-            if job is not None:
+            for job in running.pop(helper, ()):
                 heapq.heappush(waiting, job)
-            return
-        if kind == "ok" and job is not None:
-            results[job] = value
-        idle.append(helper)
+            room.pop(helper, None)
+        elif kind == "ready":
+            room[helper] = DEPTH
+        elif kind == "ok" and running.get(helper):
+            results[running[helper].popleft()] = value  # a helper answers in order
+            if not running[helper]:
+                del running[helper]
+            if helper in room:
+                room[helper] += 1
+
+    def hand_out(i: int) -> None:
+        for helper in [h for h, n in room.items() if n > 0]:
+            while room.get(helper, 0) > 0 and waiting and waiting[0] < i + window:
+                job = heapq.heappop(waiting)
+                if not helper.send((fn, jobs[job])):  # it cannot take jobs: none more
+                    heapq.heappush(waiting, job)
+                    del room[helper]
+                    break
+                running.setdefault(helper, deque()).append(job)
+                room[helper] -= 1
 
     for i in range(len(jobs)):
         while i not in results:
             while (message := receive(inbox, (), block=False)) is not None:
                 handle(message)
-            while idle and waiting and waiting[0] < i + window:
-                helper, job = idle.pop(), heapq.heappop(waiting)
-                if helper.send((fn, jobs[job])):
-                    running[helper] = job
-                else:
-                    heapq.heappush(waiting, job)
+            hand_out(i)
             if i in results:
                 break
             if waiting and waiting[0] < i + window:

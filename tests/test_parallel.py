@@ -172,3 +172,23 @@ def test_mapped_borrows_the_warm_helper_and_gives_it_back_unless_a_job_failed(wa
     with pytest.raises(HelperFailed), mapped(fails_with_value, [("x",)] * 4, 1) as done:
         list(done)
     assert warm.on_warm(imported, ("json",))[1] == os.getpid()  # stopped, not given back
+
+
+def paced(_: int) -> int:
+    """Slow here, quick in the helper: how much the helper does shows whether it waited for
+    this process to hand it each next job."""
+    time.sleep(0.01 if in_helper() else 0.15)
+    return os.getpid()
+
+
+def test_a_helper_holds_its_next_job_while_this_process_works_on_one(warm, monkeypatch):
+    """With one job at a time a helper got its next only when this process looked up from
+    its own job, so a quick helper did one job per job of ours; holding the next it does
+    DEPTH, however quick it is."""
+    monkeypatch.setenv("SKYDDSNAT_PARALLEL_HELPER", "1")
+    warm.warm_start([])
+    warm_pid = warm.on_warm(imported, ("json",))[1]  # up and ready before the jobs
+    monkeypatch.delenv("SKYDDSNAT_PARALLEL_HELPER")
+    with mapped(paced, [(i,) for i in range(30)], helpers=1) as done:
+        pids = list(done)
+    assert pids.count(warm_pid) >= 1.5 * pids.count(os.getpid()), pids.count(warm_pid)
