@@ -92,3 +92,13 @@ def test_night_cost_table_marks_targets_and_rewrites_only_its_block(tmp_path):
     body = results.read_text()
     assert "B1" in body and "A2" in body and "A1" not in body
     assert body.index("A2") < body.index("## Caveats")
+
+
+def test_night_cost_repeats_keep_the_fastest_good_run_and_every_wall():
+    from bench.night_cost import _fastest
+
+    res: dict = {}
+    for wall, rc in ((80.0, 0), (70.0, 1), (75.0, 0), (90.0, 0)):
+        _fastest(res, "backfill", {"wall_s": wall, "returncode": rc})
+    assert res["backfill"]["wall_s"] == 75.0 and res["backfill"]["returncode"] == 0
+    assert res["backfill"]["walls_s"] == [80.0, 70.0, 75.0, 90.0]
