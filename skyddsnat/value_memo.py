@@ -20,8 +20,10 @@ import pyarrow.compute as pc
 TEXT = pa.large_string()  # the type of pandas' Arrow "string" columns
 
 
-def arrow_text(values) -> pa.Array:
-    """A pandas or Arrow string column as one Arrow array (missing values null)."""
+def arrow_text(values, as_type: pa.DataType = TEXT) -> pa.Array:
+    """A pandas or Arrow string column (or a list of texts) as one Arrow array of `as_type`
+    (missing values null): the one conversion the memo, the vault and the identity store
+    share."""
     if isinstance(values, pd.Series | pd.Index):
         values = values.array if isinstance(values.dtype, pd.StringDtype) else (
             values.astype("string").array)
@@ -29,7 +31,7 @@ def arrow_text(values) -> pa.Array:
         values, pa.Array | pa.ChunkedArray) else values
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    return arr.cast(TEXT)
+    return arr.cast(as_type)
 
 
 def text_series(values: pa.Array, index: pd.Index) -> pd.Series:

@@ -32,6 +32,7 @@ from skyddsnat.privacy.vault import (
     encrypt_records,
     rewrap,
 )
+from skyddsnat.value_memo import arrow_text
 
 VAULT_FILE = "identiteter.parquet"
 SEALED_FILE = "skyddade_identiteter.parquet"
@@ -177,12 +178,6 @@ def drop_staged(keys: Keys, vault_dir: Path, gone: pa.Array) -> None:
 # --- merge ------------------------------------------------------------------------------------
 
 
-def _ids(values) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray | pa.Array):
-        return values.cast(pa.string())
-    return pa.array(pd.Series(values, dtype="object").tolist(), pa.string())
-
-
 def _first_per_person(tables: list[pa.Table]) -> pa.Table:
     """One row per person: each field's first non-missing value in table order
     (folkbokföring first; a source without the field leaves it to the next).
@@ -236,7 +231,7 @@ def merge_vault(keys: Keys, vault_dir: Path, protected: pd.Series) -> dict[str, 
     staged_paths = sorted((vault_dir / STAGING).glob("*.parquet"),
                           key=lambda p: PRECEDENCE.index(p.stem) if p.stem in PRECEDENCE else 99)
     frames = [_staged_identities(keys, p) for p in staged_paths]
-    protected = pc.unique(_ids(protected))
+    protected = pc.unique(arrow_text(protected, pa.string()))
     path = vault_dir / VAULT_FILE
     held = _vault_table(path, ["person_id", "key_id"])
     touched = pc.not_equal(held.column("key_id"), keys.vault_active)
@@ -261,7 +256,7 @@ def merge_vault(keys: Keys, vault_dir: Path, protected: pd.Series) -> dict[str, 
     newly_sealed = seal_identities(keys.officer_public, merged.filter(is_protected).to_pandas())
     sealed = pd.concat([sealed_old[~isin(sealed_old["person_id"], newly_sealed["person_id"])],
                         newly_sealed], ignore_index=True).sort_values("person_id")
-    sealed_ids = _ids(sealed["person_id"])
+    sealed_ids = arrow_text(sealed["person_id"], pa.string())
     general = merged.filter(pc.invert(pc.or_(is_protected,
                                              pc.is_in(merged.column("person_id"), sealed_ids))))
     if len(newly_sealed) or not (vault_dir / SEALED_FILE).exists():

@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from skyddsnat.privacy.keys import Keys
+from skyddsnat.value_memo import arrow_text
 
 VAULT_COLUMNS = ["person_id", "key_id", "nonce", "ct"]
 VAULT_SCHEMA = pa.schema([("person_id", pa.string()), ("key_id", pa.string()),
@@ -49,7 +50,7 @@ def encrypt_records(keys: Keys, identities: pd.DataFrame | pa.Table) -> pa.Table
     key_id = keys.vault_active
     aead = AESGCM(keys.vault_key(key_id))
     fields = [c for c in _names(identities) if c != "person_id"]
-    pids = _text(identities["person_id"])
+    pids = arrow_text(identities["person_id"], pa.string())
     randomness = os.urandom(12 * len(pids))  # one draw for every nonce: the same CSPRNG
     nonces = [randomness[i:i + 12] for i in range(0, len(randomness), 12)]
     aads = pc.binary_join_element_wise(pids, key_id, "|").cast(pa.binary()).to_pylist()
@@ -62,13 +63,6 @@ def encrypt_records(keys: Keys, identities: pd.DataFrame | pa.Table) -> pa.Table
 def _names(identities: pd.DataFrame | pa.Table) -> list[str]:
     return list(identities.column_names if isinstance(identities, pa.Table)
                 else identities.columns)
-
-
-def _text(column) -> pa.Array:
-    array = column if isinstance(column, pa.ChunkedArray | pa.Array) else pa.array(
-        column, from_pandas=True)
-    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-    return array.cast(pa.string())
 
 
 def plaintexts(identities: pd.DataFrame | pa.Table, fields: list[str]) -> list[bytes]:
