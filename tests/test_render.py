@@ -122,20 +122,3 @@ def test_helper_only_for_many_workbooks_unless_configured(monkeypatch):
     assert helpers(2) == 1
     monkeypatch.setenv(WORKERS_ENV, "1")
     assert helpers(450) == 0
-
-
-def test_the_helper_holds_its_next_workbook_while_the_delivery_renders_one(monkeypatch):
-    """A quick helper handed one workbook at a time did one per workbook rendered here (it
-    got the next only when the delivery looked up); holding the next it does DEPTH."""
-    from tests.test_parallel import paced
-
-    monkeypatch.setenv("SKYDDSNAT_PARALLEL_HELPER", "1")  # inherited by the helper only
-    pids: list[int] = []
-    with Renderer(1) as render:
-        assert render.wait_for_helper()
-        monkeypatch.delenv("SKYDDSNAT_PARALLEL_HELPER")
-        for i in range(30):
-            render.submit(paced, (i,), pids.append)
-        render.finish()
-    here = pids.count(os.getpid())
-    assert len(pids) == 30 and len(pids) - here >= 1.5 * here, here

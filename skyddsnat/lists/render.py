@@ -20,7 +20,7 @@ import pandas as pd
 
 from skyddsnat.lists.catalog import ListSpec
 from skyddsnat.lists.excel import render_list, write_table_xlsx
-from skyddsnat.parallel import DEPTH, Helper, claim_warm, helper_count, receive
+from skyddsnat.parallel import Helper, claim_warm, helper_count, receive
 
 WORKERS_ENV = "SKYDDSNAT_DELIVERY_WORKERS"
 MIN_JOBS = 40  # the helper costs ~1.5 s of imports; below this many workbooks it does not pay
@@ -79,11 +79,9 @@ Job = tuple[Callable, tuple, Callable[[object], None]]
 class Renderer:
     """Runs rendering jobs here or in the helper; `done` gets each result in this thread.
 
-    The helper holds at most DEPTH jobs (its next one waits in its pipe while it renders,
-    rather than until this process looks up from a workbook of its own), so the two share
-    the work whatever its mix and nothing waits long for the other; `helper=True` jobs (the
-    board's, with no personal data and slow charts) wait for the helper unless it is not
-    ready by `finish`.
+    The helper is handed a job only when it is idle, so the two share the work whatever
+    its mix and nothing waits long for the other; `helper=True` jobs (the board's, with no
+    personal data and slow charts) wait for the helper unless it is not ready by `finish`.
     A helper that fails to start or dies leaves its jobs to this process.
     """
 
@@ -93,7 +91,7 @@ class Renderer:
         self._helper = self._started = (claim_warm(self._inbox) or Helper.start(self._inbox)
                                         if helpers > 0 else None)
         self._waiting: deque[Job] = deque()
-        self._running: deque[Job] = deque()  # the helper's, in the order it got them
+        self._running: Job | None = None
 
     def __enter__(self) -> Renderer:
         return self
@@ -119,46 +117,40 @@ class Renderer:
 
     def finish(self) -> None:
         """Render what is left and hand over every result."""
-        while self._waiting or self._running:
+        while self._waiting or self._running is not None:
             self._pump()
-            if self._waiting:  # the helper has all it can hold, or there is none
+            if self._waiting and (self._running is not None or not self._idle()):
                 fn, args, done = self._waiting.pop()
                 done(fn(*args))
-            elif self._running:
+            elif self._running is not None:
                 self._pump(block=True)
 
-    def _room(self) -> bool:
-        return (self._helper is not None and self._helper.ready
-                and len(self._running) < DEPTH)
+    def _idle(self) -> bool:
+        return self._helper is not None and self._helper.ready and self._running is None
 
     def _pump(self, block: bool = False, starting: bool = False) -> None:
-        """Take the helper's messages; hand it the oldest waiting jobs it has room for."""
+        """Take the helper's messages; give it the oldest waiting job if it is idle."""
         while self._helper is not None:
             message = receive(self._inbox, [self._helper],
-                              block and (starting or bool(self._running)))
+                              block and (starting or self._running is not None))
             if message is None:
                 break
             block = False
             _, kind, value = message
             if kind == "ready":
                 continue
-            if kind == "ok" and self._running:
-                job = self._running.popleft()
+            job, self._running = self._running, None
+            if kind == "ok" and job is not None:
                 job[2](value)
             elif kind == "error":
                 raise RenderFailed(f"en arbetsbok kunde inte skapas i hjälpprocessen ({value})")
-            elif kind != "ok":  # the helper is gone: its jobs and all later ones are here
+            else:  # the helper is gone: its job and all later ones are rendered here
                 self._helper = None
-                while self._running:
-                    job = self._running.popleft()
+                if job is not None:
                     job[2](job[0](*job[1]))
-        while self._room() and self._waiting:
-            job = self._waiting.popleft()
-            if not self._helper.send(job[:2]):
-                self._waiting.appendleft(job)
+        if self._idle() and self._waiting:
+            self._running = self._waiting.popleft()
+            if not self._helper.send(self._running[:2]):
+                self._waiting.appendleft(self._running)
+                self._running = None
                 self._helper = None
-                while self._running:  # sent, but the helper is gone: rendered here
-                    job = self._running.popleft()
-                    job[2](job[0](*job[1]))
-                break
-            self._running.append(job)
