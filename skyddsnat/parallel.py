@@ -31,7 +31,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 PATIENCE = 600  # seconds to wait for one job before the helpers count as hung
 # Jobs a helper holds at once: its next job already waits in its pipe when it finishes one,
-# instead of arriving only when this process, busy with a job of its own, next looks.
+# instead of arriving only when this process, busy with a job of its own, next looks. Only
+# for small jobs (paths and settings, ~12 KB): a queued job larger than the pipe's 64 KiB
+# blocks this process in `send` until the helper reads it (the delivery's workbooks, which
+# carry their rows, are handed over one at a time for that reason: lists/render.py).
 DEPTH = 2
 
 
