@@ -110,7 +110,7 @@ def test_every_file_of_a_run_reads_as_the_per_value_rules_read_it(pool, files):
 
 
 def test_a_worker_keeps_one_memo_per_source(tmp_path, monkeypatch):
-    """A lookup hashes the whole memo, so a day file read after a year of invoices must not
+    """A lookup reads the whole memo, so a day file read after a year of invoices must not
     pay for the invoices' households: each source has its memo, and a file's numbers go
     to its own source's only."""
     from skyddsnat.ingest import run
