@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assets.franvaro.window import settled_window
-from assets.sources.narvaro import read_days
+from assets.sources.narvaro import day_pupils, read_days
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import Absence, load_policy
 from skyddsnat.privacy.storage import write_pseudonymous
@@ -381,3 +381,22 @@ def test_the_kept_window_is_summed_whole_after_a_code_or_policy_change(tmp_path,
     assert night(start + timedelta(days=6)) is True
     other = policy.model_copy(update={"version": f"{policy.version}-ändrad"})
     assert night(start + timedelta(days=6), other) is False
+
+
+def test_day_pupils_are_the_pairs_of_the_days_asked_for_once_each(tmp_path):
+    """The data-quality check's pupils: every (pupil, school unit) on the given days, once,
+    the same as those days' whole rows made distinct; other days and missing days add none."""
+    data, policy = DataDir(tmp_path), load_policy()
+    d1, d2, d3 = date(2025, 9, 1), date(2025, 9, 2), date(2025, 9, 3)
+    for day, pairs in ((d1, [(P1, S1), (P2, S1)]), (d2, [(P1, S1), (P1, S2)]),
+                       (d3, [(P3, S2)])):
+        write_pseudonymous(rows([(day, p, s, 300, 0, 0) for p, s in pairs]),
+                           data.partition("narvaro", day.isoformat()), "narvaro")
+    asked = [d1, d2, date(2025, 8, 29)]
+    got = day_pupils(data, asked, policy)
+    whole = read_days(data, asked, policy)[["person_id", "skolenhetskod"]].drop_duplicates()
+    key = ["person_id", "skolenhetskod"]
+    assert sorted(got.itertuples(index=False, name=None)) == [(P1, S1), (P1, S2), (P2, S1)]
+    pd.testing.assert_frame_equal(got.sort_values(key, ignore_index=True),
+                                  whole.sort_values(key, ignore_index=True))
+    assert day_pupils(data, [date(2025, 8, 29)], policy).empty

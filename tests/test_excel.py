@@ -194,6 +194,29 @@ def test_fingerprint_changes_with_content(tmp_path):
     assert write_list_xlsx(tmp_path / "b.xlsx", SPEC, rows, summary) != base
 
 
+def test_fingerprint_follows_every_part_of_the_content(tmp_path):
+    """Row order, a summary line, a table on the summary sheet (the closed cases) and an
+    extra sheet each change it; only "Skapad" does not."""
+    rows = general_rows()
+
+    def fp(rows=rows, gone=None, created=datetime(2025, 9, 1, 2, 0), extra=None, **facts):
+        summary = build_summary(SPEC, POLICY, "2025-09-01", rows,
+                                closed() if gone is None else gone, created=created,
+                                facts=facts)
+        return write_list_xlsx(tmp_path / "x.xlsx", SPEC, rows, summary, extra)
+
+    base = fp()
+    assert fp(created=datetime(2025, 9, 2, 3, 0)) == base
+    variants = [fp(rows=rows.iloc[::-1].reset_index(drop=True)), fp(Extra="rad"),
+                fp(gone=closed().assign(dagar_oppet=pd.array([32], dtype="Int64")))]
+    spec = list_spec("inkomstkontroll", 2024)
+    income = pd.DataFrame({c: ["1"] for c in spec.columns})
+    summary = build_summary(spec, POLICY, "2025-09-01", income)
+    sheets = [write_list_xlsx(tmp_path / "y.xlsx", spec, income, summary,
+                              {"Signaler": pd.DataFrame({"signal": [s]})}) for s in ("a", "b")]
+    assert len({base, *variants}) == 4 and sheets[0] != sheets[1]
+
+
 def test_missing_column_and_person_ids_in_extra_sheets_refused(tmp_path):
     with pytest.raises(ListSpecError):
         write_list_xlsx(tmp_path / "x.xlsx", SPEC, general_rows().drop(columns="orsak"), {})

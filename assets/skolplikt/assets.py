@@ -6,7 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, Output, asset
 
 from assets.constants import GROUP_SKOLPLIKT
-from assets.sources.narvaro import read_days
+from assets.sources.narvaro import day_pupils
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
 from pipelines.reuse import CODE_VERSION, kept_or_computed
@@ -75,8 +75,7 @@ def skolplikt_datakvalitet(context: AssetExecutionContext, skyddsnat: Skyddsnat,
     as_of = skyddsnat.reference_date()
     window = policy.franvaro.senaste_dagar
     days = [as_of - timedelta(days=i) for i in range(window + 1)]
-    pupils = read_days(skyddsnat.data(), days, policy)[["person_id", "skolenhetskod"]]
-    pupils = pupils.drop_duplicates()
+    pupils = day_pupils(skyddsnat.data(), days, policy)
     findings = data_quality_findings(folkbokforing, elevregister, pupils, as_of, policy.skolplikt)
     # Pupils from other municipalities in our own schools are known pupils, not findings.
     own_units = set(elevregister.loc[elevregister["huvudman"] == "kommunal", "skolenhetskod"])
