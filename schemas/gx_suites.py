@@ -131,6 +131,27 @@ def _numpy_ints(frame: pd.DataFrame) -> pd.DataFrame:
                            for c in ints})
 
 
+# Expectations whose verdict on tables put together is each table's own whenever it passes:
+# a row meets a row-by-row rule wherever it stands, and a value unique in the whole is
+# unique in each part. (Every rule here must hold for every row: none sets `mostly`.)
+EVERY_ROW = (gxe.ExpectColumnValuesToNotBeNull, ExpectColumnValuesToMatchPattern,
+             gxe.ExpectColumnValuesToBeInSet, gxe.ExpectColumnValuesToBeBetween,
+             gxe.ExpectColumnValuesToBeUnique, gxe.ExpectCompoundColumnsToBeUnique)
+
+
+def decomposes(policy: Policy, source: str) -> bool:
+    """Whether a source's suite, passed by tables put together that each have rows, is passed
+    by each of them: every expectation is one of `EVERY_ROW` for every row, or the table's
+    size with no upper bound and a lower one of at most one row."""
+    for exp in _suite(policy, source, ALL).expectations:
+        if isinstance(exp, gxe.ExpectTableRowCountToBeBetween):
+            if exp.max_value is not None or (exp.min_value or 0) > 1:
+                return False
+        elif not (isinstance(exp, EVERY_ROW) and getattr(exp, "mostly", 1) == 1):
+            return False
+    return True
+
+
 _SUITES: dict[tuple[SourceEntry, str], gx.ExpectationSuite] = {}
 
 

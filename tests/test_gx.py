@@ -6,6 +6,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.gx_suites import RESULT_FORMAT, _context, build_suite, expectations
 from schemas.gx_suites import validate as gx_validate
@@ -126,3 +128,59 @@ def test_an_expectations_type_name_is_worked_out_once_per_class():
     after = gx_expectation.camel_to_snake.cache_info()
     assert result["evaluated"] == suite_size("narvaro")
     assert after.misses == before.misses and after.hits > before.hits
+
+
+# --- GX once over a few files (a backfill's days): each file's own result -------------------
+
+def _day_table(day: str, ids: list[str], minutes: list[int], code: str) -> pd.DataFrame:
+    n = len(ids)
+    frame = narvaro(ids).assign(datum=pd.to_datetime([day] * n))
+    frame["schemalagd_min"] = pd.array(minutes, dtype="Int64")
+    frame["skolenhetskod"] = pd.Series([code] * n, dtype="string")
+    return frame
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.lists(st.tuples(
+    st.lists(st.sampled_from(PIDS + [PLANTED]), min_size=0, max_size=4),  # a repeat: not unique
+    st.sampled_from([300, -5, 2000]),  # minutes out of bounds fail a row
+    st.sampled_from(["12345678", "1234"])), min_size=2, max_size=4))
+def test_validations_of_files_together_are_each_files_own(files):
+    """Together or one by one, each file gets the result it gets alone: passing, failing, or
+    empty (the table's size is checked per file)."""
+    from skyddsnat.ingest.validation import validation, validations
+
+    tables = [_day_table(f"2025-09-{15 + i}", ids, [minutes] * len(ids), code)
+              for i, (ids, minutes, code) in enumerate(files)]
+    alone = [validation(POLICY, "narvaro", t, pandera_failures=0) for t in tables]
+    assert validations(POLICY, "narvaro", tables, [0] * len(tables)) == alone
+
+
+def test_validations_of_files_together_only_where_the_suite_decomposes(monkeypatch):
+    """A rule that most rows must meet is met by two files together though not by one of
+    them: such a suite is validated file by file."""
+    import great_expectations.expectations as gxe
+
+    from schemas import gx_suites
+    from skyddsnat.ingest.validation import validation, validations
+
+    mostly = gx_suites.build_suite(POLICY, "narvaro")
+    mostly.expectations[:] = [gxe.ExpectColumnValuesToBeBetween(
+        column="schemalagd_min", min_value=0, max_value=1440, mostly=0.75)]
+    monkeypatch.setitem(gx_suites._SUITES, (entry(POLICY, "narvaro"), gx_suites.ALL), mostly)
+    tables = [_day_table("2025-09-15", PIDS[:2], [300, -5], "12345678"),
+              _day_table("2025-09-16", PIDS[:4], [300] * 4, "12345678")]
+    alone = [validation(POLICY, "narvaro", t, pandera_failures=0) for t in tables]
+    assert [r["success"] for r in alone] == [False, True]
+    assert not gx_suites.decomposes(POLICY, "narvaro")
+    assert validations(POLICY, "narvaro", tables, [0, 0]) == alone
+
+
+def test_validations_of_files_together_keep_an_empty_file_failing():
+    """A register that must have rows: an empty file fails alone, and so beside a full one."""
+    from skyddsnat.ingest.validation import validation, validations
+
+    tables = [personer(), personer().iloc[0:0]]
+    alone = [validation(POLICY, "folkbokforing", t, pandera_failures=0) for t in tables]
+    assert [r["success"] for r in alone] == [True, False]
+    assert validations(POLICY, "folkbokforing", tables, [0, 0]) == alone

@@ -33,7 +33,7 @@ from skyddsnat.ingest.inbox_cleanup import removed, removed_dates
 from skyddsnat.ingest.income_year import refuse_future_income_files
 from skyddsnat.ingest.memo import PnrMemo
 from skyddsnat.ingest.source_table import IngestResult, ingest_file
-from skyddsnat.ingest.validation import Tally, passed, validation
+from skyddsnat.ingest.validation import Tally, passed, validation, validations
 from skyddsnat.layout import DataDir
 from skyddsnat.parallel import helper_count, mapped
 from skyddsnat.policy import Policy
@@ -327,22 +327,37 @@ def ingest_source(files: list[Path], source: str, keys, policy: Policy, store: D
                          results)
 
 
-def ingest_day(path: Path, day: date, policy: Policy, pseudonym_key: bytes, reference: date,
-               target: Path) -> tuple[IngestResult, int]:
-    """Ingest, check and store one day file; in a worker process during a backfill.
+DAYS_PER_JOB = 4  # day files GX validates together (one call's fixed cost shared by four)
 
-    Returns the result with its validation and quarantined rows (for the encrypted archive);
+
+def ingest_day_group(group: list[tuple[Path, date, Path]], policy: Policy,
+                     pseudonym_key: bytes, reference: date) -> list[tuple[IngestResult, int]]:
+    """Ingest, check and store a few consecutive day files (`path, day, target` each); in a
+    worker process during a backfill.
+
+    Each day is read, checked and stored on its own, as one file; only GX runs once over
+    the group where that gives each day its own result (`validation.validations`). Returns
+    each day's result with its validation and quarantined rows (for the encrypted archive);
     the caller drops each day's rows as soon as they are counted.
     """
-    result = ingest_checked(path, "narvaro", policy, pseudonym_key, reference)
-    table = result.table[result.table["datum"] == pd.Timestamp(day)]
-    if len(table) != len(result.table):
-        # Rows dated another day than the file: quarantining here would hide them from
-        # the accounting, so the whole file is refused instead.
-        raise IngestRefused(result.file, ": rader med annat datum än filens")
-    write_pseudonymous(table, target, "narvaro")
-    result.identities = result.identities.iloc[0:0]  # the elevregister has the pupils
-    return result, len(table)
+    memo = _MEMOS.setdefault("narvaro", PnrMemo())
+    results = []
+    for path, day, _ in group:
+        result = ingest_file(path, "narvaro", policy, pseudonym_key, reference, memo=memo)
+        if not (result.table["datum"] == pd.Timestamp(day)).all():
+            # Rows dated another day than the file: quarantining here would hide them from
+            # the accounting, so the whole file is refused instead.
+            raise IngestRefused(result.file, ": rader med annat datum än filens")
+        results.append(result)
+    checks = validations(policy, "narvaro", [r.table for r in results],
+                         [r.pandera_failures for r in results])
+    out = []
+    for (_, _, target), result, checked in zip(group, results, checks, strict=True):
+        result.checked = checked
+        write_pseudonymous(result.table, target, "narvaro")
+        result.identities = result.identities.iloc[0:0]  # the elevregister has the pupils
+        out.append((result, len(result.table)))
+    return out
 
 
 def _archive(custodian, store: DataDir, reference: date, path: Path, file: str,
@@ -377,23 +392,25 @@ def ingest_days(days: list[date], present: list[tuple[date, Path]], keys, policy
     source = "narvaro"
     custodian = custodian_key(keys, policy)
     rule = policy.kallor.kallor[source]
-    jobs = [(p, d, policy, keys.pseudonym_keys, reference,
-             store.partition(source, d.isoformat())) for d, p in present]
+    days_of = [(p, d, store.partition(source, d.isoformat())) for d, p in present]
+    jobs = [(days_of[i:i + DAYS_PER_JOB], policy, keys.pseudonym_keys, reference)
+            for i in range(0, len(days_of), DAYS_PER_JOB)]
     tally = Tally(source, policy)
     per_day: dict[str, dict[str, object]] = {}
     findings: list[Finding] = []
     ledger = DayFiles(store.state)
     stopped: list[date] = []
-    helpers = helper_count(len(jobs), PER_WORKER_DAYS, WORKERS_ENV)
+    helpers = helper_count(len(days_of), PER_WORKER_DAYS, WORKERS_ENV)
     if helpers:
-        log(f"{len(jobs)} dagfiler läses i {helpers + 1} processer")
+        log(f"{len(days_of)} dagfiler läses i {helpers + 1} processer")
     sealing: list[Future] = []
     # Each day file and its quarantine are sealed into the archive beside the ingest, in one
     # thread (its writes and fsyncs, and its sealing while this process waits for a helper);
     # a failure stops the days as soon as it is seen, and all are sealed before the return.
     with ThreadPoolExecutor(1, thread_name_prefix="arkiv") as archiver, \
-            mapped(ingest_day, jobs, helpers) as done:
-        for (path, day, *_), (result, stored) in zip(jobs, done, strict=True):
+            mapped(ingest_day_group, jobs, helpers) as done:
+        for (path, day, _), (result, stored) in zip(
+                days_of, (one for group in done for one in group), strict=True):
             sealing.append(archiver.submit(_archive, custodian, store, reference, path,
                                            result.file, result.quarantine))
             for sealed in [f for f in sealing if f.done()]:
