@@ -11,13 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assets.franvaro.window import settled_window
-from assets.sources.narvaro import day_pupils, read_days
+from skyddsnat.ingest.day_reads import day_pupils, read_days
 from skyddsnat.layout import DataDir
 from skyddsnat.policy import Absence, load_policy
 from skyddsnat.privacy.storage import write_pseudonymous
 from skyddsnat.rules.absence import (
     case_register_findings,
     classify,
+    day_chunk,
+    fold_chunk,
     fold_days,
     metrics_from_state,
     metrics_from_window,
@@ -400,3 +402,58 @@ def test_day_pupils_are_the_pairs_of_the_days_asked_for_once_each(tmp_path):
     pd.testing.assert_frame_equal(got.sort_values(key, ignore_index=True),
                                   whole.sort_values(key, ignore_index=True))
     assert day_pupils(data, [date(2025, 8, 29)], policy).empty
+
+
+def _distinct_days(raw, start):
+    recs, seen = [], set()
+    for d, p, s, sched, g, o in raw:
+        if (d, p, s) not in seen:
+            seen.add((d, p, s))
+            g = min(g, sched)
+            recs.append((start + timedelta(days=d), p, s, sched, g, min(o, sched - g)))
+    return rows(recs) if recs else rows([])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(day_row, max_size=40), st.lists(st.integers(1, 19), max_size=5))
+def test_a_batch_summed_apart_folds_as_the_batch_itself(raw, cuts):
+    """A rebuild's batches summed with no state (`day_chunk`, in a helper process) and folded
+    in order (`fold_chunk`) give the state that folding the batches' rows gives."""
+    start = date(2025, 8, 18)
+    df = _distinct_days(raw, start)
+    edges = [start, *(start + timedelta(days=c) for c in sorted(set(cuts))),
+             start + timedelta(days=30)]
+    by_rows = by_chunks = None
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        batch = df[(df["datum"] >= pd.Timestamp(lo)) & (df["datum"] < pd.Timestamp(hi))]
+        by_rows = fold_days(by_rows, batch, start)
+        by_chunks = fold_chunk(by_chunks, day_chunk(batch, start), start, lo)
+        pd.testing.assert_frame_equal(by_chunks, by_rows)
+
+
+def test_a_chunk_of_days_already_folded_is_refused():
+    start = date(2025, 8, 18)
+    df = rows(week([MON, TUE]))
+    state = fold_days(None, df, start)
+    with pytest.raises(ValueError):
+        fold_chunk(state, day_chunk(df, start), start, MON)
+
+
+def test_a_rebuild_in_two_processes_is_the_term_folded_at_once(tmp_path, monkeypatch):
+    """`fold_in_batches` with a helper process summing every other batch of stored days."""
+    from skyddsnat.rules import term_batches
+
+    monkeypatch.setattr(term_batches, "BATCH_DAYS", 2)
+    monkeypatch.setenv(term_batches.WORKERS_ENV, "2")
+    data, policy = DataDir(tmp_path), load_policy()
+    start = date(2025, 8, 18)
+    df = rows(week([THU, FRI, MON, TUE, WED, THU2])
+              + week([MON, TUE], full=False, person=P2))
+    days = sorted({d.date() for d in df["datum"]})
+    for day in days:
+        write_pseudonymous(df[df["datum"] == pd.Timestamp(day)], data.partition(
+            "narvaro", day.isoformat()), "narvaro")
+    state, months, read = term_batches.fold_in_batches(data, days, None, None, start, policy)
+    assert read == len(days) == 6
+    pd.testing.assert_frame_equal(state, fold_days(None, read_days(data, days, policy), start))
+    pd.testing.assert_frame_equal(months, month_sums(read_days(data, days, policy)))

@@ -14,7 +14,6 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, Output, asset, mul
 from assets.constants import GROUP_FRANVARO
 from assets.franvaro.days import day_before, read_between, rewritten_since, stored_days
 from assets.franvaro.window import settled_window
-from assets.sources.narvaro import read_days
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.delivery.data_basis import partial_months
@@ -35,6 +34,7 @@ from skyddsnat.rules.absence import (
 )
 from skyddsnat.rules.kommunbild import combine_month_sums, kommunbild, month_sums
 from skyddsnat.rules.suppression import BlockMemo
+from skyddsnat.rules.term_batches import fold_in_batches
 
 STATE = "franvaro_tillstand"
 MONTHS = "franvaro_manadssummor"
@@ -51,27 +51,6 @@ def _corrected(data, days: list, state: pd.DataFrame) -> bool:
 
 
 MAX_WINDOW = 61  # a window's days are bits of one int64, the reference day included
-BATCH_DAYS = 20  # a rebuild folds the term 20 days (~1.7 M Stockholm rows) at a time
-
-
-def fold_in_batches(data, days: list, state: pd.DataFrame | None, months: pd.DataFrame | None,
-                    start, policy) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Fold the given stored days into the term state and month sums, a batch at a time.
-
-    Folding is incremental by design (a night folds one day onto the last), so a rebuild
-    folds the term in batches of days instead of reading it whole: the same result, a
-    batch's rows in memory instead of the term's. Returns state, months, days read."""
-    read, sums = 0, [] if months is None else [months]
-    batches = [days[i:i + BATCH_DAYS] for i in range(0, len(days), BATCH_DAYS)] or [[]]
-    for batch in batches:
-        new = read_days(data, batch, policy)
-        state = fold_days(state, new, start)
-        sums.append(month_sums(new))
-        read += int(new["datum"].nunique()) if len(new) else 0
-        del new
-    # Exact integer sums: combined once at the end, the same as batch by batch.
-    months = sums[0] if len(sums) == 1 else combine_month_sums(*sums)
-    return state, months, read
 
 
 @multi_asset(

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from assets.sources.narvaro import NAME, read_days
+from assets.sources.narvaro import NAME
+from skyddsnat.ingest.day_reads import read_days
 from skyddsnat.layout import DataDir
 
 

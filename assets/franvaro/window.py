@@ -16,7 +16,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from assets.sources.narvaro import NAME, read_days
+from assets.sources.narvaro import NAME
+from skyddsnat.ingest.day_reads import read_days
 from skyddsnat.layout import DataDir
 from skyddsnat.privacy.provenance import code_digest
 from skyddsnat.privacy.storage import write_pseudonymous

@@ -6,10 +6,10 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, Output, asset
 
 from assets.constants import GROUP_SKOLPLIKT
-from assets.sources.narvaro import day_pupils
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
 from pipelines.reuse import CODE_VERSION, kept_or_computed
+from skyddsnat.ingest.day_reads import day_pupils
 from skyddsnat.rules.school_duty import (
     data_quality_findings,
     date_part,

@@ -3,7 +3,6 @@
 
 from datetime import date
 
-import pandas as pd
 import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
@@ -19,12 +18,10 @@ from assets.sources.basis import age_findings, settle
 from assets.sources.ingest import check_results, source_check_specs
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
-from schemas.sources import empty
 from skyddsnat.ingest.catalog import entry
 from skyddsnat.ingest.freshness import Basis, stored_days
 from skyddsnat.ingest.inbox import daily_file
 from skyddsnat.ingest.run import ingest_days
-from skyddsnat.policy import Policy
 
 NAME = "narvaro"
 
@@ -74,24 +71,3 @@ def _basis(data, as_of: date) -> Basis:
         basis.file, basis.date = f"narvaro_{day:%Y%m%d}.csv", day.isoformat()
         basis.rows = pq.read_metadata(data.partition(NAME, day.isoformat())).num_rows
     return basis
-
-
-def read_days(data, days: list[date], policy: Policy) -> pd.DataFrame:
-    """Concatenate the stored partitions of the given days (missing days are skipped)."""
-    frames = [pd.read_parquet(p) for d in days
-              if (p := data.partition(NAME, d.isoformat())).exists()]
-    if not frames:
-        return empty(policy, NAME)
-    return pd.concat(frames, ignore_index=True)
-
-
-def day_pupils(data, days: list[date], policy: Policy) -> pd.DataFrame:
-    """Each (person_id, skolenhetskod) present on any of the given days, once (unordered).
-
-    Reads those two columns only: a large city's four weeks are millions of rows."""
-    columns = ["person_id", "skolenhetskod"]
-    frames = [pd.read_parquet(p, columns=columns) for d in days
-              if (p := data.partition(NAME, d.isoformat())).exists()]
-    if not frames:
-        return empty(policy, NAME)[columns]
-    return pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)

@@ -185,14 +185,41 @@ def fold_days(state: pd.DataFrame | None, days: pd.DataFrame, term_start: date,
     another term is discarded.
     """
     start = pd.Timestamp(term_start)
-    if needs_rebuild(state, term_start):
-        state = empty_state()
-        folded_through = start - pd.Timedelta(days=1)
-    else:
-        folded_through = pd.Timestamp(state["vikt_till"].iloc[0])
+    state, folded_through = _folded(state, term_start)
     first = max(start, folded_through + pd.Timedelta(days=1))
     last = None if _until is None else pd.Timestamp(_until)
-    chunk = _chunk_aggregate(_school_days(days, first, last))
+    return _merge(state, _chunk_aggregate(_school_days(days, first, last)), start,
+                  folded_through)
+
+
+def day_chunk(days: pd.DataFrame, term_start: date) -> pd.DataFrame:
+    """A batch of the term's days summed per pupil and school unit, to fold with
+    `fold_chunk`: the part of `fold_days` that needs no state (a rebuild sums its batches in
+    two processes)."""
+    return _chunk_aggregate(_school_days(days, pd.Timestamp(term_start)))
+
+
+def fold_chunk(state: pd.DataFrame | None, chunk: pd.DataFrame, term_start: date,
+               first_day: date) -> pd.DataFrame:
+    """`fold_days(state, days, term_start)` from `day_chunk(days, term_start)`, for days
+    dated `first_day` or later: they must all lie after what the state has folded, since a
+    chunk can no longer leave out the days already in it (ValueError otherwise)."""
+    state, folded_through = _folded(state, term_start)
+    if not chunk.empty and pd.Timestamp(first_day) <= folded_through:
+        raise ValueError("dagarna är redan summerade i terminens tillstånd")
+    return _merge(state, chunk, pd.Timestamp(term_start), folded_through)
+
+
+def _folded(state: pd.DataFrame | None, term_start: date) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The state to fold onto (a new one for another term) and the last day it holds."""
+    start = pd.Timestamp(term_start)
+    if needs_rebuild(state, term_start):
+        return empty_state(), start - pd.Timedelta(days=1)
+    return state, pd.Timestamp(state["vikt_till"].iloc[0])
+
+
+def _merge(state: pd.DataFrame, chunk: pd.DataFrame, start: pd.Timestamp,
+           folded_through: pd.Timestamp) -> pd.DataFrame:
     if chunk.empty:
         return state.reset_index(drop=True)
     last = max(folded_through, pd.Timestamp(chunk["sista_datum"].max()))
