@@ -217,6 +217,17 @@ day_row = st.tuples(st.integers(0, 19), st.sampled_from([P1, P2, P3]), st.sample
                     st.sampled_from([0, 60, 300]), st.integers(0, 300), st.integers(0, 300))
 
 
+def _distinct_days(raw, start) -> pd.DataFrame:
+    """`day_row`s as attendance rows: one per pupil, school and day, absence within schedule."""
+    recs, seen = [], set()
+    for d, p, s, sched, g, o in raw:
+        if (d, p, s) not in seen:
+            seen.add((d, p, s))
+            g = min(g, sched)
+            recs.append((start + timedelta(days=d), p, s, sched, g, min(o, sched - g)))
+    return rows(recs) if recs else rows([])
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(day_row, max_size=40), st.lists(st.integers(1, 19), max_size=5),
        st.booleans(), st.sampled_from(["python", "pyarrow", "object"]))
@@ -224,14 +235,7 @@ def test_fold_in_chunks_equals_pupil_metrics(raw, cuts, one_by_one, strings):
     """Folded in any chunks, from any string storage the partitions come back in, the term
     state and its month sums are those of the whole term at once."""
     start = date(2025, 8, 18)
-    recs, seen = [], set()
-    for d, p, s, sched, g, o in raw:
-        if (d, p, s) in seen:
-            continue
-        seen.add((d, p, s))
-        g = min(g, sched)
-        recs.append((start + timedelta(days=d), p, s, sched, g, min(o, sched - g)))
-    df = rows(recs) if recs else rows([])
+    df = _distinct_days(raw, start)
     whole = pupil_metrics(df, start, start + timedelta(days=30))
     assert as_dict(whole) == naive(df)
     stored = df.astype({c: object if strings == "object" else f"string[{strings}]"
@@ -300,13 +304,7 @@ def test_a_window_slid_night_by_night_is_the_window_summed_whole(raw, length, st
     """Slid a few days at a time (days added, the ones that fell out subtracted, today on
     top with one day more), the last-weeks window gives exactly pupil_metrics over its days."""
     start = date(2025, 8, 18)
-    recs, seen = [], set()
-    for d, p, s, sched, g, o in raw:
-        if (d, p, s) not in seen:
-            seen.add((d, p, s))
-            g = min(g, sched)
-            recs.append((start + timedelta(days=d), p, s, sched, g, min(o, sched - g)))
-    df = rows(recs) if recs else rows([])
+    df = _distinct_days(raw, start)
     till, window = start, None
     for step in steps:
         before, till = till, till + timedelta(days=min(step, length - 1))
@@ -402,16 +400,6 @@ def test_day_pupils_are_the_pairs_of_the_days_asked_for_once_each(tmp_path):
     pd.testing.assert_frame_equal(got.sort_values(key, ignore_index=True),
                                   whole.sort_values(key, ignore_index=True))
     assert day_pupils(data, [date(2025, 8, 29)], policy).empty
-
-
-def _distinct_days(raw, start):
-    recs, seen = [], set()
-    for d, p, s, sched, g, o in raw:
-        if (d, p, s) not in seen:
-            seen.add((d, p, s))
-            g = min(g, sched)
-            recs.append((start + timedelta(days=d), p, s, sched, g, min(o, sched - g)))
-    return rows(recs) if recs else rows([])
 
 
 @settings(max_examples=60, deadline=None)
