@@ -140,7 +140,7 @@ def _day_table(day: str, ids: list[str], minutes: list[int], code: str) -> pd.Da
     return frame
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(st.lists(st.tuples(
     st.lists(st.sampled_from(PIDS + [PLANTED]), min_size=0, max_size=4),  # a repeat: not unique
     st.sampled_from([300, -5, 2000]),  # minutes out of bounds fail a row
