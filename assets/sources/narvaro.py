@@ -19,11 +19,10 @@ from assets.sources.ingest import check_results, source_check_specs
 from pipelines.privacy import privacy_safe
 from pipelines.resources import Skyddsnat
 from skyddsnat.ingest.catalog import entry
+from skyddsnat.ingest.day_reads import NAME
 from skyddsnat.ingest.freshness import Basis, stored_days
 from skyddsnat.ingest.inbox import daily_file
 from skyddsnat.ingest.run import ingest_days
-
-NAME = "narvaro"
 
 
 def narvaro_asset(partitions_def: PartitionsDefinition) -> AssetsDefinition:

@@ -93,12 +93,17 @@ def source_files(inbox: Path, source: SourceEntry, as_of: date) -> list[Path]:
 def ingest_checked(path: Path, source: str, policy, pseudonym_key: bytes,
                    reference: date, horizon: bool = False) -> IngestResult:
     """One file ingested and validated; in a worker process during a backfill."""
-    memo = _MEMOS.setdefault(source, PnrMemo())
-    result = ingest_file(path, source, policy, pseudonym_key, reference, memo=memo,
-                         horizon=horizon)
+    result = _ingest(path, source, policy, pseudonym_key, reference, horizon)
     result.checked = validation(policy, source, result.table,
                                 pandera_failures=result.pandera_failures)
     return result
+
+
+def _ingest(path: Path, source: str, policy, pseudonym_key: bytes, reference: date,
+            horizon: bool = False) -> IngestResult:
+    """One file ingested with this process's memo of the source's personnummer."""
+    return ingest_file(path, source, policy, pseudonym_key, reference,
+                       memo=_MEMOS.setdefault(source, PnrMemo()), horizon=horizon)
 
 
 def _account(store: DataDir, source: str) -> Path:
@@ -340,10 +345,9 @@ def ingest_day_group(group: list[tuple[Path, date, Path]], policy: Policy,
     each day's result with its validation and quarantined rows (for the encrypted archive);
     the caller drops each day's rows as soon as they are counted.
     """
-    memo = _MEMOS.setdefault("narvaro", PnrMemo())
     results = []
     for path, day, _ in group:
-        result = ingest_file(path, "narvaro", policy, pseudonym_key, reference, memo=memo)
+        result = _ingest(path, "narvaro", policy, pseudonym_key, reference)
         if not (result.table["datum"] == pd.Timestamp(day)).all():
             # Rows dated another day than the file: quarantining here would hide them from
             # the accounting, so the whole file is refused instead.
